@@ -1,0 +1,176 @@
+"""The stream muxer: forms batches of frames across sources (DeepStream ``nvstreammux``).
+
+Sources push frames into per-source bounded queues (:class:`SourceQueues`). The muxer takes frames
+round-robin across the sources that have one ready, so every stream gets its turn, and pushes a
+batch when it holds ``batch_size`` frames, or when ``batched_push_timeout`` microseconds have passed
+since its first frame (−1: wait for a full batch), or when every source has ended.
+
+File sources are never dropped from: a full queue blocks the decoder (backpressure). A live source
+(camera, RTSP) never waits: when its queue is full its oldest frame is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from visionflow.core.batch import Batch
+from visionflow.core.frame import Frame, PixelFormat
+from visionflow.core.stats import PipelineStats
+from visionflow.errors import ConfigError
+
+_POLL_S = 0.05
+
+
+class SourceQueues:
+    """Bounded per-source frame queues sharing one condition variable with the muxer."""
+
+    def __init__(self, num_sources: int, maxsize: int, stop: threading.Event) -> None:
+        self.cond = threading.Condition()
+        self.queues: list[deque[Frame]] = [deque() for _ in range(num_sources)]
+        self.finished = [False] * num_sources
+        self.maxsize = maxsize
+        self.stop = stop
+
+    def put(self, source_id: int, frame: Frame, *, leaky: bool, stats: PipelineStats) -> bool:
+        """Queue a frame; False when the pipeline is stopping (the frame was not taken)."""
+        queue = self.queues[source_id]
+        with self.cond:
+            while len(queue) >= self.maxsize:
+                if leaky:
+                    queue.popleft()
+                    stats.drop(f"source {source_id}: live queue overflow")
+                    break
+                if self.stop.is_set():
+                    return False
+                self.cond.wait(_POLL_S)
+            queue.append(frame)
+            self.cond.notify_all()
+        return True
+
+    def finish(self, source_id: int) -> None:
+        """Mark a source as ended (after its last frame)."""
+        with self.cond:
+            self.finished[source_id] = True
+            self.cond.notify_all()
+
+    def drain(self, stats: PipelineStats, reason: str) -> None:
+        """Drop every queued frame (used when the pipeline stops on an error)."""
+        with self.cond:
+            for queue in self.queues:
+                if queue:
+                    stats.drop(reason, len(queue))
+                    queue.clear()
+            self.cond.notify_all()
+
+    @property
+    def all_done(self) -> bool:
+        return all(f and not q for f, q in zip(self.finished, self.queues, strict=True))
+
+
+class StreamMux:
+    """Batches frames across sources.
+
+    Args:
+        batch_size: most frames in one batch (DeepStream ``batch-size``); ≥ 1.
+        batched_push_timeout: microseconds to wait after a batch's first frame before pushing a
+            partial batch; −1 waits for a full batch (partial batches still go out at end of stream).
+        width, height: when both are > 0, every frame is scaled to this size (``enable_padding``
+            keeps the aspect ratio and pads with black, centred, like DeepStream's legacy mux).
+            Frames keep their ``source_width/height``.
+        enable_padding: letterbox instead of stretching when scaling.
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 1,
+        batched_push_timeout: int = 40_000,
+        width: int = 0,
+        height: int = 0,
+        enable_padding: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError("must be at least 1", key="batch-size", value=str(batch_size))
+        if batched_push_timeout < -1:
+            raise ConfigError(
+                "invalid timeout",
+                key="batched-push-timeout",
+                value=str(batched_push_timeout),
+                allowed="-1 (wait for a full batch) or a number of microseconds ≥ 0",
+            )
+        self.batch_size = batch_size
+        self.batched_push_timeout = batched_push_timeout
+        self.width = width
+        self.height = height
+        self.enable_padding = enable_padding
+        self.name = "streammux"
+
+    def run(
+        self,
+        inputs: SourceQueues,
+        emit: Callable[[Batch], bool],
+        stop: threading.Event,
+    ) -> None:
+        """Form batches until every source has ended (or ``stop`` is set) and ``emit`` them.
+
+        ``emit`` returns False when the pipeline is stopping.
+        """
+        timeout_s = None if self.batched_push_timeout < 0 else self.batched_push_timeout / 1e6
+        start = 0
+        index = 0
+        num = len(inputs.queues)
+        while not stop.is_set():
+            frames: list[Frame] = []
+            deadline: float | None = None
+            with inputs.cond:
+                while not stop.is_set():
+                    took = False
+                    for k in range(num):
+                        sid = (start + k) % num
+                        if inputs.queues[sid] and len(frames) < self.batch_size:
+                            frames.append(inputs.queues[sid].popleft())
+                            took = True
+                    if took:
+                        inputs.cond.notify_all()
+                        start = (start + 1) % num
+                        if deadline is None and timeout_s is not None:
+                            deadline = time.monotonic() + timeout_s
+                    if len(frames) >= self.batch_size:
+                        break
+                    if inputs.all_done:
+                        break
+                    if took:
+                        continue
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                    wait = _POLL_S if deadline is None else max(0.0, deadline - time.monotonic())
+                    inputs.cond.wait(min(wait, _POLL_S))
+            if frames:
+                batch = Batch([self._scale(f) for f in frames], index=index)
+                index += 1
+                if not emit(batch):
+                    return
+            elif inputs.all_done:
+                return
+
+    def _scale(self, frame: Frame) -> Frame:
+        if self.width <= 0 or self.height <= 0:
+            return frame
+        if frame.width == self.width and frame.height == self.height:
+            return frame
+        pixels = frame.to_numpy(frame.format if frame.format is not PixelFormat.NV12 else PixelFormat.RGB24)
+        fmt = frame.format if frame.format is not PixelFormat.NV12 else PixelFormat.RGB24
+        if not self.enable_padding:
+            scaled = cv2.resize(pixels, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+            return frame.with_pixels(scaled, fmt)
+        scale = min(self.width / frame.width, self.height / frame.height)
+        w, h = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+        canvas = np.zeros((self.height, self.width, *pixels.shape[2:]), dtype=pixels.dtype)
+        left, top = (self.width - w) // 2, (self.height - h) // 2
+        canvas[top : top + h, left : left + w] = cv2.resize(pixels, (w, h), interpolation=cv2.INTER_LINEAR)
+        return frame.with_pixels(canvas, fmt)
