@@ -8,5 +8,7 @@ from visionflow.infer.backends.base import (
     TensorSpec,
     load_backend,
 )
+from visionflow.infer.backends.onnxruntime import OnnxRuntimeBackend
 
-__all__ = ["BACKENDS", "Backend", "TensorSpec", "load_backend"]
+__all__ = ["BACKENDS", "Backend", "OnnxRuntimeBackend", "TensorSpec", "load_backend"]
+

@@ -112,8 +112,5 @@ def load_backend(
     Raises :class:`~visionflow.errors.DeviceUnavailableError` when the device cannot be used,
     unless ``allow_fallback`` (then it warns, naming the device asked for and the one used).
     """
-    # Importing the built-in backends registers them.
-    from visionflow.infer.backends import onnxruntime as _ort  # noqa: F401
-
     cls = BACKENDS.get(backend)
     return cls(Path(model), device=device, allow_fallback=allow_fallback, **options)  # type: ignore[call-arg]

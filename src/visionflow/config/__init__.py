@@ -1,0 +1,3 @@
+"""visionflow's own configuration files: typed models with precise, located errors."""
+
+from __future__ import annotations

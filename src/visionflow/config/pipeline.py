@@ -1,0 +1,141 @@
+"""The visionflow pipeline file (``visionflow run pipeline.yml``): a typed, validated model.
+
+Example::
+
+    sources:
+      - uri: clips/street.mp4
+      - uri: rtsp://camera-2/stream
+    streammux: {batch_size: 2, batched_push_timeout: 40000}
+    infer:
+      - config: models/detector.yml      # visionflow YAML or a DeepStream nvinfer file
+    osd: {}
+    sinks:
+      - {type: video, path: out/annotated.mp4}
+      - {type: jsonl, path: out/metadata.jsonl}
+
+Relative paths are resolved against the folder of the pipeline file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from visionflow.config.yamlio import load_yaml, validate
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """One input stream."""
+
+    uri: str = Field(description="File path, folder or glob of images, or any URI FFmpeg opens (rtsp://, http://, file://).")
+    loop: bool = Field(False, description="Restart a file source at its end (DeepStream file-loop).")
+    live: bool | None = Field(None, description="Treat as live (drop oldest frames when behind); default: by URI scheme.")
+
+
+class StreamMuxConfig(_Strict):
+    """Batching across streams (DeepStream ``[streammux]``)."""
+
+    batch_size: int | None = Field(None, ge=1, le=1024, description="Frames per batch; default: the number of sources.")
+    batched_push_timeout: int = Field(40_000, ge=-1, description="µs to wait for a full batch after its first frame; -1 waits for a full batch.")
+    width: int = Field(0, ge=0, description="Scale every frame to this width (0: keep sizes).")
+    height: int = Field(0, ge=0, description="Scale every frame to this height (0: keep sizes).")
+    enable_padding: bool = Field(False, description="Keep aspect ratio with black padding when scaling.")
+
+
+class InferStageConfig(_Strict):
+    """One inference element; values here override the model config file (as deepstream-app does)."""
+
+    config: Path = Field(description="The model's config: visionflow YAML or a DeepStream nvinfer file (INI or YAML).")
+    name: str | None = Field(None, description="Element name (default: infer, infer2, …).")
+    device: str = Field("cpu", description="cpu, cuda, cuda:N …")
+    backend: str = Field("onnxruntime", description="Inference backend.")
+    allow_fallback: bool = Field(False, description="Run on the CPU with a warning when the device is unavailable.")
+    threads: int = Field(0, ge=0, description="Backend threads (0: the runtime's default).")
+    batch_size: int | None = Field(None, ge=1, le=1024, description="Override of the model config's batch size.")
+    interval: int | None = Field(None, ge=0, description="Override: batches skipped between inferences.")
+    gie_unique_id: int | None = Field(None, ge=1, description="Override of the element's unique id.")
+    operate_on_gie_id: int | None = Field(None, description="Override (secondary): only objects of this producer.")
+    operate_on_class_ids: list[int] | None = Field(None, description="Override (secondary): only these classes.")
+
+
+class OSDConfig(_Strict):
+    """Drawing of metadata onto frames (DeepStream ``[osd]``)."""
+
+    enable: bool = True
+    display_text: bool = True
+    display_bbox: bool = True
+    display_mask: bool = True
+    border_width: int | None = Field(None, ge=1)
+
+
+class TilerConfig(_Strict):
+    """Composition of all streams into one picture (DeepStream ``[tiled-display]``)."""
+
+    enable: bool = True
+    rows: int = Field(0, ge=0)
+    columns: int = Field(0, ge=0)
+    width: int = Field(1280, ge=16)
+    height: int = Field(720, ge=16)
+
+
+class SinkConfig(_Strict):
+    """An output: an encoded video file, metadata as JSON Lines, or nothing (fakesink)."""
+
+    type: Literal["video", "jsonl", "fake"]
+    path: Path | None = Field(None, description="Output file (video, jsonl).")
+    source_id: int | None = Field(None, description="Video: only this stream (default: every frame, e.g. the tiler's).")
+    codec: Literal["h264", "h265", "hevc", "mpeg4"] = "h264"
+    bitrate: int | None = Field(None, ge=1, description="Video bit rate in bit/s (default: constant quality).")
+
+    @model_validator(mode="after")
+    def _path_needed(self) -> SinkConfig:
+        if self.type != "fake" and self.path is None:
+            raise ValueError(f"a {self.type} sink needs a path")
+        return self
+
+
+class ProbeConfig(_Strict):
+    """A Python callback run on every batch before/after an element."""
+
+    element: str
+    function: str = Field(description="package.module:function taking a Batch.")
+    where: Literal["before", "after"] = "after"
+
+
+class PipelineConfig(_Strict):
+    """A whole pipeline: sources → streammux → inference → osd/tiler → sinks."""
+
+    sources: list[SourceConfig] = Field(min_length=1)
+    streammux: StreamMuxConfig = StreamMuxConfig()
+    infer: list[InferStageConfig] = []
+    osd: OSDConfig | None = None
+    tiler: TilerConfig | None = None
+    sinks: list[SinkConfig] = [SinkConfig(type="fake")]
+    probes: list[ProbeConfig] = []
+    queue_size: int = Field(4, ge=1, description="Capacity of every queue between elements.")
+
+    def resolved(self, base: Path) -> PipelineConfig:
+        """A copy with relative file paths made relative to ``base`` (the file's folder)."""
+
+        def fix(path: Path | None) -> Path | None:
+            return None if path is None or path.is_absolute() else base / path
+
+        sources = [
+            s if "://" in s.uri or Path(s.uri).is_absolute() else s.model_copy(update={"uri": str(base / s.uri)})
+            for s in self.sources
+        ]
+        infer = [i.model_copy(update={"config": fix(i.config)}) for i in self.infer]
+        sinks = [s.model_copy(update={"path": fix(s.path)}) for s in self.sinks]
+        return self.model_copy(update={"sources": sources, "infer": infer, "sinks": sinks})
+
+
+def load_pipeline_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a visionflow pipeline YAML file."""
+    doc = load_yaml(path)
+    return validate(PipelineConfig, doc).resolved(doc.path.parent)
