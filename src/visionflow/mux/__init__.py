@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from visionflow.mux.streammux import SourceQueues, StreamMux
+from visionflow.mux.tiler import MERGED, Tiler, grid_shape
 
-__all__ = ["SourceQueues", "StreamMux"]
+__all__ = ["MERGED", "SourceQueues", "StreamMux", "Tiler", "grid_shape"]

@@ -1,0 +1,154 @@
+"""Building and running a pipeline from configuration.
+
+A visionflow pipeline YAML and a deepstream-app config both become a :class:`PipelineConfig`; this
+module turns that into a running :class:`~visionflow.core.pipeline.Pipeline`: sources → streammux
+→ inference stages → metadata sinks → tiler → OSD → video sinks. Metadata sinks sit before the
+tiler so they see every stream in its own coordinates.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+from visionflow.config.pipeline import PipelineConfig, SinkConfig, load_pipeline_config
+from visionflow.core.batch import Batch
+from visionflow.core.element import Element
+from visionflow.core.pipeline import Pipeline, PipelineReport
+from visionflow.errors import ConfigError
+from visionflow.mux.streammux import StreamMux
+
+
+class App:
+    """A configured pipeline, ready to run."""
+
+    def __init__(self, pipeline: Pipeline, config: PipelineConfig) -> None:
+        self.pipeline = pipeline
+        self.config = config
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig) -> App:
+        from visionflow.infer.element import Infer
+        from visionflow.media import open_source
+
+        sources = [
+            open_source(s.uri, i, loop=s.loop, live=s.live) for i, s in enumerate(config.sources)
+        ]
+        mux_cfg = config.streammux
+        mux = StreamMux(
+            batch_size=mux_cfg.batch_size or len(sources),
+            batched_push_timeout=mux_cfg.batched_push_timeout,
+            width=mux_cfg.width,
+            height=mux_cfg.height,
+            enable_padding=mux_cfg.enable_padding,
+        )
+        elements: list[Element] = []
+        for i, stage in enumerate(config.infer):
+            overrides = stage.model_dump(
+                include={"batch_size", "interval", "gie_unique_id", "operate_on_gie_id", "operate_on_class_ids"},
+                exclude_none=True,
+            )
+            elements.append(
+                Infer(
+                    stage.config,
+                    name=stage.name or ("infer" if i == 0 else f"infer{i + 1}"),
+                    device=stage.device,
+                    backend=stage.backend,
+                    allow_fallback=stage.allow_fallback,
+                    threads=stage.threads,
+                    overrides=overrides,
+                )
+            )
+        elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type == "jsonl"]
+        if config.tiler is not None and config.tiler.enable:
+            from visionflow.mux.tiler import Tiler
+
+            t = config.tiler
+            elements.append(Tiler(rows=t.rows, columns=t.columns, width=t.width, height=t.height))
+        if config.osd is not None and config.osd.enable:
+            from visionflow.osd import OSD
+
+            o = config.osd
+            elements.append(
+                OSD(
+                    display_text=o.display_text,
+                    display_bbox=o.display_bbox,
+                    display_mask=o.display_mask,
+                    border_width=o.border_width,
+                )
+            )
+        elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type != "jsonl"]
+        pipeline = Pipeline(sources, elements, mux=mux, queue_size=config.queue_size)
+        for probe in config.probes:
+            pipeline.add_probe(probe.element, _import_callable(probe.function), probe.where)
+        return cls(pipeline, config)
+
+    def run(self, *, progress: bool = False) -> PipelineReport:
+        """Run to the end of every stream (Ctrl-C drains and returns an interrupted report)."""
+        if not progress:
+            return self.pipeline.run()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        stats = self.pipeline.stats
+        columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("frames", total=self.pipeline.num_frames)
+
+            def advance(_: Batch) -> None:
+                bar.update(task, completed=stats.total_out + stats.total_dropped)
+
+            return self.pipeline.run(on_batch=advance)
+
+
+def _sink(cfg: SinkConfig, index: int) -> Element:
+    from visionflow.sinks import FakeSink, JsonLinesSink, VideoFileSink
+
+    name = f"{cfg.type}sink{index}"
+    if cfg.type == "video":
+        sink: Element = VideoFileSink(cfg.path, codec=cfg.codec, bitrate=cfg.bitrate, source_id=cfg.source_id)  # type: ignore[arg-type]
+    elif cfg.type == "jsonl":
+        sink = JsonLinesSink(cfg.path)  # type: ignore[arg-type]
+    else:
+        sink = FakeSink()
+    sink.name = name
+    return sink
+
+
+def _import_callable(ref: str) -> Callable[..., Any]:
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"'{ref}' must look like 'package.module:function'", key="function")
+    try:
+        module = importlib.import_module(module_name)
+        obj: Any = reduce(getattr, attr.split("."), module)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load '{ref}': {exc}", key="function") from None
+    if not callable(obj):
+        raise ConfigError(f"'{ref}' is not callable", key="function")
+    return obj  # type: ignore[no-any-return]
+
+
+def load_app(path: str | Path) -> App:
+    """Build an app from a visionflow pipeline YAML or a deepstream-app config file."""
+    path = Path(path)
+    if path.suffix.lower() in (".yml", ".yaml") and not _looks_like_deepstream_app(path):
+        return App.from_config(load_pipeline_config(path))
+    from visionflow.compat.deepstream.app import read_deepstream_app
+
+    config, _report = read_deepstream_app(path)
+    return App.from_config(config)
+
+
+def _looks_like_deepstream_app(path: Path) -> bool:
+    """A visionflow pipeline file has a top-level ``sources`` list; deepstream-app files do not
+    (they have ``source0``, ``source-list``, ``application`` … groups)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "sources" not in data

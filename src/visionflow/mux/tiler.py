@@ -1,0 +1,239 @@
+"""The tiler: composes the frames of several streams into one picture (``nvmultistreamtiler``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from visionflow.core.batch import Batch
+from visionflow.core.element import Element
+from visionflow.core.frame import Frame, PixelFormat
+from visionflow.core.geometry import Letterbox
+from visionflow.core.meta import BatchMeta, Detections, FrameMeta, SegmentationMap
+from visionflow.errors import ConfigError
+from visionflow.osd.draw import segmentation_letterbox
+
+MERGED = "tiler: merged into mosaic"
+"""The drop reason under which the tiler counts the frames it composed into a mosaic."""
+
+
+def grid_shape(num_sources: int, rows: int = 0, columns: int = 0) -> tuple[int, int]:
+    """``(rows, columns)`` of the grid: as given, or derived from the number of sources.
+
+    With both 0 the grid is square-ish: ``columns = ⌈√n⌉``, ``rows = ⌈n / columns⌉`` (2 → 1×2,
+    3 or 4 → 2×2, 5 or 6 → 2×3). With one of them given, the other is whatever fits ``n``.
+    """
+    n = max(num_sources, 1)
+    if rows and columns:
+        return rows, columns
+    if rows:
+        return rows, math.ceil(n / rows)
+    if columns:
+        return math.ceil(n / columns), columns
+    columns = math.ceil(math.sqrt(n))
+    return math.ceil(n / columns), columns
+
+
+@dataclass(frozen=True)
+class _Tile:
+    """A stream's last frame as placed on the canvas: pixels, and metadata in canvas pixels."""
+
+    pixels: np.ndarray
+    meta: FrameMeta
+    placement: Letterbox | None  # frame → canvas; None when the grid has no cell for the stream
+    detections: Detections
+    segmentation: tuple[SegmentationMap, ...]
+
+
+class Tiler(Element):
+    """Composes every frame of a batch into one ``width × height`` canvas of ``rows × columns``.
+
+    Stream ``source_id`` goes to cell ``source_id`` in row-major order, letterboxed (aspect kept,
+    centred, black bars). With ``rows`` or ``columns`` 0 the grid follows the number of sources
+    seen so far (the highest ``source_id`` + 1; see :func:`grid_shape`) and grows when a new
+    stream appears (give both to keep it fixed from the first frame); streams beyond a fixed grid
+    are not shown. A stream with no frame in a batch keeps its last frame on the canvas (and its
+    objects in the metadata), so the mosaic does not flicker.
+
+    Output: a batch of ONE frame (RGB24, ``source_id`` 0, ``frame_num`` counting mosaics from 0,
+    ``pts``/``time_base`` of the batch's first frame, ``created_ns`` of the batch's oldest frame,
+    so latency counts from it). Its :class:`FrameMeta` carries the objects of every shown stream
+    mapped into canvas pixels (clipped to their tile) with an extra column ``source_id``;
+    segmentation maps with their transforms mapped onto the canvas; ``inferred`` as the union of
+    the streams'; and ``user["tiles"]``: source_id → the
+    :class:`~visionflow.core.geometry.Letterbox` placing that stream on the canvas
+    (``tiles[s].to_frame(xyxy)`` maps canvas boxes back to stream pixels). Raw tensor metadata is
+    not carried. An OSD after the tiler therefore draws correctly; a metadata sink after it sees
+    canvas coordinates, so put sinks that want per-stream metadata before the tiler.
+
+    Frame accounting: of a batch of n frames one leaves as the mosaic and the other n − 1 are
+    counted under the drop reason :data:`MERGED` (``"tiler: merged into mosaic"``), so a run's
+    report stays balanced: ``frames_in == frames_out + drops``, where ``frames_out`` counts
+    mosaics (as stream 0) and the merged frames appear under that reason.
+
+    Args:
+        rows, columns: the grid (DeepStream ``[tiled-display]`` rows/columns); 0 = automatic.
+        width, height: the canvas size in pixels.
+    """
+
+    kind = "tiler"
+
+    def __init__(
+        self,
+        rows: int = 0,
+        columns: int = 0,
+        width: int = 1280,
+        height: int = 720,
+        name: str = "tiler",
+    ) -> None:
+        super().__init__(name)
+        limits = {
+            "rows": (rows, 0),
+            "columns": (columns, 0),
+            "width": (width, 1),
+            "height": (height, 1),
+        }
+        for key, (value, least) in limits.items():
+            if value < least:
+                raise ConfigError(
+                    f"must be at least {least}", group="tiled-display", key=key, value=str(value)
+                )
+        self.rows, self.columns = rows, columns
+        self.width, self.height = width, height
+        self.grid: tuple[int, int] = (0, 0)
+        self._canvas = np.zeros((height, width, 3), np.uint8)
+        self._tiles: dict[int, _Tile] = {}
+        self._count = 0
+
+    def process(self, batch: Batch) -> Batch:
+        latest = {frame.source_id: (frame, meta) for frame, meta in batch}
+        grid = grid_shape(max([*self._tiles, *latest]) + 1, self.rows, self.columns)
+        if grid != self.grid:
+            self.grid = grid
+            self._canvas[...] = 0
+            for sid, tile in self._tiles.items():
+                self._tiles[sid] = self._place(sid, tile.pixels, tile.meta)
+        for sid, (frame, meta) in latest.items():
+            self._tiles[sid] = self._place(sid, frame.to_numpy(PixelFormat.RGB24), meta)
+        if len(batch) > 1 and self.stats is not None:
+            self.stats.drop(MERGED, len(batch) - 1)
+        return self._mosaic(batch)
+
+    def cell(self, source_id: int) -> tuple[int, int, int, int] | None:
+        """The ``(x1, y1, x2, y2)`` canvas cell of a stream in the current grid, or None."""
+        rows, columns = self.grid
+        if source_id >= rows * columns:
+            return None
+        r, c = divmod(source_id, columns)
+        return (
+            c * self.width // columns,
+            r * self.height // rows,
+            (c + 1) * self.width // columns,
+            (r + 1) * self.height // rows,
+        )
+
+    def _place(self, source_id: int, pixels: np.ndarray, meta: FrameMeta) -> _Tile:
+        """Paint a stream's frame into its cell and map its metadata into canvas pixels."""
+        cell = self.cell(source_id)
+        if cell is None:
+            return _Tile(pixels, meta, None, Detections.empty(), ())
+        x1, y1, x2, y2 = cell
+        fh, fw = pixels.shape[:2]
+        scale = min((x2 - x1) / fw, (y2 - y1) / fh)
+        tw, th = min(max(round(fw * scale), 1), x2 - x1), min(max(round(fh * scale), 1), y2 - y1)
+        left, top = x1 + (x2 - x1 - tw) // 2, y1 + (y2 - y1 - th) // 2
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        self._canvas[y1:y2, x1:x2] = 0
+        self._canvas[top : top + th, left : left + tw] = cv2.resize(
+            pixels, (tw, th), interpolation=interpolation
+        )
+        placement = Letterbox(
+            net_width=self.width,
+            net_height=self.height,
+            roi_left=0.0,
+            roi_top=0.0,
+            roi_width=float(fw),
+            roi_height=float(fh),
+            scale_x=tw / fw,
+            scale_y=th / fh,
+            pad_left=float(left),
+            pad_top=float(top),
+        )
+        dets = meta.detections
+        xyxy = placement.to_network(dets.xyxy)
+        xyxy[:, 0::2] = np.clip(xyxy[:, 0::2], left, left + tw)
+        xyxy[:, 1::2] = np.clip(xyxy[:, 1::2], top, top + th)
+        extra = {**dets.extra, "source_id": np.full(len(dets), source_id, np.int32)}
+        segmentation = tuple(
+            _onto_canvas(segmap, placement, dets, fw, fh) for segmap in meta.segmentation
+        )
+        return _Tile(pixels, meta, placement, dets.replace(xyxy=xyxy, extra=extra), segmentation)
+
+    def _mosaic(self, batch: Batch) -> Batch:
+        first = batch.frames[0]
+        shown = [
+            self._tiles[s] for s in sorted(self._tiles) if self._tiles[s].placement is not None
+        ]
+        offsets = np.cumsum([0] + [len(t.detections) for t in shown])
+        frame = Frame(
+            data=self._canvas.copy(),
+            format=PixelFormat.RGB24,
+            source_id=0,
+            frame_num=self._count,
+            pts=first.pts,
+            time_base=first.time_base,
+            uri=f"tiler://{self.name}",
+            created_ns=min(f.created_ns for f in batch.frames),
+        )
+        meta = FrameMeta(
+            source_id=0,
+            frame_num=self._count,
+            width=self.width,
+            height=self.height,
+            source_width=self.width,
+            source_height=self.height,
+            pts=first.pts,
+            time_base=first.time_base,
+            uri=frame.uri,
+            detections=Detections.concat([t.detections for t in shown]),
+            segmentation=[
+                replace(s, object_index=s.object_index + offset) if s.object_index >= 0 else s
+                for t, offset in zip(shown, offsets.tolist(), strict=False)
+                for s in t.segmentation
+            ],
+            inferred=set().union(*(t.meta.inferred for t in shown)),
+            user={"tiles": {t.meta.source_id: t.placement for t in shown}},
+        )
+        self._count += 1
+        return Batch([frame], BatchMeta([meta], dict(batch.meta.user)), index=batch.index)
+
+
+def _onto_canvas(
+    segmap: SegmentationMap, placement: Letterbox, dets: Detections, fw: int, fh: int
+) -> SegmentationMap:
+    """The map with a transform from canvas pixels, composing its own with the tile placement."""
+    index = segmap.object_index
+    box = dets.xyxy[index] if 0 <= index < len(dets) else None
+    geo = segmentation_letterbox(segmap, fw, fh, box)
+    on_canvas = Letterbox(
+        net_width=geo.net_width,
+        net_height=geo.net_height,
+        roi_left=placement.pad_left + geo.roi_left * placement.scale_x,
+        roi_top=placement.pad_top + geo.roi_top * placement.scale_y,
+        roi_width=geo.roi_width * placement.scale_x,
+        roi_height=geo.roi_height * placement.scale_y,
+        scale_x=geo.scale_x / placement.scale_x,
+        scale_y=geo.scale_y / placement.scale_y,
+        pad_left=geo.pad_left,
+        pad_top=geo.pad_top,
+    )
+    return SegmentationMap(
+        component_id=segmap.component_id,
+        class_map=segmap.class_map,
+        probabilities=segmap.probabilities,
+        transform=on_canvas,
+        object_index=segmap.object_index,
+    )

@@ -1,0 +1,113 @@
+"""The on-screen display element: draws each frame's metadata onto its pixels (``nvdsosd``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from visionflow.core.batch import Batch
+from visionflow.core.element import Element
+from visionflow.core.frame import Frame, PixelFormat
+from visionflow.core.meta import FrameMeta
+from visionflow.osd.draw import draw_detections, draw_segmentation, draw_text
+from visionflow.osd.palette import Palette
+
+_CLOCK_BG = (0, 0, 0, 140)
+
+
+class OSD(Element):
+    """Draws detections (boxes, tags, instance masks) and segmentation maps onto every frame.
+
+    Output frames are host ``RGB24`` arrays; the metadata is passed on unchanged. A frame is
+    drawn on a private copy of its pixels, never on a buffer another element may still hold. The
+    DeepStream ``[osd]`` keys map onto the arguments: ``display-text``, ``display-bbox``,
+    ``display-mask``, ``border-width``, ``text-size`` (→ ``text_scale``: OpenCV's font scale,
+    ``cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, text_size)``), ``show-clock``; the
+    ``[class-attrs-N]`` ``border-color`` and ``bg-color`` keys map onto ``class_colors`` and
+    ``class_bg_colors``.
+
+    Args:
+        display_text: draw a tag per object (label, confidence, ``#id``, classifier labels).
+        display_bbox: draw box borders.
+        display_mask: paint instance masks.
+        display_segmentation: blend semantic segmentation maps (an object's map over its box).
+        border_width: border thickness in pixels; None picks one from the frame size.
+        text_scale: OpenCV font scale; None picks one from the frame size.
+        class_colors: per-class ``(r, g, b[, a])`` floats in [0, 1] overriding the default
+            palette, or a :class:`~visionflow.osd.palette.Palette`.
+        class_bg_colors: per-class ``(r, g, b[, a])`` floats filling the boxes of that class.
+        show_clock: draw the local wall-clock time in the top-left corner.
+    """
+
+    kind = "osd"
+
+    def __init__(
+        self,
+        name: str = "osd",
+        *,
+        display_text: bool = True,
+        display_bbox: bool = True,
+        display_mask: bool = True,
+        display_segmentation: bool = True,
+        border_width: int | None = None,
+        text_scale: float | None = None,
+        class_colors: Palette | Mapping[int, Sequence[float]] | None = None,
+        class_bg_colors: Mapping[int, Sequence[float]] | None = None,
+        show_clock: bool = False,
+    ) -> None:
+        super().__init__(name)
+        if border_width is not None and border_width < 0:
+            raise ValueError(f"border_width must be ≥ 0, got {border_width}")
+        if text_scale is not None and text_scale <= 0:
+            raise ValueError(f"text_scale must be > 0, got {text_scale}")
+        self.display_text = display_text
+        self.display_bbox = display_bbox
+        self.display_mask = display_mask
+        self.display_segmentation = display_segmentation
+        self.border_width = border_width
+        self.text_scale = text_scale
+        self.palette = class_colors if isinstance(class_colors, Palette) else Palette(class_colors)
+        self.class_bg_colors = dict(class_bg_colors or {})
+        self.show_clock = show_clock
+
+    def process(self, batch: Batch) -> Batch:
+        batch.frames = [self.draw(frame, meta) for frame, meta in batch]
+        return batch
+
+    def draw(self, frame: Frame, meta: FrameMeta) -> Frame:
+        """The frame with its metadata drawn on a copy of its pixels (RGB24, on the host)."""
+        segmentation = meta.segmentation if self.display_segmentation else []
+        if not len(meta.detections) and not segmentation and not self.show_clock:
+            return frame.with_pixels(frame.to_numpy(), PixelFormat.RGB24)
+        image = _private_rgb(frame)
+        dets = meta.detections
+        for segmap in segmentation:
+            index = segmap.object_index
+            box = dets.xyxy[index] if 0 <= index < len(dets) else None
+            draw_segmentation(image, segmap, colors=self.palette, box=box)
+        draw_detections(
+            image,
+            dets,
+            labels=self.display_text,
+            border_width=self.border_width if self.display_bbox else 0,
+            text_scale=self.text_scale,
+            colors=self.palette,
+            bg_colors=self.class_bg_colors,
+            masks=self.display_mask,
+        )
+        if self.show_clock:
+            margin = max(4, image.shape[0] // 90)
+            clock = time.strftime("%Y-%m-%d %H:%M:%S")
+            draw_text(image, clock, (margin, margin), bg_color=_CLOCK_BG, scale=self.text_scale)
+        return frame.with_pixels(image, PixelFormat.RGB24)
+
+
+def _private_rgb(frame: Frame) -> np.ndarray:
+    """The frame's pixels as a contiguous, writable RGB24 array that no one else holds."""
+    pixels = frame.to_numpy(PixelFormat.RGB24)
+    shared = frame.format is PixelFormat.RGB24 and frame.device == "cpu"
+    if shared or not pixels.flags.writeable or not pixels.flags.c_contiguous:
+        pixels = np.array(pixels, order="C")
+    return pixels

@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from visionflow.core.batch import Batch
+from visionflow.core.frame import Frame, PixelFormat
+from visionflow.core.meta import Detections
+from visionflow.core.pipeline import Pipeline
+from visionflow.core.source import Source
+from visionflow.errors import ConfigError, ParserError, PipelineError
+from visionflow.infer.config import InferConfig
+from visionflow.infer.element import Infer
+from visionflow.mux.streammux import StreamMux
+
+from support.onnx_models import constant_output_model
+
+
+class Frames(Source):
+    def __init__(self, sizes: list[tuple[int, int]]) -> None:
+        super().__init__("test://frames")
+        self.sizes = sizes
+
+    def frames(self) -> Iterator[Frame]:
+        for i, (w, h) in enumerate(self.sizes):
+            yield Frame(np.zeros((h, w, 3), np.uint8), PixelFormat.RGB24, self.source_id, i, uri=self.uri)
+
+
+def yolo_output(boxes: list[tuple[float, float, float, float, int, float]], num_classes: int) -> np.ndarray:
+    """YOLOv8 layout (4 + nc, A) from (cx, cy, w, h, class, score) rows."""
+    out = np.zeros((4 + num_classes, len(boxes)), np.float32)
+    for a, (cx, cy, w, h, c, s) in enumerate(boxes):
+        out[:4, a] = cx, cy, w, h
+        out[4 + c, a] = s
+    return out
+
+
+def run_one(infer: Infer, frame_size: tuple[int, int]) -> Batch:
+    infer.start()
+    w, h = frame_size
+    batch = Batch([Frame(np.zeros((h, w, 3), np.uint8), PixelFormat.RGB24, 0, 0)])
+    return infer.process(batch)
+
+
+def detector_config(model: Path, **extra: object) -> InferConfig:
+    return InferConfig.model_validate(
+        {
+            "onnx_file": model,
+            "parser": "yolov8",
+            "num_detected_classes": 2,
+            "labels": ["car", "person"],
+            "maintain_aspect_ratio": True,
+            "symmetric_padding": True,
+            "cluster_mode": "nms",
+            "class_attrs_all": {"pre_cluster_threshold": 0.25, "nms_iou_threshold": 0.45},
+            "gie_unique_id": 1,
+            **extra,
+        }
+    )
+
+
+def test_known_outputs_give_exact_boxes_after_parsing_nms_and_letterbox(tmp_path: Path) -> None:
+    # Network 64x64; boxes in network pixels (cx, cy, w, h, class, score).
+    rows = [
+        (20, 30, 10, 10, 0, 0.9),  # kept
+        (21, 30, 10, 10, 0, 0.8),  # IoU with the first = 90/110 = 0.82 > 0.45: suppressed
+        (40, 30, 8, 8, 1, 0.7),  # other class: kept
+        (50, 30, 6, 6, 0, 0.2),  # below pre-cluster 0.25: dropped
+    ]
+    model = constant_output_model(tmp_path / "det.onnx", {"output0": yolo_output(rows, 2)})
+    batch = run_one(Infer(detector_config(model)), (128, 64))
+    dets = batch.meta.frames[0].detections
+    # Frame 128x64 letterboxed into 64x64: scale 0.5, image 64x32, padding (64-32)//2 = 16 on top.
+    # x_frame = x_net / 0.5; y_frame = (y_net - 16) / 0.5
+    # box 1: x 15..25 → 30..50, y 25..35 → 18..38; box 2: x 36..44 → 72..88, y 26..34 → 20..36
+    expected = np.array([[30, 18, 50, 38], [72, 20, 88, 36]], np.float32)
+    np.testing.assert_allclose(dets.xyxy, expected, atol=1e-4)
+    assert dets.class_id.tolist() == [0, 1]
+    assert dets.confidence.tolist() == pytest.approx([0.9, 0.7])
+    assert dets.labels == ("car", "person")
+    assert dets.component_id.tolist() == [1, 1]
+    assert 1 in batch.meta.frames[0].inferred
+
+
+def test_object_filters_roi_and_filter_out(tmp_path: Path) -> None:
+    rows = [(10, 10, 4, 4, 0, 0.9), (40, 40, 20, 20, 0, 0.9), (32, 58, 6, 6, 1, 0.9)]
+    model = constant_output_model(tmp_path / "det.onnx", {"output0": yolo_output(rows, 2)})
+    cfg = detector_config(
+        model,
+        maintain_aspect_ratio=False,
+        class_attrs={0: {"detected_min_w": 8}, 1: {"roi_bottom_offset": 8}},
+    )
+    dets = run_one(Infer(cfg), (64, 64)).meta.frames[0].detections
+    # class 0: the 4x4 box is narrower than detected-min-w 8; class 1 ends below 64 - 8 = 56.
+    np.testing.assert_allclose(dets.xyxy, [[30, 30, 50, 50]])
+    cfg = detector_config(model, maintain_aspect_ratio=False, filter_out_class_ids=(0,))
+    dets = run_one(Infer(cfg), (64, 64)).meta.frames[0].detections
+    assert dets.class_id.tolist() == [1]
+
+
+def test_default_cluster_mode_becomes_nms_topk_20(tmp_path: Path) -> None:
+    rows = [(4 + 2 * i, 10, 1, 1, 0, 0.5 + i / 100) for i in range(25)]  # 25 disjoint boxes
+    model = constant_output_model(tmp_path / "det.onnx", {"output0": yolo_output(rows, 2)})
+    cfg = InferConfig.model_validate(
+        {"onnx_file": model, "parser": "yolov8", "num_detected_classes": 2}
+    )
+    dets = run_one(Infer(cfg), (64, 64)).meta.frames[0].detections
+    assert len(dets) == 20
+    assert dets.confidence.min() == pytest.approx(0.55)
+
+
+def test_secondary_classifier_labels_objects_of_the_chosen_producer(tmp_path: Path) -> None:
+    probs = {"colour": np.array([0.1, 0.7, 0.2], np.float32), "kind": np.array([0.6, 0.4], np.float32)}
+    model = constant_output_model(tmp_path / "cls.onnx", probs, input_shape=("N", 3, 32, 32))
+    cfg = InferConfig.model_validate(
+        {
+            "onnx_file": model,
+            "network_type": "classifier",
+            "process_mode": "secondary",
+            "operate_on_gie_id": 1,
+            "operate_on_class_ids": [0],
+            "classifier_threshold": 0.5,
+            "classifier_type": "colour",
+            "labels": [["red", "green", "blue"], ["sedan", "suv"]],
+            "gie_unique_id": 2,
+        }
+    )
+    infer = Infer(cfg)
+    infer.start()
+    batch = Batch([Frame(np.zeros((100, 100, 3), np.uint8), PixelFormat.RGB24, 0, 0)])
+    batch.meta.frames[0].detections = Detections(
+        np.array([[10, 10, 50, 50], [60, 60, 90, 90], [0, 0, 30, 30]], np.float32),
+        class_id=[0, 0, 1],
+        component_id=[1, 3, 1],
+    )
+    dets = infer.process(batch).meta.frames[0].detections
+    first, others = dets.classifications[0], dets.classifications[1:]
+    assert [(c.attribute, c.class_id, c.label) for c in first] == [(0, 1, "green"), (1, 0, "sedan")]
+    assert first[0].confidence == pytest.approx(0.7) and first[0].classifier_type == "colour"
+    assert others == ((), ())  # wrong producer, wrong class
+
+
+def test_primary_classifier_adds_whole_frame_object(tmp_path: Path) -> None:
+    model = constant_output_model(tmp_path / "cls.onnx", {"p": np.array([0.2, 0.8], np.float32)})
+    cfg = InferConfig.model_validate({"onnx_file": model, "network_type": "classifier", "labels": [["day", "night"]]})
+    dets = run_one(Infer(cfg), (40, 30)).meta.frames[0].detections
+    assert dets.class_id.tolist() == [-1]
+    assert dets.xyxy.tolist() == [[0, 0, 40, 30]]
+    assert dets.classifications[0][0].label == "night"
+
+
+def test_segmentation_and_tensor_meta(tmp_path: Path) -> None:
+    logits = np.zeros((3, 4, 4), np.float32)
+    logits[1, :2] = 1.0
+    logits[2, 2:] = 1.0
+    model = constant_output_model(tmp_path / "seg.onnx", {"seg": logits})
+    cfg = InferConfig.model_validate(
+        {"onnx_file": model, "network_type": "segmentation", "num_detected_classes": 3, "output_tensor_meta": True, "gie_unique_id": 4}
+    )
+    meta = run_one(Infer(cfg), (64, 64)).meta.frames[0]
+    (seg,) = meta.segmentation
+    assert seg.class_map[:2].tolist() == [[1] * 4] * 2 and seg.class_map[2:].tolist() == [[2] * 4] * 2
+    (tensors,) = meta.tensors
+    assert tensors.component_id == 4 and tensors.tensors["seg"].shape == (3, 4, 4)
+    assert tensors.network_size == (64, 64)
+
+
+def test_interval_skips_batches(tmp_path: Path) -> None:
+    model = constant_output_model(tmp_path / "det.onnx", {"output0": yolo_output([(10, 10, 4, 4, 0, 0.9)], 2)})
+    seen: list[int] = []
+    pipe = Pipeline(
+        [Frames([(64, 64)] * 7)],
+        [Infer(detector_config(model, interval=2))],
+        mux=StreamMux(1),
+    )
+    pipe.add_probe("infer", lambda b: seen.append(len(b.meta.frames[0].detections)))
+    pipe.run()
+    assert seen == [1, 0, 0, 1, 0, 0, 1]
+
+
+def test_fixed_batch_model_in_a_multi_stream_pipeline(tmp_path: Path) -> None:
+    rows = [(32, 32, 16, 16, 1, 0.9)]
+    model = constant_output_model(tmp_path / "det.onnx", {"output0": yolo_output(rows, 2)}, input_shape=(4, 3, 64, 64))
+    found: list[tuple[int, int]] = []
+    pipe = Pipeline(
+        [Frames([(64, 64)] * 5), Frames([(128, 64)] * 3), Frames([(64, 32)] * 2)],
+        [Infer(detector_config(model, batch_size=4))],
+        mux=StreamMux(3, -1),
+    )
+    pipe.add_probe("infer", lambda b: found.extend((m.source_id, len(m.detections)) for m in b.meta.frames))
+    report = pipe.run()
+    assert sorted(found) == sorted([(0, 1)] * 5 + [(1, 1)] * 3 + [(2, 1)] * 2)
+    assert report.frames_out == 10
+
+
+def test_parser_mismatch_is_reported_with_the_stream(tmp_path: Path) -> None:
+    model = constant_output_model(tmp_path / "bad.onnx", {"weird": np.zeros((7,), np.float32)})
+    pipe = Pipeline([Frames([(64, 64)])], [Infer(detector_config(model))])
+    with pytest.raises(PipelineError, match=r"element 'infer' failed: ParserError: infer on stream 0 \(test://frames\)") as info:
+        pipe.run()
+    assert isinstance(info.value.__cause__, ParserError)
+
+
+def test_so_parser_without_builtin_equivalent_points_to_python(tmp_path: Path) -> None:
+    cfg = InferConfig.model_validate(
+        {"onnx_file": tmp_path / "m.onnx", "custom_lib_path": tmp_path / "libmine.so", "parse_bbox_func_name": "MyParse"}
+    )
+    with pytest.raises(ConfigError, match="'MyParse' in libmine.so has no built-in Python equivalent"):
+        Infer(cfg)
+
+
+def test_python_file_parser(tmp_path: Path) -> None:
+    (tmp_path / "myparsers.py").write_text(
+        "import numpy as np\n"
+        "from visionflow.infer.parsers.base import DetectionCandidates\n"
+        "def parse(outputs, ctx):\n"
+        "    v = outputs['v']\n"
+        "    return DetectionCandidates(v[None, :4], v[4:5], np.zeros(1, np.int32))\n"
+    )
+    model = constant_output_model(tmp_path / "m.onnx", {"v": np.array([8, 8, 24, 24, 0.9], np.float32)})
+    cfg = InferConfig.model_validate(
+        {
+            "onnx_file": model,
+            "custom_lib_path": tmp_path / "myparsers.py",
+            "parse_bbox_func_name": "parse",
+            "num_detected_classes": 1,
+            "cluster_mode": "none",
+        }
+    )
+    dets = run_one(Infer(cfg), (64, 64)).meta.frames[0].detections
+    np.testing.assert_allclose(dets.xyxy, [[8, 8, 24, 24]])
