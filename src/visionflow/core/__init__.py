@@ -1,4 +1,7 @@
-"""Core runtime: frames, batches, metadata, elements and the pipeline that runs them."""
+"""Core types: frames, batches, metadata, elements and sources.
+
+The pipeline that runs them lives in :mod:`visionflow.core.pipeline`.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from visionflow.core.meta import (
     SegmentationMap,
     TensorMeta,
 )
-from visionflow.core.pipeline import Pipeline, PipelineReport
+from visionflow.core.source import Source
 
 __all__ = [
     "Batch",
@@ -25,9 +28,8 @@ __all__ = [
     "Frame",
     "FrameMeta",
     "ObjectView",
-    "Pipeline",
-    "PipelineReport",
     "PixelFormat",
     "SegmentationMap",
+    "Source",
     "TensorMeta",
 ]
