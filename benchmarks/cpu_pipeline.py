@@ -1,0 +1,172 @@
+"""cpu-pipeline benchmark (shared/bench.md): pipeline efficiency and speed-up over a naive loop.
+
+Workload: S streams of one generated 1280x720 H.264 clip → streammux (batch S) → detector
+(ONNX Runtime, FP32, CPU) → metadata, no drawing. Three measurements of the same model, clip,
+input size, batch and thread count, interleaved A B C A B C … in one process:
+
+* ``e2e``   — the visionflow pipeline: decode threads, batching, preprocessing, inference,
+              parsing and NMS, with a JSON Lines metadata sink;
+* ``model`` — the model alone on preprocessed batches of the same size (the ceiling);
+* ``naive`` — a naive per-frame loop: decode a frame, preprocess it, infer batch 1, parse, next.
+
+Figures: e2e fps ÷ model fps (pipeline efficiency) and e2e fps ÷ naive fps, as medians over
+repetitions. Steady state: e2e time runs from the first batch out to the last, so model loading
+and decoder start-up are excluded; the model is warmed up before it is timed. The detector is a
+YOLOv8n architecture (640x640, 80 classes) with random weights when PyTorch is installed (speed
+does not depend on the weights), else the bundled shapes detector (320x320).
+
+Run: ``python benchmarks/cpu_pipeline.py [--streams 4 --frames 48 --repeats 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from visionflow.core.pipeline import Pipeline
+from visionflow.infer.backends import load_backend
+from visionflow.infer.config import InferConfig
+from visionflow.infer.element import Infer
+from visionflow.media import VideoSource
+from visionflow.mux import StreamMux
+from visionflow.sinks import JsonLinesSink
+from visionflow.zoo import bundled_config
+from visionflow.zoo.scenes import write_clip
+
+
+def detector(workdir: Path, threads: int, batch: int) -> tuple[InferConfig, str]:
+    """The benchmark's detector config and a description of the model."""
+    try:
+        from visionflow.zoo.yolov8 import export_yolov8_onnx
+
+        model = export_yolov8_onnx(workdir / "yolov8n.onnx", scale="n", num_classes=80, imgsz=640)
+        config = InferConfig.model_validate(
+            {
+                "onnx_file": model,
+                "parser": "yolov8",
+                "num_detected_classes": 80,
+                "net_scale_factor": 1 / 255,
+                "maintain_aspect_ratio": True,
+                "symmetric_padding": True,
+                "scaling_filter": "BILINEAR",
+                "cluster_mode": "nms",
+                "class_attrs_all": {"pre_cluster_threshold": 0.25, "nms_iou_threshold": 0.45, "topk": 300},
+                "batch_size": batch,
+            }
+        )
+        return config, "YOLOv8n architecture, random weights, 640x640, 80 classes"
+    except ImportError:
+        from visionflow.infer.config import load_infer_config
+
+        config = load_infer_config(bundled_config("shapes_det"))
+        return config.model_copy(update={"batch_size": batch}), "bundled shapes detector, 320x320"
+
+
+def run_e2e(clip: Path, streams: int, config: InferConfig, threads: int, meta: Path) -> float:
+    """Frames per second of the whole pipeline, from its first batch out to its last."""
+    marks: list[tuple[float, int]] = []
+    pipe = Pipeline(
+        [VideoSource(clip) for _ in range(streams)],
+        [Infer(config, threads=threads), JsonLinesSink(meta)],
+        mux=StreamMux(batch_size=streams, batched_push_timeout=-1),
+        queue_size=4,
+    )
+    pipe.run(on_batch=lambda b: marks.append((time.perf_counter(), len(b))))
+    (t0, _), (t1, _) = marks[0], marks[-1]
+    return sum(n for _, n in marks[1:]) / (t1 - t0)
+
+
+def run_model(config: InferConfig, threads: int, batch: int, batches: int) -> float:
+    """Frames per second of the model alone on preprocessed batches."""
+    backend = load_backend(config.onnx_file, threads=threads)  # type: ignore[arg-type]
+    spec = backend.inputs[0]
+    _, c, h, w = (batch, *[d or 1 for d in spec.shape[1:]])
+    x = np.random.default_rng(0).random((batch, c, h, w), np.float32)
+    backend.infer({spec.name: x})  # warm-up
+    start = time.perf_counter()
+    for _ in range(batches):
+        backend.infer({spec.name: x})
+    return batch * batches / (time.perf_counter() - start)
+
+
+def run_naive(clip: Path, streams: int, config: InferConfig, threads: int) -> float:
+    """Frames per second of a sequential decode → preprocess → infer (batch 1) → parse loop."""
+    from visionflow.infer.cluster import cluster
+    from visionflow.infer.element import _CLUSTER_ALGORITHMS
+    from visionflow.infer.preprocess import preprocess
+
+    infer = Infer(config.model_copy(update={"batch_size": 1}), threads=threads)
+    infer.start()
+    backend, spec, ctx = infer.backend, infer.preprocess_spec, infer.context
+    assert backend is not None and infer.parser is not None
+    mode = _CLUSTER_ALGORITHMS[config.effective_cluster_mode]
+    frames = 0
+    start = time.perf_counter()
+    for _ in range(streams):
+        with av.open(str(clip)) as container:
+            for frame in container.decode(video=0):
+                image = frame.to_ndarray(format="rgb24")
+                tensor, (box,) = preprocess([image], [(0, 0, image.shape[1], image.shape[0])], spec)
+                outputs = backend.infer({infer.input_name: tensor})
+                found = infer.parser({k: v[0] for k, v in outputs.items()}, ctx)
+                box.to_frame(cluster(found, infer.cluster_params, mode).xyxy)  # type: ignore[arg-type]
+                frames += 1
+    return frames / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument("--frames", type=int, default=48, help="frames per stream (clip length)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        clip = write_clip(work / "clip.mp4", 1280, 720, args.frames, fps=30, seed=3)
+        config, model_desc = detector(work, args.threads, args.streams)
+        results: dict[str, list[float]] = {"e2e": [], "model": [], "naive": []}
+        run_e2e(clip, args.streams, config, args.threads, work / "warm.jsonl")  # warm caches
+        for _ in range(args.repeats):
+            results["e2e"].append(run_e2e(clip, args.streams, config, args.threads, work / "m.jsonl"))
+            results["model"].append(run_model(config, args.threads, args.streams, args.frames))
+            results["naive"].append(run_naive(clip, args.streams, config, args.threads))
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    figures = {
+        "benchmark": "cpu-pipeline",
+        "model": model_desc,
+        "streams": args.streams,
+        "frames_per_stream": args.frames,
+        "clip": "generated 1280x720 H.264, 30 fps",
+        "batch": args.streams,
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "fps": {k: round(v, 2) for k, v in med.items()},
+        "fps_runs": {k: [round(x, 2) for x in v] for k, v in results.items()},
+        "pipeline_efficiency": round(med["e2e"] / med["model"], 3),
+        "speedup_vs_naive": round(med["e2e"] / med["naive"], 3),
+        "window": "e2e: first batch out → last batch out; model: after one warm-up batch",
+    }
+    print(f"cpu-pipeline: {model_desc}; {args.streams} streams x {args.frames} frames 1280x720; "
+          f"batch {args.streams}; {args.threads} threads; median of {args.repeats}")
+    print(f"{'measurement':<12}{'fps (median)':>14}   runs")
+    for name in ("e2e", "model", "naive"):
+        runs = ", ".join(f"{x:.1f}" for x in results[name])
+        print(f"{name:<12}{med[name]:>14.1f}   {runs}")
+    print(f"pipeline efficiency (e2e / model): {figures['pipeline_efficiency']:.2f}")
+    print(f"speed-up over the naive loop:      {figures['speedup_vs_naive']:.2f}x")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

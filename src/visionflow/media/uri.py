@@ -1,0 +1,87 @@
+"""Choosing a source class from a path or URI (DeepStream's ``uri=`` and ``uridecodebin``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from visionflow.core.source import Source
+from visionflow.errors import ConfigError
+from visionflow.media.images import IMAGE_SUFFIXES, ImageSource, has_glob
+from visionflow.media.synthetic import SyntheticSource
+from visionflow.media.video import NETWORK_SCHEMES, VideoSource, file_uri_path, uri_scheme
+
+_SCHEMES = ("file", *sorted(NETWORK_SCHEMES), "synthetic")
+_SYNTHETIC_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "frames": ("num_frames", int),
+    "fps": ("fps", Fraction),
+    "pattern": ("pattern", str),
+    "seed": ("seed", int),
+    "live": ("live", lambda text: text.lower() in ("1", "true", "yes")),
+}
+
+
+def open_source(spec: str | os.PathLike[str], source_id: int = 0, **opts: Any) -> Source:
+    """The source for ``spec``; ``opts`` go to the chosen class's constructor.
+
+    * a folder, a glob (``*``, ``?``, ``[``) or a file with an image suffix → :class:`ImageSource`;
+    * ``synthetic://WIDTHxHEIGHT?frames=N&fps=F&pattern=P&seed=S&live=1`` →
+      :class:`SyntheticSource` (every query key is optional; without ``frames`` it is endless);
+    * any other path, ``file://`` URI or network URI (``rtsp``, ``rtsps``, ``rtmp``, ``rtmps``,
+      ``rtp``, ``srt``, ``udp``, ``tcp``, ``http``, ``https``) → :class:`VideoSource`.
+
+    Nothing is opened here, so a missing file fails when the stream starts.
+
+    Raises:
+        ConfigError: an unsupported scheme, or a malformed ``synthetic://`` URI.
+    """
+    text = os.fspath(spec)
+    scheme = uri_scheme(text)
+    if scheme == "synthetic":
+        return _synthetic(text, source_id, opts)
+    if scheme not in ("", "file"):
+        if scheme not in NETWORK_SCHEMES:
+            raise ConfigError(
+                f"unsupported URI scheme '{scheme}'",
+                key="uri",
+                value=text,
+                allowed=f"a path or a URI with one of the schemes {', '.join(_SCHEMES)}",
+            )
+        return VideoSource(text, source_id, **opts)
+    path = file_uri_path(text) if scheme == "file" else None
+    location = str(path) if path is not None else text
+    if has_glob(location) or os.path.isdir(location) or _suffix(location) in IMAGE_SUFFIXES:
+        return ImageSource(location, source_id, **opts)
+    return VideoSource(text, source_id, **opts)
+
+
+def _suffix(location: str) -> str:
+    return os.path.splitext(location)[1].lower()
+
+
+def _synthetic(uri: str, source_id: int, opts: dict[str, Any]) -> SyntheticSource:
+    parts = urlsplit(uri)
+    width, _, height = parts.netloc.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise ConfigError(
+            "malformed synthetic source", key="uri", value=uri, allowed="synthetic://WIDTHxHEIGHT?…"
+        )
+    params: dict[str, Any] = {"num_frames": None}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key not in _SYNTHETIC_KEYS:
+            raise ConfigError(
+                f"unknown query key '{key}'",
+                key="uri",
+                value=uri,
+                allowed=", ".join(_SYNTHETIC_KEYS),
+            )
+        name, parse = _SYNTHETIC_KEYS[key]
+        try:
+            params[name] = parse(value)
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(f"invalid {key} '{value}'", key="uri", value=uri) from None
+    params.update(opts)
+    return SyntheticSource(int(width), int(height), source_id=source_id, **params)

@@ -1,0 +1,385 @@
+"""Video sources decoded by FFmpeg through PyAV: files, elementary streams and network URIs.
+
+Error policy, translated from PyAV at this boundary:
+
+* a file that does not exist → :class:`~visionflow.errors.SourceNotFoundError` naming the path;
+* a file or URI FFmpeg cannot open (not media, unreachable host, no response within ``timeout``)
+  → :class:`~visionflow.errors.SourceError` with FFmpeg's reason and the URI;
+* a packet the decoder rejects is skipped: the first one logs a warning, every one is counted in
+  :attr:`VideoSource.bad_packets` and a summary is logged at the end of the stream. A damaged
+  stretch of a recording thus costs only its own frames. After :data:`MAX_BAD_PACKETS_IN_A_ROW`
+  rejected packets in a row the data is taken to be garbage and the stream ends with
+  :class:`~visionflow.errors.DecodeError`, as it does when the demuxer itself finds invalid data;
+  both name the URI and the number of the next frame;
+* a network stream that stops sending for ``timeout`` seconds, or whose connection fails, ends
+  with :class:`~visionflow.errors.SourceError` rather than hanging (a server that closes the
+  stream properly ends it like the end of a file);
+* a file cut short (an interrupted download or recording) ends early without an error: FFmpeg
+  cannot tell its end from a real one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+import av
+import av.container
+
+from visionflow.core.frame import Frame, PixelFormat
+from visionflow.core.source import Source
+from visionflow.errors import DecodeError, SourceError, SourceNotFoundError
+
+log = logging.getLogger(__name__)
+
+LIVE_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "rtp", "srt", "udp", "tcp"})
+"""URI schemes of streams that are always live."""
+NETWORK_SCHEMES = LIVE_SCHEMES | {"http", "https"}
+"""URI schemes :class:`VideoSource` opens over the network (with a timeout)."""
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".wmv", ".ts", ".mts", ".m2ts",
+     ".mpg", ".mpeg", ".h264", ".264", ".h265", ".265", ".hevc", ".ivf", ".y4m", ".mjpeg"}
+)  # fmt: skip
+"""Suffixes of video files; an http(s) URL whose path ends in one is a file, not a live stream."""
+MAX_BAD_PACKETS_IN_A_ROW = 32
+"""Consecutive undecodable packets after which a stream is given up as corrupt."""
+_FALLBACK_RATE = Fraction(30)
+
+
+def uri_scheme(uri: str) -> str:
+    """The lower-case scheme of ``uri``; ``""`` for a plain path (``C:\\clip.mp4`` included)."""
+    scheme = urlsplit(uri).scheme.lower() if "://" in uri or uri[:5].lower() == "file:" else ""
+    return scheme if len(scheme) > 1 else ""
+
+
+def file_uri_path(uri: str) -> Path:
+    """The path of a ``file://`` URI.
+
+    Absolute (``file:///data/clip.mp4``, ``file://localhost/data/clip.mp4``) and, as DeepStream
+    configs write them, relative (``file://../streams/clip.mp4``) forms are accepted; percent
+    escapes are decoded.
+    """
+    rest = uri.split(":", 1)[1]
+    rest = rest[2:] if rest.startswith("//") else rest
+    if rest.lower().startswith("localhost/"):
+        rest = rest[len("localhost") :]
+    return Path(unquote(rest))
+
+
+def is_live_uri(uri: str) -> bool:
+    """Whether ``uri`` names a live stream: RTSP, RTMP, RTP, SRT, UDP or TCP, or an http(s) URL
+    whose path does not end in a video file suffix (an HLS playlist, an MJPEG camera)."""
+    scheme = uri_scheme(uri)
+    if scheme in LIVE_SCHEMES:
+        return True
+    if scheme in ("http", "https"):
+        return PurePosixPath(urlsplit(uri).path).suffix.lower() not in VIDEO_SUFFIXES
+    return False
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What the container says about the video stream.
+
+    Attributes:
+        codec: the decoder's name (``h264``, ``hevc``…).
+        width, height: the coded picture size.
+        frames: the number of frames, when the container states it (MP4, MOV, AVI), else None.
+        rate: the average frame rate, when known.
+    """
+
+    codec: str
+    width: int
+    height: int
+    frames: int | None
+    rate: Fraction | None
+
+
+class _Timeline:
+    """Turns decoder timestamps into one increasing ``pts`` sequence.
+
+    Per frame it takes FFmpeg's best-effort choice (``pts``, or ``dts`` once the stream's ``pts``
+    have gone backwards more often than its ``dts`` — AVI files with B-frames). A frame with
+    neither (raw ``.h264``), or whose time would not move forward, comes one frame after the
+    previous one; each pass of a looped file continues one frame after the previous pass.
+    """
+
+    def __init__(self) -> None:
+        self.step = 1
+        self.last: int | None = None
+        self._offset = 0
+        self._rebase = True
+        self._pts: int | None = None
+        self._dts: int | None = None
+        self._faulty_pts = self._faulty_dts = 0
+
+    def new_pass(self, step: int) -> None:
+        self.step = step
+        self._rebase = True
+        self._pts = self._dts = None
+        self._faulty_pts = self._faulty_dts = 0
+
+    def __call__(self, pts: int | None, dts: int | None) -> int:
+        if dts is not None:
+            self._faulty_dts += self._dts is not None and dts <= self._dts
+            self._dts = dts
+        if pts is not None:
+            self._faulty_pts += self._pts is not None and pts <= self._pts
+            self._pts = pts
+        use_pts = pts is not None and (dts is None or self._faulty_pts <= self._faulty_dts)
+        guess = pts if use_pts else dts
+        if guess is not None and self._rebase:
+            self._offset = 0 if self.last is None else self.last + self.step - guess
+        self._rebase = False
+        out = None if guess is None else guess + self._offset
+        if out is None or (self.last is not None and out <= self.last):
+            out = 0 if self.last is None else self.last + self.step
+        self.last = out
+        return out
+
+
+def _reason(exc: av.error.FFmpegError) -> str:
+    return exc.strerror or str(exc)
+
+
+class VideoSource(Source):
+    """A video file or stream, decoded by FFmpeg to RGB frames.
+
+    Anything FFmpeg opens works: MP4/MKV/MOV/AVI files, raw ``.h264``/``.h265`` elementary
+    streams, ``file://`` URIs (DeepStream style), ``http(s)://``, ``rtsp://`` (over TCP),
+    ``rtmp://``, ``udp://``, ``srt://``. Decoding uses FFmpeg's frame and slice threading. Frames
+    are ``(H, W, 3) uint8`` RGB (:attr:`PixelFormat.RGB24`) straight from FFmpeg's converter, with
+    no further copy; ``frame_num`` counts from 0 (and keeps counting across loops); ``pts`` and
+    ``time_base`` come from the stream, made strictly increasing: a frame without a timestamp
+    (raw ``.h264``) or with one that does not move forward comes one frame period after the
+    previous frame, and each pass of a looped file continues where the previous one ended.
+
+    The stream is opened lazily, by :meth:`frames` or by asking :attr:`num_frames`, so a missing
+    file is reported by the pipeline as a failure of this source only. See the module docstring
+    for what happens with missing, unreadable and corrupt media.
+
+    Args:
+        uri: a path or URI.
+        source_id: the stream index (the pipeline reassigns it).
+        loop: start again at the end of a file, forever.
+        live: whether the pipeline may drop this stream's frames when it falls behind; by default
+            true for live URIs (:func:`is_live_uri`) and for ``realtime`` playback.
+        realtime: pace playback at the stream's timestamps, as a camera would deliver it.
+        threads: decoder threads; 0 lets FFmpeg choose.
+        timeout: seconds a network stream may stay silent, when opening or reading, before it
+            fails with :class:`SourceError`.
+
+    Attributes:
+        bad_packets: packets skipped because the decoder rejected them (over all passes).
+    """
+
+    kind = "video"
+
+    def __init__(
+        self,
+        uri: str | os.PathLike[str],
+        source_id: int = 0,
+        *,
+        loop: bool = False,
+        live: bool | None = None,
+        realtime: bool = False,
+        threads: int = 0,
+        timeout: float = 10.0,
+    ) -> None:
+        text = os.fspath(uri)
+        super().__init__(text, source_id)
+        scheme = uri_scheme(text)
+        self._path: Path | None = None
+        if scheme == "file":
+            self._path = file_uri_path(text)
+        elif not scheme:
+            self._path = Path(text)
+        self._network = scheme in NETWORK_SCHEMES
+        self.loop = loop
+        self.realtime = realtime
+        self.live = (is_live_uri(text) or realtime) if live is None else live
+        self.threads = threads
+        self.timeout = timeout
+        self.bad_packets = 0
+        self._info: StreamInfo | None = None
+        self._container: av.container.InputContainer | None = None
+        self._running: Generator[Frame, None, None] | None = None
+        self._next_frame = 0
+
+    @property
+    def info(self) -> StreamInfo | None:
+        """The stream's codec, size, length and rate; None until it has been opened."""
+        return self._info
+
+    @property
+    def num_frames(self) -> int | None:
+        """Frames in the file when the container states it; None for live, looped or unknown.
+
+        Opens the file if needed (only its header is read; the decoder reuses the open file).
+        A file that cannot be opened gives None here and its error from :meth:`frames`.
+        """
+        if self.loop or self.live:
+            return None
+        if self._info is None:
+            try:
+                self._container = self._open()
+            except SourceError:
+                return None
+        return self._info.frames if self._info is not None else None
+
+    def frames(self) -> Iterator[Frame]:
+        """Decode the stream from its start (ending an unfinished earlier pass), as RGB frames."""
+        if self._running is not None:
+            self._running.close()
+        self._running = self._generate()
+        return self._running
+
+    def close(self) -> None:
+        """End a running :meth:`frames` generator and release the stream.
+
+        Call it from the thread that iterates the frames (the pipeline does): the generator is
+        finished first, so it can never touch a closed container.
+        """
+        if self._running is not None:
+            self._running.close()
+            self._running = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def _generate(self) -> Generator[Frame, None, None]:
+        self._next_frame = 0
+        timeline = _Timeline()
+        clock: tuple[float, float] | None = None  # (wall, stream) seconds at the first frame
+        while True:
+            container = self._container or self._open()
+            self._container = container
+            first = self._next_frame
+            try:
+                stream = container.streams.video[0]
+                rate = stream.average_rate or stream.guessed_rate or _FALLBACK_RATE
+                time_base = stream.time_base or 1 / rate
+                timeline.new_pass(max(1, round(1 / (rate * time_base))))
+                for picture in self._decode(container):
+                    pts = timeline(picture.pts, picture.dts)
+                    pixels = picture.to_ndarray(format="rgb24")
+                    if self.realtime:
+                        now = float(pts * time_base)
+                        clock = clock or (time.monotonic(), now)
+                        delay = clock[0] + now - clock[1] - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
+                    yield Frame(
+                        data=pixels,
+                        format=PixelFormat.RGB24,
+                        source_id=self.source_id,
+                        frame_num=self._next_frame,
+                        pts=pts,
+                        time_base=time_base,
+                        uri=self.uri,
+                    )
+                    self._next_frame += 1
+            finally:
+                container.close()
+                if self._container is container:
+                    self._container = None
+            if not self.loop or self._next_frame == first:
+                return
+
+    def _open(self) -> av.container.InputContainer:
+        options: dict[str, str] = {}
+        timeout: tuple[float, float] | None = None
+        if self._path is not None and not self._path.exists():
+            raise SourceNotFoundError(f"video file not found: {self._path}")
+        if self._network:
+            timeout = (self.timeout, self.timeout)
+        if uri_scheme(self.uri) in ("rtsp", "rtsps"):
+            options = {"rtsp_transport": "tcp", "timeout": str(round(self.timeout * 1e6))}
+        target = str(self._path) if self._path is not None else self.uri
+        started = time.monotonic()
+        try:
+            container = av.open(target, options=options, timeout=timeout)
+        except av.error.FFmpegError as exc:
+            # a timeout surfaces as "exit requested", or as whatever the protocol makes of it
+            timed_out = self._network and time.monotonic() - started >= self.timeout
+            if isinstance(exc, av.error.ExitError) or timed_out:
+                reason = f"no response within {self.timeout:g} s"
+            else:
+                reason = _reason(exc)
+            raise SourceError(f"cannot open '{self.uri}': {reason}") from exc
+        if not container.streams.video:
+            container.close()
+            raise SourceError(f"cannot open '{self.uri}': it has no video stream")
+        stream = container.streams.video[0]
+        if stream.codec_context is None:
+            container.close()
+            raise SourceError(
+                f"cannot open '{self.uri}': FFmpeg has no decoder for its video codec"
+            )
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = self.threads
+        self._info = StreamInfo(
+            codec=stream.codec_context.name,
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            frames=stream.frames or None,
+            rate=stream.average_rate,
+        )
+        return container
+
+    def _decode(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
+        """Decoded pictures, in order, skipping packets the decoder rejects (see module doc)."""
+        packets = container.demux(video=0)
+        in_a_row = 0
+        skipped = self.bad_packets
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:
+                raise self._read_error(exc) from exc
+            try:
+                pictures = packet.decode()
+            except av.error.FFmpegError as exc:
+                self.bad_packets += 1
+                in_a_row += 1
+                if in_a_row >= MAX_BAD_PACKETS_IN_A_ROW:
+                    raise DecodeError(
+                        f"{self.uri}: {in_a_row} packets in a row could not be decoded "
+                        f"before frame {self._next_frame} ({_reason(exc)}); giving up"
+                    ) from exc
+                if in_a_row == 1:
+                    log.warning(
+                        "%s: skipping undecodable data before frame %d (%s)",
+                        self.uri, self._next_frame, _reason(exc),
+                    )  # fmt: skip
+                continue
+            in_a_row = 0
+            yield from pictures
+        if self.bad_packets > skipped:
+            log.warning("%s: %d undecodable packets skipped", self.uri, self.bad_packets - skipped)
+
+    def _read_error(self, exc: av.error.FFmpegError) -> SourceError:
+        error: type[SourceError] = SourceError
+        if isinstance(exc, av.error.InvalidDataError):
+            error, what = DecodeError, f"corrupt data ({_reason(exc)})"
+        elif isinstance(exc, av.error.ExitError):
+            what = f"no data for {self.timeout:g} s"
+        else:
+            what = f"read failed ({_reason(exc)})"
+        return error(f"{self.uri}: {what} before frame {self._next_frame}")
+
+    def __repr__(self) -> str:
+        name = self._path.name if self._path is not None else self.uri
+        details = (
+            f" {self._info.codec} {self._info.width}x{self._info.height}" if self._info else ""
+        )
+        state = "open" if self._container is not None else "closed"
+        return f"<VideoSource #{self.source_id} {name}{details} {state}>"

@@ -1,0 +1,237 @@
+"""Writing frame metadata as JSON Lines: one object per frame, schema ``visionflow.frame/1``.
+
+The schema is documented in ``docs/metadata-schema.md``. Masks are binarised at the detections'
+``mask_threshold`` and stored as COCO compressed RLE strings (column-major runs, starting with
+background), which ``pycocotools.mask.decode({"size": [h, w], "counts": rle})`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from visionflow.core.batch import Batch
+from visionflow.core.element import Element
+from visionflow.core.meta import UNTRACKED, Detections, FrameMeta, SegmentationMap, TensorMeta
+from visionflow.errors import SinkError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "visionflow.frame/1"
+"""The ``schema`` field of every line; the number changes only when a field changes meaning or
+disappears (new fields may appear within a version)."""
+
+
+def mask_to_rle(mask: np.ndarray) -> str:
+    """COCO compressed RLE of a binary mask.
+
+    Args:
+        mask: (H, W) bool.
+
+    Returns:
+        The ``counts`` string of COCO's RLE: the lengths of alternating runs of 0 and 1 in
+        column-major order (the first run counts zeros and may be empty), each from the fourth on
+        stored as its difference to the run two before, written in 5-bit groups offset into
+        printable ASCII (COCO's ``rleToString``).
+    """
+    flat = mask.ravel(order="F")
+    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate(([0], edges, [flat.size])))
+    if flat.size and flat[0]:
+        runs = np.concatenate(([0], runs))
+    deltas = runs.astype(np.int64)
+    deltas[3:] -= runs[1:-2]
+    chars: list[str] = []
+    for x in deltas.tolist():
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            chars.append(chr(c + 48 + (0x20 if more else 0)))
+    return "".join(chars)
+
+
+def _json_value(value: Any) -> Any:
+    """``json.dumps`` hook: NumPy scalars and arrays become numbers and lists."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _objects(dets: Detections) -> list[dict[str, Any]]:
+    ltwh = np.concatenate([dets.xyxy[:, :2], dets.xyxy[:, 2:] - dets.xyxy[:, :2]], axis=1)
+    boxes = ltwh.astype(np.float64).round(2).tolist()
+    confidence = dets.confidence.astype(np.float64).round(4).tolist()
+    tracker = dets.tracker_id.tolist()
+    parent = dets.parent.tolist()
+    masks = None if dets.masks is None else dets.masks > dets.mask_threshold
+    objects = []
+    for i, (left, top, width, height) in enumerate(boxes):
+        mask = None
+        if masks is not None:
+            mh, mw = masks.shape[1:]
+            mask = {"width": mw, "height": mh, "threshold": dets.mask_threshold,
+                    "rle": mask_to_rle(masks[i])}  # fmt: skip
+        objects.append(
+            {
+                "index": i,
+                "class_id": int(dets.class_id[i]),
+                "label": dets.labels[i],
+                "confidence": confidence[i],
+                "bbox": {"left": left, "top": top, "width": width, "height": height},
+                "tracker_id": None if tracker[i] == UNTRACKED else tracker[i],
+                "component_id": int(dets.component_id[i]),
+                "parent": None if parent[i] < 0 else parent[i],
+                "classifications": [
+                    {
+                        "component_id": c.component_id,
+                        "attribute": c.attribute,
+                        "class_id": c.class_id,
+                        "label": c.label,
+                        "confidence": round(float(c.confidence), 4),
+                        "classifier_type": c.classifier_type,
+                    }
+                    for c in dets.classifications[i]
+                ],
+                "mask": mask,
+            }
+        )
+    return objects
+
+
+def _segmentation(seg: SegmentationMap) -> dict[str, Any]:
+    classes, counts = np.unique(seg.class_map[seg.class_map >= 0], return_counts=True)
+    height, width = seg.class_map.shape
+    return {
+        "component_id": seg.component_id,
+        "object_index": None if seg.object_index < 0 else seg.object_index,
+        "width": width,
+        "height": height,
+        "classes_present": classes.tolist(),
+        "class_counts": {str(c): n for c, n in zip(classes.tolist(), counts.tolist(), strict=True)},
+    }
+
+
+def _tensors(meta: TensorMeta) -> dict[str, Any]:
+    return {
+        "component_id": meta.component_id,
+        "object_index": None if meta.object_index < 0 else meta.object_index,
+        "network_size": list(meta.network_size),
+        "outputs": {
+            name: {"dtype": str(array.dtype), "shape": list(array.shape), "data": array.tolist()}
+            for name, array in meta.tensors.items()
+        },
+    }
+
+
+def frame_record(meta: FrameMeta, *, include_tensors: bool = False) -> dict[str, Any]:
+    """The ``visionflow.frame/1`` object of one frame, user metadata not included."""
+    record: dict[str, Any] = {
+        "schema": SCHEMA,
+        "source_id": meta.source_id,
+        "frame_num": meta.frame_num,
+        "pts": meta.pts,
+        "time": meta.time,
+        "uri": meta.uri,
+        "width": meta.width,
+        "height": meta.height,
+        "source_width": meta.source_width,
+        "source_height": meta.source_height,
+        "objects": _objects(meta.detections),
+        "segmentation": [_segmentation(s) for s in meta.segmentation],
+    }
+    if include_tensors:
+        record["tensors"] = [_tensors(t) for t in meta.tensors]
+    return record
+
+
+class JsonLinesSink(Element):
+    """Writes one JSON object per frame per line (schema :data:`SCHEMA`) and passes batches on.
+
+    User metadata (``FrameMeta.user``) is written under ``"user"``, key by key, for the values
+    JSON can hold (NumPy scalars and arrays included); other values are left out, with a warning
+    the first time a key is. The output is flushed after every batch.
+
+    Args:
+        path_or_stream: a file path (created, parent folders too, and closed by :meth:`stop`) or
+            an open text stream (written to, never closed).
+        include_tensors: also write raw output tensors (``"tensors"``), as nested lists.
+        name: the element's name in the pipeline.
+    """
+
+    kind = "jsonlines"
+
+    def __init__(
+        self,
+        path_or_stream: str | os.PathLike[str] | IO[str],
+        *,
+        include_tensors: bool = False,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.target = path_or_stream
+        self.include_tensors = include_tensors
+        self._out: IO[str] | None = None
+        self._left_out: set[str] = set()
+
+    @property
+    def _where(self) -> str:
+        return (
+            os.fspath(self.target)
+            if isinstance(self.target, str | os.PathLike)
+            else repr(self.target)
+        )
+
+    def start(self) -> None:
+        if not isinstance(self.target, str | os.PathLike):
+            self._out = self.target
+            return
+        path = Path(self.target)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = path.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise SinkError(f"cannot create metadata file '{path}': {exc}") from exc
+
+    def process(self, batch: Batch) -> Batch:
+        if self._out is None:
+            raise SinkError(f"metadata output {self._where} is not open: start() was not called")
+        lines = [self._line(meta) for meta in batch.meta.frames]
+        try:
+            self._out.write("".join(lines))
+            self._out.flush()
+        except OSError as exc:
+            raise SinkError(f"cannot write metadata to {self._where}: {exc}") from exc
+        return batch
+
+    def stop(self) -> None:
+        out, self._out = self._out, None
+        if out is not None and out is not self.target:
+            try:
+                out.close()
+            except OSError as exc:
+                raise SinkError(f"cannot close metadata file {self._where}: {exc}") from exc
+
+    def _line(self, meta: FrameMeta) -> str:
+        record = frame_record(meta, include_tensors=self.include_tensors)
+        record["user"] = self._user(meta.user)
+        return json.dumps(record, separators=(",", ":"), default=_json_value) + "\n"
+
+    def _user(self, user: dict[str, Any]) -> dict[str, Any]:
+        kept = {}
+        for key, value in user.items():
+            try:
+                json.dumps(value, default=_json_value, allow_nan=False)
+            except (TypeError, ValueError):
+                if key not in self._left_out:
+                    self._left_out.add(key)
+                    log.warning("user metadata '%s' is not JSON-serialisable; left out", key)
+                continue
+            kept[str(key)] = value
+        return kept
