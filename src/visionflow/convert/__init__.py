@@ -1,0 +1,1 @@
+"""Model conversion: importers into ONNX, ONNX preparation, precision and parity checks."""
