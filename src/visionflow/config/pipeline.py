@@ -67,30 +67,30 @@ class InferStageConfig(_Strict):
 class OSDConfig(_Strict):
     """Drawing of metadata onto frames (DeepStream ``[osd]``)."""
 
-    enable: bool = True
-    display_text: bool = True
-    display_bbox: bool = True
-    display_mask: bool = True
-    border_width: int | None = Field(None, ge=1)
+    enable: bool = Field(True, description="Draw at all.")
+    display_text: bool = Field(True, description="Draw a tag per object: label, confidence, tracking id, classifier labels.")
+    display_bbox: bool = Field(True, description="Draw box borders.")
+    display_mask: bool = Field(True, description="Paint instance masks.")
+    border_width: int | None = Field(None, ge=1, description="Border thickness in pixels (default: from the frame size).")
 
 
 class TilerConfig(_Strict):
     """Composition of all streams into one picture (DeepStream ``[tiled-display]``)."""
 
-    enable: bool = True
-    rows: int = Field(0, ge=0)
-    columns: int = Field(0, ge=0)
-    width: int = Field(1280, ge=16)
-    height: int = Field(720, ge=16)
+    enable: bool = Field(True, description="Compose the streams into one picture.")
+    rows: int = Field(0, ge=0, description="Grid rows (0: automatic).")
+    columns: int = Field(0, ge=0, description="Grid columns (0: automatic).")
+    width: int = Field(1280, ge=16, description="Width of the composed picture.")
+    height: int = Field(720, ge=16, description="Height of the composed picture.")
 
 
 class SinkConfig(_Strict):
     """An output: an encoded video file, metadata as JSON Lines, or nothing (fakesink)."""
 
-    type: Literal["video", "jsonl", "fake"]
+    type: Literal["video", "jsonl", "fake"] = Field(description="video: an encoded file; jsonl: metadata, one JSON line per frame; fake: discard.")
     path: Path | None = Field(None, description="Output file (video, jsonl).")
     source_id: int | None = Field(None, description="Video: only this stream (default: every frame, e.g. the tiler's).")
-    codec: Literal["h264", "h265", "hevc", "mpeg4"] = "h264"
+    codec: Literal["h264", "h265", "hevc", "mpeg4"] = Field("h264", description="Video codec.")
     bitrate: int | None = Field(None, ge=1, description="Video bit rate in bit/s (default: constant quality).")
 
     @model_validator(mode="after")
@@ -103,21 +103,21 @@ class SinkConfig(_Strict):
 class ProbeConfig(_Strict):
     """A Python callback run on every batch before/after an element."""
 
-    element: str
+    element: str = Field(description="Name of the element to attach to (streammux, infer, osd…).")
     function: str = Field(description="package.module:function taking a Batch.")
-    where: Literal["before", "after"] = "after"
+    where: Literal["before", "after"] = Field("after", description="Run before or after the element.")
 
 
 class PipelineConfig(_Strict):
     """A whole pipeline: sources → streammux → inference → osd/tiler → sinks."""
 
-    sources: list[SourceConfig] = Field(min_length=1)
-    streammux: StreamMuxConfig = StreamMuxConfig()
-    infer: list[InferStageConfig] = []
-    osd: OSDConfig | None = None
-    tiler: TilerConfig | None = None
-    sinks: list[SinkConfig] = [SinkConfig(type="fake")]
-    probes: list[ProbeConfig] = []
+    sources: list[SourceConfig] = Field(min_length=1, description="The input streams.")
+    streammux: StreamMuxConfig = Field(StreamMuxConfig(), description="Batching across streams.")
+    infer: list[InferStageConfig] = Field([], description="Inference stages, in order (primary first).")
+    osd: OSDConfig | None = Field(None, description="Drawing; absent: frames are not drawn on.")
+    tiler: TilerConfig | None = Field(None, description="Mosaic of all streams; absent: streams stay apart.")
+    sinks: list[SinkConfig] = Field([SinkConfig(type="fake")], description="Outputs.")
+    probes: list[ProbeConfig] = Field([], description="Python callbacks on batches.")
     queue_size: int = Field(4, ge=1, description="Capacity of every queue between elements.")
 
     def resolved(self, base: Path) -> PipelineConfig:

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from visionflow.config.pipeline import load_pipeline_config
+from visionflow.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pipeline.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    cfg = load_pipeline_config(
+        write(
+            tmp_path,
+            "sources:\n  - uri: clips/a.mp4\n  - uri: rtsp://cam/1\n"
+            "infer:\n  - config: models/det.yml\n"
+            "sinks:\n  - {type: jsonl, path: out/m.jsonl}\n",
+        )
+    )
+    assert cfg.sources[0].uri == str(tmp_path / "clips/a.mp4")
+    assert cfg.sources[1].uri == "rtsp://cam/1"
+    assert cfg.infer[0].config == tmp_path / "models/det.yml"
+    assert cfg.sinks[0].path == tmp_path / "out/m.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sources: []\n", r"pipeline.yml:1: sources: list should have at least 1 item"),
+        ("sources:\n  - uri: a.mp4\nstreammux:\n  batch_size: 0\n", r"pipeline.yml:4: streammux.batch_size = 0: input should be greater than or equal to 1"),
+        ("sources:\n  - uri: a.mp4\n    lop: true\n", r"pipeline.yml:3: sources.0.lop: unknown key; known keys: live, loop, uri"),
+        ("sources:\n  - uri: a.mp4\nsinks:\n  - type: video\n", r"pipeline.yml:4: sinks.0: value error, a video sink needs a path"),
+        ("sources:\n  - uri: a.mp4\nsinks:\n  - {type: kafka, path: x}\n", r"pipeline.yml:4: sinks.0.type = 'kafka': input should be 'video', 'jsonl' or 'fake'"),
+        ("sources: [\n", r"pipeline.yml:2: invalid YAML"),
+    ],
+)
+def test_errors_name_file_line_key_and_allowed(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_pipeline_config(write(tmp_path, text))
