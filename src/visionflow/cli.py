@@ -6,9 +6,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from visionflow.app import App
 
 app = typer.Typer(
     name="visionflow",
@@ -46,36 +50,43 @@ def doctor(
 
 @app.command()
 def run(
-    pipeline: Annotated[Path, typer.Argument(help="A visionflow pipeline YAML or a deepstream-app config.")],
+    pipeline: Annotated[
+        Path, typer.Argument(help="A visionflow pipeline YAML or a deepstream-app config.")
+    ],
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a pipeline file."""
     _setup_logging(verbose)
     from visionflow.app import load_app
-    from visionflow.errors import ConfigError, VisionflowError
 
-    try:
-        built = load_app(pipeline)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_INVALID)
-    try:
-        report = built.run(progress=progress)
-    except VisionflowError as exc:
-        _fail(str(exc))
-    _print_report(report)
-    if report.interrupted:
-        raise typer.Exit(130)
+    _run_app(lambda: load_app(pipeline), progress)
 
 
 @app.command()
 def infer(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Model config: visionflow YAML or DeepStream nvinfer file.")],
-    inputs: Annotated[list[str], typer.Option("--input", "-i", help="Video, image, folder or URI; repeat for several streams.")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Annotated video (MP4).")] = None,  # noqa: UP045
-    meta: Annotated[Optional[Path], typer.Option("--meta", "-m", help="Metadata as JSON Lines.")] = None,  # noqa: UP045
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", "-c", help="Model config: visionflow YAML or DeepStream nvinfer file."
+        ),
+    ],
+    inputs: Annotated[
+        list[str],
+        typer.Option(
+            "--input", "-i", help="Video, image, folder or URI; repeat for several streams."
+        ),
+    ],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Annotated video (MP4).")
+    ] = None,  # noqa: UP045
+    meta: Annotated[
+        Optional[Path], typer.Option("--meta", "-m", help="Metadata as JSON Lines.")
+    ] = None,  # noqa: UP045
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N …")] = "cpu",
-    batch_size: Annotated[Optional[int], typer.Option(help="Streammux and model batch size.")] = None,  # noqa: UP045
+    batch_size: Annotated[
+        Optional[int], typer.Option(help="Streammux and model batch size.")
+    ] = None,  # noqa: UP045
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -91,7 +102,6 @@ def infer(
         StreamMuxConfig,
         TilerConfig,
     )
-    from visionflow.errors import ConfigError, VisionflowError
 
     sinks = []
     if meta is not None:
@@ -106,15 +116,7 @@ def infer(
         tiler=TilerConfig() if output is not None and len(inputs) > 1 else None,
         sinks=sinks or [SinkConfig(type="fake")],
     )
-    try:
-        built = App.from_config(cfg)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_INVALID)
-    try:
-        report = built.run(progress=progress)
-    except VisionflowError as exc:
-        _fail(str(exc))
-    _print_report(report)
+    _run_app(lambda: App.from_config(cfg), progress)
 
 
 @app.command()
@@ -135,9 +137,9 @@ def validate(
 
 @app.command()
 def demo(
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where to write the results.")] = Path(
-        "visionflow-demo"
-    ),
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Where to write the results.")
+    ] = Path("visionflow-demo"),
     frames: Annotated[int, typer.Option(help="Length of the generated clip, in frames.")] = 240,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -152,6 +154,23 @@ def demo(
     typer.echo(f"objects found:   {result.objects} in {result.report.frames_out} frames")
 
 
+def _run_app(build: Callable[[], App], progress: bool) -> None:
+    """Build and run an app; exit 2 on an invalid config, 1 on a failure, 130 when interrupted."""
+    from visionflow.errors import ConfigError, VisionflowError
+
+    try:
+        built = build()
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_INVALID)
+    try:
+        report = built.run(progress=progress)
+    except VisionflowError as exc:
+        _fail(str(exc))
+    _print_report(report)
+    if report.interrupted:
+        raise typer.Exit(130)
+
+
 def _print_report(report: object) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -161,16 +180,26 @@ def _print_report(report: object) -> None:
     if not isinstance(report, PipelineReport):
         return
     console = Console(stderr=True)
-    table = Table(title=f"{report.frames_out} frames in {report.elapsed_s:.1f} s ({report.fps:.1f} fps)")
+    table = Table(
+        title=f"{report.frames_out} frames in {report.elapsed_s:.1f} s ({report.fps:.1f} fps)"
+    )
     for column in ("stream", "frames", "fps", "latency p50 ms", "latency p95 ms"):
         table.add_column(column, justify="right")
     for s in report.streams:
-        table.add_row(str(s.source_id), str(s.frames), f"{s.fps:.1f}", f"{s.latency_p50_ms:.1f}", f"{s.latency_p95_ms:.1f}")
+        table.add_row(
+            str(s.source_id),
+            str(s.frames),
+            f"{s.fps:.1f}",
+            f"{s.latency_p50_ms:.1f}",
+            f"{s.latency_p95_ms:.1f}",
+        )
     console.print(table)
     for reason, count in report.drops.items():
         console.print(f"dropped {count} frames: {reason}")
     for failure in report.source_failures:
-        console.print(f"[red]source #{failure.source_id} {failure.uri} failed:[/red] {failure.error}")
+        console.print(
+            f"[red]source #{failure.source_id} {failure.uri} failed:[/red] {failure.error}"
+        )
 
 
 def main() -> None:

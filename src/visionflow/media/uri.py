@@ -24,8 +24,18 @@ _SYNTHETIC_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
-def open_source(spec: str | os.PathLike[str], source_id: int = 0, **opts: Any) -> Source:
+def open_source(
+    spec: str | os.PathLike[str],
+    source_id: int = 0,
+    *,
+    loop: bool = False,
+    live: bool | None = None,
+    **opts: Any,
+) -> Source:
     """The source for ``spec``; ``opts`` go to the chosen class's constructor.
+
+    ``loop`` (restart at the end) applies to video files; ``live`` (drop the oldest frames when
+    the pipeline falls behind; default: by URI scheme) to videos, streams and synthetic sources.
 
     * a folder, a glob (``*``, ``?``, ``[``) or a file with an image suffix → :class:`ImageSource`;
     * ``synthetic://WIDTHxHEIGHT?frames=N&fps=F&pattern=P&seed=S&live=1`` →
@@ -41,7 +51,7 @@ def open_source(spec: str | os.PathLike[str], source_id: int = 0, **opts: Any) -
     text = os.fspath(spec)
     scheme = uri_scheme(text)
     if scheme == "synthetic":
-        return _synthetic(text, source_id, opts)
+        return _synthetic(text, source_id, opts if live is None else {**opts, "live": live})
     if scheme not in ("", "file"):
         if scheme not in NETWORK_SCHEMES:
             raise ConfigError(
@@ -50,12 +60,12 @@ def open_source(spec: str | os.PathLike[str], source_id: int = 0, **opts: Any) -
                 value=text,
                 allowed=f"a path or a URI with one of the schemes {', '.join(_SCHEMES)}",
             )
-        return VideoSource(text, source_id, **opts)
+        return VideoSource(text, source_id, loop=loop, live=live, **opts)
     path = file_uri_path(text) if scheme == "file" else None
     location = str(path) if path is not None else text
     if has_glob(location) or os.path.isdir(location) or _suffix(location) in IMAGE_SUFFIXES:
         return ImageSource(location, source_id, **opts)
-    return VideoSource(text, source_id, **opts)
+    return VideoSource(text, source_id, loop=loop, live=live, **opts)
 
 
 def _suffix(location: str) -> str:
