@@ -48,7 +48,14 @@ class App:
         elements: list[Element] = []
         for i, stage in enumerate(config.infer):
             overrides = stage.model_dump(
-                include={"batch_size", "interval", "gie_unique_id", "operate_on_gie_id", "operate_on_class_ids"},
+                include={
+                    "batch_size",
+                    "interval",
+                    "gie_unique_id",
+                    "operate_on_gie_id",
+                    "operate_on_class_ids",
+                    "process_mode",
+                },
                 exclude_none=True,
             )
             elements.append(
@@ -90,10 +97,21 @@ class App:
         """Run to the end of every stream (Ctrl-C drains and returns an interrupted report)."""
         if not progress:
             return self.pipeline.run()
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         stats = self.pipeline.stats
-        columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, transient=True) as bar:
             task = bar.add_task("frames", total=self.pipeline.num_frames)
 
@@ -108,7 +126,9 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
 
     name = f"{cfg.type}sink{index}"
     if cfg.type == "video":
-        sink: Element = VideoFileSink(cfg.path, codec=cfg.codec, bitrate=cfg.bitrate, source_id=cfg.source_id)  # type: ignore[arg-type]
+        sink: Element = VideoFileSink(
+            cfg.path, codec=cfg.codec, bitrate=cfg.bitrate, source_id=cfg.source_id
+        )  # type: ignore[arg-type]
     elif cfg.type == "jsonl":
         sink = JsonLinesSink(cfg.path)  # type: ignore[arg-type]
     else:

@@ -33,45 +33,81 @@ class _Strict(BaseModel):
 class SourceConfig(_Strict):
     """One input stream."""
 
-    uri: str = Field(description="File path, folder or glob of images, or any URI FFmpeg opens (rtsp://, http://, file://).")
-    loop: bool = Field(False, description="Restart a file source at its end (DeepStream file-loop).")
-    live: bool | None = Field(None, description="Treat as live (drop oldest frames when behind); default: by URI scheme.")
+    uri: str = Field(
+        description="File path, folder or glob of images, or any URI FFmpeg opens (rtsp://, http://, file://)."
+    )
+    loop: bool = Field(
+        False, description="Restart a file source at its end (DeepStream file-loop)."
+    )
+    live: bool | None = Field(
+        None, description="Treat as live (drop oldest frames when behind); default: by URI scheme."
+    )
 
 
 class StreamMuxConfig(_Strict):
     """Batching across streams (DeepStream ``[streammux]``)."""
 
-    batch_size: int | None = Field(None, ge=1, le=1024, description="Frames per batch; default: the number of sources.")
-    batched_push_timeout: int = Field(40_000, ge=-1, description="µs to wait for a full batch after its first frame; -1 waits for a full batch.")
+    batch_size: int | None = Field(
+        None, ge=1, le=1024, description="Frames per batch; default: the number of sources."
+    )
+    batched_push_timeout: int = Field(
+        40_000,
+        ge=-1,
+        description="µs to wait for a full batch after its first frame; -1 waits for a full batch.",
+    )
     width: int = Field(0, ge=0, description="Scale every frame to this width (0: keep sizes).")
     height: int = Field(0, ge=0, description="Scale every frame to this height (0: keep sizes).")
-    enable_padding: bool = Field(False, description="Keep aspect ratio with black padding when scaling.")
+    enable_padding: bool = Field(
+        False, description="Keep aspect ratio with black padding when scaling."
+    )
 
 
 class InferStageConfig(_Strict):
     """One inference element; values here override the model config file (as deepstream-app does)."""
 
-    config: Path = Field(description="The model's config: visionflow YAML or a DeepStream nvinfer file (INI or YAML).")
+    config: Path = Field(
+        description="The model's config: visionflow YAML or a DeepStream nvinfer file (INI or YAML)."
+    )
     name: str | None = Field(None, description="Element name (default: infer, infer2, …).")
     device: str = Field("cpu", description="cpu, cuda, cuda:N …")
     backend: str = Field("onnxruntime", description="Inference backend.")
-    allow_fallback: bool = Field(False, description="Run on the CPU with a warning when the device is unavailable.")
+    allow_fallback: bool = Field(
+        False, description="Run on the CPU with a warning when the device is unavailable."
+    )
     threads: int = Field(0, ge=0, description="Backend threads (0: the runtime's default).")
-    batch_size: int | None = Field(None, ge=1, le=1024, description="Override of the model config's batch size.")
-    interval: int | None = Field(None, ge=0, description="Override: batches skipped between inferences.")
-    gie_unique_id: int | None = Field(None, ge=1, description="Override of the element's unique id.")
-    operate_on_gie_id: int | None = Field(None, description="Override (secondary): only objects of this producer.")
-    operate_on_class_ids: list[int] | None = Field(None, description="Override (secondary): only these classes.")
+    batch_size: int | None = Field(
+        None, ge=1, le=1024, description="Override of the model config's batch size."
+    )
+    interval: int | None = Field(
+        None, ge=0, description="Override: batches skipped between inferences."
+    )
+    gie_unique_id: int | None = Field(
+        None, ge=1, description="Override of the element's unique id."
+    )
+    operate_on_gie_id: int | None = Field(
+        None, description="Override (secondary): only objects of this producer."
+    )
+    operate_on_class_ids: list[int] | None = Field(
+        None, description="Override (secondary): only these classes."
+    )
+    process_mode: Literal["primary", "secondary"] | None = Field(
+        None, description="Override: whole frames (primary) or crops of upstream objects (secondary)."
+    )
 
 
 class OSDConfig(_Strict):
     """Drawing of metadata onto frames (DeepStream ``[osd]``)."""
 
     enable: bool = Field(True, description="Draw at all.")
-    display_text: bool = Field(True, description="Draw a tag per object: label, confidence, tracking id, classifier labels.")
+    display_text: bool = Field(
+        True,
+        description="Draw a tag per object: label, confidence, tracking id, classifier labels.",
+    )
     display_bbox: bool = Field(True, description="Draw box borders.")
     display_mask: bool = Field(True, description="Paint instance masks.")
-    border_width: int | None = Field(None, ge=1, description="Border thickness in pixels (default: from the frame size).")
+    border_width: int | None = Field(
+        None, ge=1, description="Border thickness in pixels (default: from the frame size)."
+    )
 
 
 class TilerConfig(_Strict):
@@ -87,11 +123,17 @@ class TilerConfig(_Strict):
 class SinkConfig(_Strict):
     """An output: an encoded video file, metadata as JSON Lines, or nothing (fakesink)."""
 
-    type: Literal["video", "jsonl", "fake"] = Field(description="video: an encoded file; jsonl: metadata, one JSON line per frame; fake: discard.")
+    type: Literal["video", "jsonl", "fake"] = Field(
+        description="video: an encoded file; jsonl: metadata, one JSON line per frame; fake: discard."
+    )
     path: Path | None = Field(None, description="Output file (video, jsonl).")
-    source_id: int | None = Field(None, description="Video: only this stream (default: every frame, e.g. the tiler's).")
+    source_id: int | None = Field(
+        None, description="Video: only this stream (default: every frame, e.g. the tiler's)."
+    )
     codec: Literal["h264", "h265", "hevc", "mpeg4"] = Field("h264", description="Video codec.")
-    bitrate: int | None = Field(None, ge=1, description="Video bit rate in bit/s (default: constant quality).")
+    bitrate: int | None = Field(
+        None, ge=1, description="Video bit rate in bit/s (default: constant quality)."
+    )
 
     @model_validator(mode="after")
     def _path_needed(self) -> SinkConfig:
@@ -105,7 +147,9 @@ class ProbeConfig(_Strict):
 
     element: str = Field(description="Name of the element to attach to (streammux, infer, osd…).")
     function: str = Field(description="package.module:function taking a Batch.")
-    where: Literal["before", "after"] = Field("after", description="Run before or after the element.")
+    where: Literal["before", "after"] = Field(
+        "after", description="Run before or after the element."
+    )
 
 
 class PipelineConfig(_Strict):
@@ -113,9 +157,13 @@ class PipelineConfig(_Strict):
 
     sources: list[SourceConfig] = Field(min_length=1, description="The input streams.")
     streammux: StreamMuxConfig = Field(StreamMuxConfig(), description="Batching across streams.")
-    infer: list[InferStageConfig] = Field([], description="Inference stages, in order (primary first).")
+    infer: list[InferStageConfig] = Field(
+        [], description="Inference stages, in order (primary first)."
+    )
     osd: OSDConfig | None = Field(None, description="Drawing; absent: frames are not drawn on.")
-    tiler: TilerConfig | None = Field(None, description="Mosaic of all streams; absent: streams stay apart.")
+    tiler: TilerConfig | None = Field(
+        None, description="Mosaic of all streams; absent: streams stay apart."
+    )
     sinks: list[SinkConfig] = Field([SinkConfig(type="fake")], description="Outputs.")
     probes: list[ProbeConfig] = Field([], description="Python callbacks on batches.")
     queue_size: int = Field(4, ge=1, description="Capacity of every queue between elements.")
@@ -127,7 +175,9 @@ class PipelineConfig(_Strict):
             return None if path is None or path.is_absolute() else base / path
 
         sources = [
-            s if "://" in s.uri or Path(s.uri).is_absolute() else s.model_copy(update={"uri": str(base / s.uri)})
+            s
+            if "://" in s.uri or Path(s.uri).is_absolute()
+            else s.model_copy(update={"uri": str(base / s.uri)})
             for s in self.sources
         ]
         infer = [i.model_copy(update={"config": fix(i.config)}) for i in self.infer]

@@ -89,7 +89,11 @@ def validate(model: type[Model], doc: LocatedYaml, data: Any = None, prefix: Key
             message = f"unknown key; known keys: {known}"
             shown = None
         raise ConfigError(
-            message[0].lower() + message[1:], file=str(doc.path), line=doc.line_of(loc), key=key, value=shown
+            message[0].lower() + message[1:],
+            file=str(doc.path),
+            line=doc.line_of(loc),
+            key=key,
+            value=shown,
         ) from None
 
 
@@ -104,9 +108,15 @@ def _field_names(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
             break
         annotation = fields[part].annotation
         args = getattr(annotation, "__args__", ())
-        candidates = [a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        candidates = [
+            a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         for arg in args:
-            candidates += [a for a in getattr(arg, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+            candidates += [
+                a
+                for a in getattr(arg, "__args__", ())
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ]
         if not candidates:
             break
         current = candidates[0]

@@ -71,7 +71,7 @@ class Infer(Element):
     Args:
         config: the config, or a path to a visionflow YAML / DeepStream nvinfer file.
         name: the element name.
-        device: ``cpu``, ``cuda``, ``cuda:N`` …
+        device: ``cpu``, ``cuda``, ``cuda:N`` … (plain ``cuda`` takes the config's ``gpu_id``).
         backend: the inference backend (``onnxruntime`` by default).
         allow_fallback: run on the CPU with a warning when ``device`` is unavailable.
         threads: backend threads (0: the runtime's default).
@@ -98,8 +98,15 @@ class Infer(Element):
         if overrides:
             update = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
             config = InferConfig.model_validate({**config.model_dump(), **update})
+        if config.input_tensor_from_meta:
+            raise ConfigError(
+                "input tensors prepared by nvdspreprocess are not available in visionflow yet; "
+                "remove the key to let this element preprocess frames itself",
+                key="input-tensor-from-meta",
+                value="1",
+            )
         self.config = config
-        self.device = device
+        self.device = f"cuda:{config.gpu_id}" if device == "cuda" else device
         self.backend_name = backend
         self.allow_fallback = allow_fallback
         self.threads = threads
@@ -112,10 +119,14 @@ class Infer(Element):
     # -- set-up ------------------------------------------------------------------------------
     def start(self) -> None:
         cfg = self.config
+        from visionflow.convert.accelerator import offload_device
+
+        fallback = self.allow_fallback
+        device = offload_device(cfg, self.backend_name, self.device, allow_fallback=fallback)
         self.backend = load_backend(
-            model_path(cfg),
+            model_path(cfg, self.backend_name, device, allow_fallback=fallback),
             self.backend_name,
-            device=self.device,
+            device=device,
             allow_fallback=self.allow_fallback,
             threads=self.threads,
         )
@@ -137,7 +148,13 @@ class Infer(Element):
             segmentation_output_order=0 if cfg.segmentation_output_order is TensorOrder.NCHW else 1,
         )
         self.cluster_params = self._cluster_params()
-        log.info("%s: %s, input %s %s", self.name, self.backend, spec.name, (p.channels, p.height, p.width))
+        log.info(
+            "%s: %s, input %s %s",
+            self.name,
+            self.backend,
+            spec.name,
+            (p.channels, p.height, p.width),
+        )
 
     def _preprocess_spec(self, shape: tuple[int | None, ...], dtype: np.dtype) -> PreprocessSpec:
         cfg = self.config
@@ -227,18 +244,24 @@ class Infer(Element):
         if cfg.operate_on_class_ids:
             keep &= np.isin(dets.class_id, cfg.operate_on_class_ids)
         wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
-        keep &= (wh[:, 0] >= max(1, cfg.input_object_min_width)) & (wh[:, 1] >= max(1, cfg.input_object_min_height))
+        keep &= (wh[:, 0] >= max(1, cfg.input_object_min_width)) & (
+            wh[:, 1] >= max(1, cfg.input_object_min_height)
+        )
         if cfg.input_object_max_width:
             keep &= wh[:, 0] <= cfg.input_object_max_width
         if cfg.input_object_max_height:
             keep &= wh[:, 1] <= cfg.input_object_max_height
         return keep
 
-    def _infer_chunk(self, batch: Batch, images: Sequence[np.ndarray], items: Sequence[_Item]) -> None:
+    def _infer_chunk(
+        self, batch: Batch, images: Sequence[np.ndarray], items: Sequence[_Item]
+    ) -> None:
         if not items:
             return
         backend = self._require_backend()
-        tensor, transforms = preprocess([images[it.frame] for it in items], [it.roi for it in items], self.preprocess_spec)
+        tensor, transforms = preprocess(
+            [images[it.frame] for it in items], [it.roi for it in items], self.preprocess_spec
+        )
         outputs = backend.infer({self.input_name: tensor})
         detections: dict[int, list[Detections]] = {}
         labels: dict[int, dict[int, list[ClassifierLabel]]] = {}
@@ -247,18 +270,34 @@ class Infer(Element):
             meta = batch.meta.frames[item.frame]
             if self.config.output_tensor_meta:
                 meta.tensors.append(
-                    TensorMeta(self.config.gie_unique_id, per_item, self.preprocess_spec.net_size, transform, item.object)
+                    TensorMeta(
+                        self.config.gie_unique_id,
+                        per_item,
+                        self.preprocess_spec.net_size,
+                        transform,
+                        item.object,
+                    )
                 )
             if self.parser is None:
                 continue
             result = self._parse(self.parser, per_item, meta)
             if isinstance(result, DetectionCandidates):
-                detections.setdefault(item.frame, []).append(self._objects(result, transform, meta, item.object))
+                detections.setdefault(item.frame, []).append(
+                    self._objects(result, transform, meta, item.object)
+                )
             elif isinstance(result, ClassificationResult):
-                labels.setdefault(item.frame, {}).setdefault(item.object, []).extend(self._labels(result))
+                labels.setdefault(item.frame, {}).setdefault(item.object, []).extend(
+                    self._labels(result)
+                )
             elif isinstance(result, SegmentationResult):
                 meta.segmentation.append(
-                    SegmentationMap(self.config.gie_unique_id, result.class_map, result.probabilities, transform, item.object)
+                    SegmentationMap(
+                        self.config.gie_unique_id,
+                        result.class_map,
+                        result.probabilities,
+                        transform,
+                        item.object,
+                    )
                 )
         for frame, parts in detections.items():
             meta = batch.meta.frames[frame]
@@ -275,10 +314,14 @@ class Infer(Element):
         try:
             return parser(outputs, self.context)
         except ParserError as exc:
-            raise ParserError(f"{self.name} on stream {meta.source_id} ({meta.uri}): {exc}") from exc
+            raise ParserError(
+                f"{self.name} on stream {meta.source_id} ({meta.uri}): {exc}"
+            ) from exc
 
     # -- metadata ----------------------------------------------------------------------------
-    def _objects(self, found: DetectionCandidates, transform: Letterbox, meta: FrameMeta, parent: int) -> Detections:
+    def _objects(
+        self, found: DetectionCandidates, transform: Letterbox, meta: FrameMeta, parent: int
+    ) -> Detections:
         """Cluster candidates, map them onto the frame and apply nvinfer's object filters."""
         cfg = self.config
         kept = cluster(found, self.cluster_params, _CLUSTER_ALGORITHMS[cfg.effective_cluster_mode])
@@ -286,7 +329,11 @@ class Infer(Element):
         xyxy[:, :2] = np.maximum(xyxy[:, :2], 0)
         xyxy[:, 2] = np.minimum(xyxy[:, 2], meta.width)
         xyxy[:, 3] = np.minimum(xyxy[:, 3], meta.height)
-        keep = ~np.isin(kept.class_id, cfg.filter_out_class_ids) if cfg.filter_out_class_ids else np.ones(len(kept), bool)
+        keep = (
+            ~np.isin(kept.class_id, cfg.filter_out_class_ids)
+            if cfg.filter_out_class_ids
+            else np.ones(len(kept), bool)
+        )
         keep &= self._size_and_roi_filter(xyxy, kept.class_id, meta.height)
         class_id = kept.class_id[keep]
         names = cfg.class_labels
@@ -307,20 +354,34 @@ class Infer(Element):
         cfg = self.config
         return cfg.output_instance_mask or cfg.network_type is NetworkType.INSTANCE_SEGMENTATION
 
-    def _size_and_roi_filter(self, xyxy: np.ndarray, class_id: np.ndarray, frame_h: int) -> np.ndarray:
+    def _size_and_roi_filter(
+        self, xyxy: np.ndarray, class_id: np.ndarray, frame_h: int
+    ) -> np.ndarray:
         """(N,) bool: detected-min/max-w/h and roi-top/bottom-offset, per class (clips in place)."""
         cfg = self.config
         if not len(class_id):
             return np.ones(0, bool)
         attrs = [cfg.class_attributes(int(c)) for c in range(cfg.num_detected_classes)]
         table = np.array(
-            [[a.detected_min_w, a.detected_min_h, a.detected_max_w, a.detected_max_h, a.roi_top_offset, a.roi_bottom_offset] for a in attrs],
+            [
+                [
+                    a.detected_min_w,
+                    a.detected_min_h,
+                    a.detected_max_w,
+                    a.detected_max_h,
+                    a.roi_top_offset,
+                    a.roi_bottom_offset,
+                ]
+                for a in attrs
+            ],
             np.float32,
         )[class_id]
         min_w, min_h, max_w, max_h, top_off, bottom_off = table.T
         if cfg.crop_objects_to_roi_boundary:
             xyxy[:, 1] = np.where(top_off > 0, np.maximum(xyxy[:, 1], top_off), xyxy[:, 1])
-            xyxy[:, 3] = np.where(bottom_off > 0, np.minimum(xyxy[:, 3], frame_h - bottom_off), xyxy[:, 3])
+            xyxy[:, 3] = np.where(
+                bottom_off > 0, np.minimum(xyxy[:, 3], frame_h - bottom_off), xyxy[:, 3]
+            )
         w = xyxy[:, 2] - xyxy[:, 0]
         h = xyxy[:, 3] - xyxy[:, 1]
         keep = (w >= min_w) & (h >= min_h) & (w > 0) & (h > 0)
@@ -335,7 +396,11 @@ class Infer(Element):
         out = []
         for attr in result.attributes:
             label = attr.label
-            if label is None and attr.index < len(cfg.labels) and attr.class_id < len(cfg.labels[attr.index]):
+            if (
+                label is None
+                and attr.index < len(cfg.labels)
+                and attr.class_id < len(cfg.labels[attr.index])
+            ):
                 label = cfg.labels[attr.index][attr.class_id]
             out.append(
                 ClassifierLabel(
@@ -366,22 +431,18 @@ class Infer(Element):
         meta.detections = dets
 
 
-def model_path(config: InferConfig) -> Path:
-    """The model file an element loads: the ONNX model, or an ONNX-Runtime-readable engine."""
-    if config.onnx_file is not None:
-        return config.onnx_file
-    engine = config.model_engine_file
-    if engine is not None and engine.suffix in (".onnx", ".ort"):
-        return engine
-    formats = {
-        "proto_file": "Caffe (proto-file + model-file)",
-        "uff_file": "UFF (uff-file)",
-        "tlt_encoded_model": "encrypted TAO (tlt-encoded-model)",
-        "model_engine_file": "a TensorRT engine (model-engine-file)",
-    }
-    named = [label for key, label in formats.items() if getattr(config, key) is not None]
-    hint = f"; the config names {', '.join(named)}: convert it with 'visionflow convert'" if named else ""
-    raise ConfigError(f"no ONNX model to run: set onnx-file{hint}", key="onnx-file")
+def model_path(
+    config: InferConfig,
+    backend: str = "onnxruntime",
+    device: str = "cpu",
+    *,
+    allow_fallback: bool = False,
+) -> Path:
+    """The engine an element loads: built from the ONNX model for this backend, precision, batch
+    size and device, or reused from the engine cache (``model-engine-file`` semantics)."""
+    from visionflow.convert.engine import resolve_engine
+
+    return resolve_engine(config, backend, device, allow_fallback=allow_fallback)
 
 
 def _read_mean_image(path: Path, width: int, height: int, channels: int) -> np.ndarray:

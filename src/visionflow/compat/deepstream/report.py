@@ -15,8 +15,9 @@ class ConfigReport:
 
     Attributes:
         file: the file read.
-        kind: ``nvinfer``, ``deepstream-app``, ``tracker``, ``nvdsanalytics``, ``msgconv``,
-            ``preprocess``, ``visionflow-pipeline`` or ``visionflow-infer``.
+        kind: what the file is (``visionflow.compat.deepstream.detect.detect_kind``):
+            ``nvinfer``, ``deepstream-app``, ``tracker``, ``nvdsanalytics``, ``msgconv``,
+            ``preprocess``, ``visionflow-pipeline``, ``visionflow-infer``, …
         honoured: keys whose meaning visionflow reproduces.
         ignored: keys accepted but without effect here, each with the reason.
         warnings: deprecated aliases, unknown keys, missing optional files…

@@ -1,0 +1,215 @@
+"""Which kind of configuration a file is, decided from its content (and its name only to choose
+the syntax, as DeepStream does).
+
+Kinds: ``nvinfer``, ``deepstream-app``, ``tracker`` (NvMultiObjectTracker YAML),
+``tracker-ini`` (the Python sample apps' ``[tracker]`` file), ``nvdsanalytics``, ``msgconv``,
+``msgbroker``, ``preprocess``, ``nvdspostprocess``, ``nvinferserver``,
+``deepstream-sample-app`` (YAML read by a sample app's own code), ``labels``,
+``visionflow-pipeline``, ``visionflow-infer`` and ``unknown``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from visionflow.compat.deepstream.gkeyfile import KeyFile
+from visionflow.compat.deepstream.keys import opencv_to_yaml
+from visionflow.errors import ConfigError
+
+KINDS = (
+    "nvinfer",
+    "deepstream-app",
+    "tracker",
+    "tracker-ini",
+    "nvdsanalytics",
+    "msgconv",
+    "msgbroker",
+    "preprocess",
+    "nvdspostprocess",
+    "nvinferserver",
+    "deepstream-sample-app",
+    "labels",
+    "visionflow-pipeline",
+    "visionflow-infer",
+    "unknown",
+)
+
+_PROTOBUF = re.compile(r"\A(?:\s*(?:#[^\n]*)?\n)*\s*[A-Za-z_]\w*\s*:?\s*\{", re.MULTILINE)
+_OPENCV_YAML = re.compile(r"\A\ufeff?%YAML:")
+_MODEL_KEYS = frozenset(
+    {
+        "onnx-file",
+        "model-engine-file",
+        "tlt-encoded-model",
+        "model-file",
+        "proto-file",
+        "uff-file",
+        "custom-network-config",
+    }
+)
+_ANALYTICS_GROUPS = (
+    "roi-filtering-stream-",
+    "overcrowding-stream-",
+    "line-crossing-stream-",
+    "direction-detection-stream-",
+)
+_PREPROCESS_KEYS = frozenset(
+    {
+        "processing-width",
+        "processing-height",
+        "network-input-shape",
+        "target-unique-ids",
+        "tensor-name",
+    }
+)
+_MSGCONV_GROUP = re.compile(r"(sensor|place|analytics)[0-9]")
+_TRACKER_SECTIONS = frozenset(
+    {
+        "BaseConfig",
+        "TargetManagement",
+        "TrajectoryManagement",
+        "DataAssociator",
+        "StateEstimator",
+        "VisualTracker",
+        "ReID",
+    }
+)
+_APP_GROUPS = (
+    "application",
+    "tiled-display",
+    "streammux",
+    "primary-gie",
+    "secondary-gie",
+    "osd",
+    "sink",
+    "source",
+    "tests",
+    "message-converter",
+    "message-consumer",
+    "nvds-analytics",
+    "pre-process",
+    "img-save",
+    "ds-example",
+    "segvisual",
+    "dewarper",
+)
+_SAMPLE_APP_GROUPS = frozenset(
+    {
+        "source-list",
+        "eglsink",
+        "filesink",
+        "fakesink",
+        "rtspsink",
+        "output",
+        "sink",
+        "video-template",
+        "analytics",
+    }
+)
+
+
+def detect_kind(path: str | os.PathLike[str]) -> str:
+    """The kind of config ``path`` holds (see :data:`KINDS`).
+
+    Raises:
+        ConfigError: the file cannot be read, or is not UTF-8 text.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, not a file", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    if _PROTOBUF.match(text):
+        return "nvinferserver"
+    yaml_first = path.suffix in (".yml", ".yaml") or _OPENCV_YAML.match(text)
+    readers = (_yaml_kind, _ini_kind) if yaml_first else (_ini_kind, _yaml_kind)
+    for read in readers:
+        kind = read(text)
+        if kind is not None:
+            return kind
+    return "labels" if _looks_like_labels(text) else "unknown"
+
+
+def _ini_kind(text: str) -> str | None:
+    try:
+        keyfile = KeyFile.parse(text)
+    except ConfigError:
+        return None
+    groups = {group: set(keyfile.keys(group)) for group in keyfile.groups}
+    return _kind(groups) if groups else None
+
+
+def _yaml_kind(text: str) -> str | None:
+    try:
+        data = yaml.safe_load(opencv_to_yaml(text))
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict) or not data:
+        return None
+    if "sources" in data:
+        return "visionflow-pipeline"
+    groups = {str(k): set(map(str, v)) if isinstance(v, dict) else set() for k, v in data.items()}
+    if _TRACKER_SECTIONS & set(groups):
+        return "tracker"
+    if "property" not in groups and _is_sample_app(data):
+        return "deepstream-sample-app"
+    kind = _kind(groups)
+    if kind is None and _is_visionflow_infer(data):
+        return "visionflow-infer"
+    return kind
+
+
+def _kind(groups: Mapping[str, Collection[str]]) -> str | None:
+    """The kind of a file made of groups of keys (INI, or YAML with the same layout)."""
+    names = set(groups)
+    if "property" in groups:
+        keys = groups["property"]
+        if "config-width" in keys or any(g.startswith(_ANALYTICS_GROUPS) for g in names):
+            return "nvdsanalytics"
+        if _PREPROCESS_KEYS & set(keys) or any(g.startswith("group-") for g in names):
+            return "preprocess"
+        return "nvinfer" if _MODEL_KEYS & set(keys) else "nvdspostprocess"
+    if names & {"message-broker", "nvmsgbroker"}:
+        return "msgbroker"
+    if names and all(_MSGCONV_GROUP.match(g) for g in names):
+        return "msgconv"
+    if names == {"tracker"}:
+        return "tracker-ini"
+    if any(g.startswith(_APP_GROUPS) for g in names):
+        return "deepstream-app"
+    return None
+
+
+def _is_sample_app(data: Mapping[str, Any]) -> bool:
+    """YAML for a sample app's own parser: ``source-list: list:``, GIEs with
+    ``config-file-path``, or sink groups deepstream-app does not have."""
+    if _SAMPLE_APP_GROUPS & set(data):
+        return True
+    gies = [v for k, v in data.items() if "-gie" in str(k)]
+    return any(isinstance(g, dict) and "config-file-path" in g for g in gies)
+
+
+def _is_visionflow_infer(data: Mapping[str, Any]) -> bool:
+    from visionflow.infer.config import InferConfig
+
+    return set(map(str, data)) <= set(InferConfig.model_fields)
+
+
+def _looks_like_labels(text: str) -> bool:
+    """One label per line (``;`` between a classifier's values): no ``key=value``, no groups."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return bool(lines) and not any(
+        line.startswith(("[", "#", "{")) or "=" in line or ": " in line for line in lines
+    )
