@@ -58,7 +58,9 @@ def _gpus() -> list[str]:
             import torch
 
             if torch.cuda.is_available():
-                torch_gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+                torch_gpus = [
+                    torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+                ]
         except Exception as exc:  # report, never crash the doctor
             torch_gpus = [f"torch CUDA check failed: {exc}"]
     if not torch_gpus and shutil.which("nvidia-smi"):

@@ -34,7 +34,9 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, M) IoU between (N, 4) and (M, 4) xyxy boxes (no +1 on widths, as DeepStream)."""
     a = np.asarray(a, np.float32)[:, None, :]
     b = np.asarray(b, np.float32)[None, :, :]
-    inter_wh = np.clip(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0, None)
+    inter_wh = np.clip(
+        np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0, None
+    )
     inter = inter_wh[..., 0] * inter_wh[..., 1]
     area_a = np.prod(np.clip(a[..., 2:] - a[..., :2], 0, None), axis=-1)
     area_b = np.prod(np.clip(b[..., 2:] - b[..., :2], 0, None), axis=-1)

@@ -101,16 +101,28 @@ class Detections:
         n = len(xyxy)
         set_ = object.__setattr__
         set_(self, "xyxy", _freeze(xyxy))
-        set_(self, "confidence", _freeze(_column(self.confidence, np.float32, n, "confidence", -0.1)))
+        set_(
+            self, "confidence", _freeze(_column(self.confidence, np.float32, n, "confidence", -0.1))
+        )
         set_(self, "class_id", _freeze(_column(self.class_id, np.int32, n, "class_id", 0)))
-        set_(self, "tracker_id", _freeze(_column(self.tracker_id, np.int64, n, "tracker_id", UNTRACKED)))
-        set_(self, "component_id", _freeze(_column(self.component_id, np.int32, n, "component_id", 0)))
+        set_(
+            self,
+            "tracker_id",
+            _freeze(_column(self.tracker_id, np.int64, n, "tracker_id", UNTRACKED)),
+        )
+        set_(
+            self,
+            "component_id",
+            _freeze(_column(self.component_id, np.int32, n, "component_id", 0)),
+        )
         set_(self, "parent", _freeze(_column(self.parent, np.int32, n, "parent", -1)))
         labels = tuple(self.labels) if self.labels else ("",) * n
         if len(labels) != n:
             raise ValueError(f"labels must have {n} entries, got {len(labels)}")
         set_(self, "labels", labels)
-        classes = tuple(tuple(c) for c in self.classifications) if self.classifications else ((),) * n
+        classes = (
+            tuple(tuple(c) for c in self.classifications) if self.classifications else ((),) * n
+        )
         if len(classes) != n:
             raise ValueError(f"classifications must have {n} entries, got {len(classes)}")
         set_(self, "classifications", classes)
@@ -171,7 +183,9 @@ class Detections:
         if len(parts) == 1:
             return parts[0]
         offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
-        parents = [np.where(p.parent >= 0, p.parent + o, -1) for p, o in zip(parts, offsets, strict=True)]
+        parents = [
+            np.where(p.parent >= 0, p.parent + o, -1) for p, o in zip(parts, offsets, strict=True)
+        ]
         masks = None
         if all(p.masks is not None for p in parts) and len({p.masks.shape[1:] for p in parts}) == 1:  # type: ignore[union-attr]
             masks = np.concatenate([p.masks for p in parts])  # type: ignore[misc]
@@ -192,9 +206,7 @@ class Detections:
 
     def with_classifications(self, added: Mapping[int, Sequence[ClassifierLabel]]) -> Detections:
         """A new container where object ``i`` gains the labels ``added[i]``."""
-        merged = tuple(
-            self.classifications[i] + tuple(added.get(i, ())) for i in range(len(self))
-        )
+        merged = tuple(self.classifications[i] + tuple(added.get(i, ())) for i in range(len(self)))
         return self.replace(classifications=merged)
 
     @property

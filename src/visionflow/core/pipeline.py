@@ -120,7 +120,9 @@ class Pipeline:
         names = [e.name for e in self.elements]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise VisionflowError(f"element names must be unique; repeated: {', '.join(duplicates)}")
+            raise VisionflowError(
+                f"element names must be unique; repeated: {', '.join(duplicates)}"
+            )
         self.queue_size = queue_size
         self.stats = PipelineStats()
         self._probes: dict[tuple[str, str], list[Probe]] = {}
@@ -206,12 +208,16 @@ class Pipeline:
         inputs = SourceQueues(len(self.sources), self.queue_size, self._stop)
         channels = [_Channel(self.queue_size, self._stop) for _ in self.elements]
         threads = [
-            threading.Thread(target=self._run_source, args=(s, inputs), name=f"vf-src{s.source_id}", daemon=True)
+            threading.Thread(
+                target=self._run_source, args=(s, inputs), name=f"vf-src{s.source_id}", daemon=True
+            )
             for s in self.sources
         ]
         first = channels[0] if channels else None
         threads.append(
-            threading.Thread(target=self._run_mux, args=(inputs, first, on_batch), name="vf-mux", daemon=True)
+            threading.Thread(
+                target=self._run_mux, args=(inputs, first, on_batch), name="vf-mux", daemon=True
+            )
         )
         for i, element in enumerate(self.elements):
             out = channels[i + 1] if i + 1 < len(channels) else None

@@ -46,7 +46,9 @@ def resolve_output_parser(config: InferConfig) -> Parser:
             raise ConfigError(
                 "instance segmentation has no built-in parser: name one",
                 key=_KEY_NAMES[field],
-                allowed=", ".join(sorted(n for n in PARSERS if "Mrcnn" in n or "Seg" in n) or ["a parser"]),
+                allowed=", ".join(
+                    sorted(n for n in PARSERS if "Mrcnn" in n or "Seg" in n) or ["a parser"]
+                ),
             )
         return resolve_parser(default)
     library = config.custom_lib_path
@@ -75,7 +77,9 @@ def _python_function(library: Path, function: str, key: str) -> Parser:
     name = f"visionflow_custom_{library.stem}"
     spec = importlib.util.spec_from_file_location(name, library)
     if spec is None or spec.loader is None:
-        raise ConfigError("cannot load Python parser file", key="custom-lib-path", value=str(library))
+        raise ConfigError(
+            "cannot load Python parser file", key="custom-lib-path", value=str(library)
+        )
     module: Any = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -163,7 +163,9 @@ class StreamMux:
             return frame
         if frame.width == self.width and frame.height == self.height:
             return frame
-        pixels = frame.to_numpy(frame.format if frame.format is not PixelFormat.NV12 else PixelFormat.RGB24)
+        pixels = frame.to_numpy(
+            frame.format if frame.format is not PixelFormat.NV12 else PixelFormat.RGB24
+        )
         fmt = frame.format if frame.format is not PixelFormat.NV12 else PixelFormat.RGB24
         if not self.enable_padding:
             scaled = cv2.resize(pixels, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
@@ -172,5 +174,7 @@ class StreamMux:
         w, h = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
         canvas = np.zeros((self.height, self.width, *pixels.shape[2:]), dtype=pixels.dtype)
         left, top = (self.width - w) // 2, (self.height - h) // 2
-        canvas[top : top + h, left : left + w] = cv2.resize(pixels, (w, h), interpolation=cv2.INTER_LINEAR)
+        canvas[top : top + h, left : left + w] = cv2.resize(
+            pixels, (w, h), interpolation=cv2.INTER_LINEAR
+        )
         return frame.with_pixels(canvas, fmt)

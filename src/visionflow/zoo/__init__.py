@@ -20,5 +20,7 @@ BUNDLED = {
 def bundled_config(name: str) -> Path:
     """The inference config of a bundled model (``shapes_det``)."""
     if name not in BUNDLED:
-        raise ModelNotFoundError(f"no bundled model '{name}'; bundled: {', '.join(sorted(BUNDLED))}")
+        raise ModelNotFoundError(
+            f"no bundled model '{name}'; bundled: {', '.join(sorted(BUNDLED))}"
+        )
     return Path(str(files("visionflow.zoo") / "models" / f"{name}.infer.yml"))

@@ -136,5 +136,7 @@ class OnnxRuntimeBackend(Backend):
             values = self.session.run(self._output_names, dict(feeds))
         except Exception as exc:
             shapes = {k: tuple(v.shape) for k, v in feeds.items()}
-            raise BackendError(f"ONNX Runtime failed on {self.model.name} with inputs {shapes}: {exc}") from exc
+            raise BackendError(
+                f"ONNX Runtime failed on {self.model.name} with inputs {shapes}: {exc}"
+            ) from exc
         return dict(zip(self._output_names, values, strict=True))
