@@ -154,6 +154,19 @@ def demo(
     typer.echo(f"objects found:   {result.objects} in {result.report.frames_out} frames")
 
 
+def _register_model_tools() -> None:
+    """``convert``, ``bench`` and ``prune`` live with the model tools; their heavy imports are lazy."""
+    from visionflow.convert.cli import bench, convert
+    from visionflow.convert.prune_cli import prune
+
+    app.command()(convert)
+    app.command()(bench)
+    app.command()(prune)
+
+
+_register_model_tools()
+
+
 def _run_app(build: Callable[[], App], progress: bool) -> None:
     """Build and run an app; exit 2 on an invalid config, 1 on a failure, 130 when interrupted."""
     from visionflow.errors import ConfigError, VisionflowError
