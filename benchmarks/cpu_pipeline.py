@@ -58,7 +58,11 @@ def detector(workdir: Path, threads: int, batch: int) -> tuple[InferConfig, str]
                 "symmetric_padding": True,
                 "scaling_filter": "BILINEAR",
                 "cluster_mode": "nms",
-                "class_attrs_all": {"pre_cluster_threshold": 0.25, "nms_iou_threshold": 0.45, "topk": 300},
+                "class_attrs_all": {
+                    "pre_cluster_threshold": 0.25,
+                    "nms_iou_threshold": 0.45,
+                    "topk": 300,
+                },
                 "batch_size": batch,
             }
         )
@@ -106,7 +110,8 @@ def run_naive(clip: Path, streams: int, config: InferConfig, threads: int) -> fl
     infer = Infer(config.model_copy(update={"batch_size": 1}), threads=threads)
     infer.start()
     backend, spec, ctx = infer.backend, infer.preprocess_spec, infer.context
-    assert backend is not None and infer.parser is not None
+    assert backend is not None
+    assert infer.parser is not None
     mode = _CLUSTER_ALGORITHMS[config.effective_cluster_mode]
     frames = 0
     start = time.perf_counter()
@@ -127,7 +132,9 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=4)
     parser.add_argument("--frames", type=int, default=48, help="frames per stream (clip length)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,7 +144,9 @@ def main() -> None:
         results: dict[str, list[float]] = {"e2e": [], "model": [], "naive": []}
         run_e2e(clip, args.streams, config, args.threads, work / "warm.jsonl")  # warm caches
         for _ in range(args.repeats):
-            results["e2e"].append(run_e2e(clip, args.streams, config, args.threads, work / "m.jsonl"))
+            results["e2e"].append(
+                run_e2e(clip, args.streams, config, args.threads, work / "m.jsonl")
+            )
             results["model"].append(run_model(config, args.threads, args.streams, args.frames))
             results["naive"].append(run_naive(clip, args.streams, config, args.threads))
 
@@ -157,8 +166,10 @@ def main() -> None:
         "speedup_vs_naive": round(med["e2e"] / med["naive"], 3),
         "window": "e2e: first batch out → last batch out; model: after one warm-up batch",
     }
-    print(f"cpu-pipeline: {model_desc}; {args.streams} streams x {args.frames} frames 1280x720; "
-          f"batch {args.streams}; {args.threads} threads; median of {args.repeats}")
+    print(
+        f"cpu-pipeline: {model_desc}; {args.streams} streams x {args.frames} frames 1280x720; "
+        f"batch {args.streams}; {args.threads} threads; median of {args.repeats}"
+    )
     print(f"{'measurement':<12}{'fps (median)':>14}   runs")
     for name in ("e2e", "model", "naive"):
         runs = ", ".join(f"{x:.1f}" for x in results[name])

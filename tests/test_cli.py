@@ -36,7 +36,12 @@ def detector_yaml(tmp_path: Path) -> Path:
 
 def test_help_is_fast_and_lists_commands() -> None:
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "visionflow.cli", "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "visionflow.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert time.monotonic() - started < 5
     for command in ("run", "infer", "validate", "doctor", "demo"):
         assert command in result.stdout
@@ -56,14 +61,26 @@ def test_infer_writes_video_and_metadata(tmp_path: Path) -> None:
     out, meta = tmp_path / "out.mp4", tmp_path / "meta.jsonl"
     result = runner.invoke(
         app,
-        ["infer", "--config", str(config), "--input", "synthetic://128x64?frames=12", "--output", str(out), "--meta", str(meta), "--no-progress"],
+        [
+            "infer",
+            "--config",
+            str(config),
+            "--input",
+            "synthetic://128x64?frames=12",
+            "--output",
+            str(out),
+            "--meta",
+            str(meta),
+            "--no-progress",
+        ],
     )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in meta.read_text().splitlines()]
     assert [line["frame_num"] for line in lines] == list(range(12))
     (obj,) = lines[0]["objects"]
     # 128x64 frame stretched into 64x64: x scaled by 2, y by 1 → box 24..40 → 48..80, 24..40.
-    assert obj["label"] == "car" and obj["bbox"] == {"left": 48.0, "top": 24.0, "width": 32.0, "height": 16.0}
+    assert obj["label"] == "car"
+    assert obj["bbox"] == {"left": 48.0, "top": 24.0, "width": 32.0, "height": 16.0}
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 12
 
@@ -71,7 +88,9 @@ def test_infer_writes_video_and_metadata(tmp_path: Path) -> None:
 def test_infer_bad_config_exits_2_with_location(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_text("[property]\nonnx-file=m.onnx\nnetwork-mode=7\n", encoding="utf-8")
-    result = runner.invoke(app, ["infer", "--config", str(bad), "--input", "synthetic://64x64?frames=1"])
+    result = runner.invoke(
+        app, ["infer", "--config", str(bad), "--input", "synthetic://64x64?frames=1"]
+    )
     assert result.exit_code == 2
     assert "bad.txt:3: [property] network-mode = 7" in result.output
     assert "0 (FP32), 1 (INT8), 2 (FP16) or 3 (best)" in result.output
@@ -82,9 +101,22 @@ def test_ctrl_c_leaves_a_playable_mp4(tmp_path: Path) -> None:
     config = detector_yaml(tmp_path)
     out = tmp_path / "out.mp4"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "visionflow.cli", "infer", "--config", str(config), "--input",
-         "synthetic://320x240?frames=100000", "--output", str(out), "--no-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "visionflow.cli",
+            "infer",
+            "--config",
+            str(config),
+            "--input",
+            "synthetic://320x240?frames=100000",
+            "--output",
+            str(out),
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):

@@ -5,7 +5,8 @@ stays fast)::
 
     import visionflow as vf
 
-    pipe = vf.Pipeline([vf.open_source("clip.mp4")], [vf.Infer("detector.yml"), vf.JsonLinesSink("out.jsonl")])
+    sources = [vf.open_source("clip.mp4")]
+    pipe = vf.Pipeline(sources, [vf.Infer("detector.yml"), vf.JsonLinesSink("out.jsonl")])
     report = pipe.run()
 """
 

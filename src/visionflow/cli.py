@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -78,15 +78,13 @@ def infer(
         ),
     ],
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Annotated video (MP4).")
-    ] = None,  # noqa: UP045
+        Path | None, typer.Option("--output", "-o", help="Annotated video (MP4).")
+    ] = None,
     meta: Annotated[
-        Optional[Path], typer.Option("--meta", "-m", help="Metadata as JSON Lines.")
-    ] = None,  # noqa: UP045
+        Path | None, typer.Option("--meta", "-m", help="Metadata as JSON Lines.")
+    ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N …")] = "cpu",
-    batch_size: Annotated[
-        Optional[int], typer.Option(help="Streammux and model batch size.")
-    ] = None,  # noqa: UP045
+    batch_size: Annotated[int | None, typer.Option(help="Streammux and model batch size.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -155,7 +153,7 @@ def demo(
 
 
 def _register_model_tools() -> None:
-    """``convert``, ``bench`` and ``prune`` live with the model tools; their heavy imports are lazy."""
+    """``convert``, ``bench`` and ``prune`` live with the model tools (heavy imports are lazy)."""
     from visionflow.convert.cli import bench, convert
     from visionflow.convert.prune_cli import prune
 

@@ -33,10 +33,22 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("sources: []\n", r"pipeline.yml:1: sources: list should have at least 1 item"),
-        ("sources:\n  - uri: a.mp4\nstreammux:\n  batch_size: 0\n", r"pipeline.yml:4: streammux.batch_size = 0: input should be greater than or equal to 1"),
-        ("sources:\n  - uri: a.mp4\n    lop: true\n", r"pipeline.yml:3: sources.0.lop: unknown key; known keys: live, loop, uri"),
-        ("sources:\n  - uri: a.mp4\nsinks:\n  - type: video\n", r"pipeline.yml:4: sinks.0: value error, a video sink needs a path"),
-        ("sources:\n  - uri: a.mp4\nsinks:\n  - {type: kafka, path: x}\n", r"pipeline.yml:4: sinks.0.type = 'kafka': input should be 'video', 'jsonl' or 'fake'"),
+        (
+            "sources:\n  - uri: a.mp4\nstreammux:\n  batch_size: 0\n",
+            r"pipeline.yml:4: streammux.batch_size = 0: input should be greater than or equal to 1",
+        ),
+        (
+            "sources:\n  - uri: a.mp4\n    lop: true\n",
+            r"pipeline.yml:3: sources.0.lop: unknown key; known keys: live, loop, uri",
+        ),
+        (
+            "sources:\n  - uri: a.mp4\nsinks:\n  - type: video\n",
+            r"pipeline.yml:4: sinks.0: value error, a video sink needs a path",
+        ),
+        (
+            "sources:\n  - uri: a.mp4\nsinks:\n  - {type: kafka, path: x}\n",
+            r"pipeline.yml:4: sinks.0.type = 'kafka': input should be 'video', 'jsonl' or 'fake'",
+        ),
         ("sources: [\n", r"pipeline.yml:2: invalid YAML"),
     ],
 )

@@ -10,7 +10,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "reference"
 def test_committed_reference_pages_match_the_models() -> None:
     for name, text in pages().items():
         committed = (DOCS / name).read_text(encoding="utf-8")
-        assert committed == text, f"docs/reference/{name} is stale: run python -m visionflow.config.reference docs/reference"
+        assert committed == text, (
+            f"docs/reference/{name} is stale: "
+            "run python -m visionflow.config.reference docs/reference"
+        )
 
 
 def test_every_field_is_documented() -> None:
@@ -30,6 +33,9 @@ def test_every_field_is_documented() -> None:
         pipeline.ProbeConfig,
     ]
     undocumented = [
-        f"{m.__name__}.{name}" for m in models for name, field in m.model_fields.items() if not field.description
+        f"{m.__name__}.{name}"
+        for m in models
+        for name, field in m.model_fields.items()
+        if not field.description
     ]
     assert undocumented == []

@@ -38,7 +38,9 @@ def test_letterbox_fit(roi, net, maintain, symmetric, expected) -> None:
 
 
 def test_letterbox_round_trip_with_roi_offset() -> None:
-    box = Letterbox.fit((100, 50, 333, 171), (224, 224), maintain_aspect_ratio=True, symmetric_padding=True)
+    box = Letterbox.fit(
+        (100, 50, 333, 171), (224, 224), maintain_aspect_ratio=True, symmetric_padding=True
+    )
     frame_boxes = np.array([[110, 60, 300, 200], [100, 50, 433, 221]], np.float32)
     back = box.to_frame(box.to_network(frame_boxes))
     assert np.abs(back - frame_boxes).max() < 1e-3

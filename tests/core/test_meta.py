@@ -23,16 +23,23 @@ def test_defaults_fill_columns() -> None:
     assert dets.tracker_id.tolist() == [UNTRACKED, UNTRACKED]
     assert dets.parent.tolist() == [-1, -1]
     assert dets.labels == ("", "")
-    assert dets.xyxy.dtype == np.float32 and dets.class_id.dtype == np.int32
+    assert dets.xyxy.dtype == np.float32
+    assert dets.class_id.dtype == np.int32
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"xyxy": np.zeros((3, 5))}, r"xyxy must have shape \(N, 4\), got \(3, 5\)"),
-        ({"xyxy": np.zeros((2, 4)), "confidence": [1.0]}, r"confidence must have shape \(2,\), got \(1,\)"),
+        (
+            {"xyxy": np.zeros((2, 4)), "confidence": [1.0]},
+            r"confidence must have shape \(2,\), got \(1,\)",
+        ),
         ({"xyxy": np.zeros((2, 4)), "labels": ("a",)}, "labels must have 2 entries, got 1"),
-        ({"xyxy": np.zeros((2, 4)), "masks": np.zeros((1, 4, 4))}, r"masks must have shape \(2, mh, mw\)"),
+        (
+            {"xyxy": np.zeros((2, 4)), "masks": np.zeros((1, 4, 4))},
+            r"masks must have shape \(2, mh, mw\)",
+        ),
     ],
 )
 def test_validation_messages(kwargs: dict, message: str) -> None:

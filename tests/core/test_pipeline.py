@@ -20,7 +20,9 @@ from visionflow.mux.streammux import StreamMux
 class CountingSource(Source):
     """Yields ``n`` tiny frames whose first pixel stores the frame number."""
 
-    def __init__(self, n: int, *, fail_after: int | None = None, delay: float = 0.0, live: bool = False) -> None:
+    def __init__(
+        self, n: int, *, fail_after: int | None = None, delay: float = 0.0, live: bool = False
+    ) -> None:
         super().__init__(f"count://{n}")
         self.n = n
         self.fail_after = fail_after
@@ -103,8 +105,10 @@ def test_every_frame_exactly_once_across_uneven_sources(batch_size: int) -> None
         assert nums == sorted(nums)
     assert max(collect.batch_sizes) <= batch_size
     assert report.frames_in == report.frames_out == sum(lengths)
-    assert report.balanced and report.drops == {}
-    assert collect.flushed and collect.stopped
+    assert report.balanced
+    assert report.drops == {}
+    assert collect.flushed
+    assert collect.stopped
     assert [s.frames for s in report.streams] == lengths
 
 
@@ -133,7 +137,8 @@ def test_failing_element_stops_pipeline_quickly_with_its_name() -> None:
     assert time.monotonic() - started < 2.0
     assert info.value.element == "boom"
     assert isinstance(info.value.__cause__, RuntimeError)
-    assert after.stopped and all(s.closed for s in sources)
+    assert after.stopped
+    assert all(s.closed for s in sources)
     assert not [t for t in threading.enumerate() if t.name.startswith("vf-")]
 
 
@@ -144,7 +149,8 @@ def test_failing_source_is_reported_and_others_continue() -> None:
     ).run()
     assert len(report.source_failures) == 1
     failure = report.source_failures[0]
-    assert failure.source_id == 1 and "stream vanished at frame 4" in failure.error
+    assert failure.source_id == 1
+    assert "stream vanished at frame 4" in failure.error
     assert sorted(i for s, i in collect.seen if s == 0) == list(range(10))
     assert sorted(i for s, i in collect.seen if s == 1) == list(range(4))
     assert report.balanced
@@ -174,7 +180,9 @@ def test_probes_read_change_and_drop() -> None:
     seen_boxes: list[int] = []
     pipe.add_probe("first", add_box, where="before")
     pipe.add_probe("first", drop_odd, where="after")
-    pipe.add_probe("collect", lambda b: seen_boxes.append(len(b.meta.frames[0].detections)), where="before")
+    pipe.add_probe(
+        "collect", lambda b: seen_boxes.append(len(b.meta.frames[0].detections)), where="before"
+    )
     report = pipe.run()
     assert [i for _, i in collect.seen] == [0, 2, 4]
     assert seen_boxes == [1, 1, 1]

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support.onnx_models import constant_output_model
 from visionflow.core.batch import Batch
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.meta import Detections
@@ -16,8 +17,6 @@ from visionflow.infer.config import InferConfig
 from visionflow.infer.element import Infer
 from visionflow.mux.streammux import StreamMux
 
-from support.onnx_models import constant_output_model
-
 
 class Frames(Source):
     def __init__(self, sizes: list[tuple[int, int]]) -> None:
@@ -26,10 +25,14 @@ class Frames(Source):
 
     def frames(self) -> Iterator[Frame]:
         for i, (w, h) in enumerate(self.sizes):
-            yield Frame(np.zeros((h, w, 3), np.uint8), PixelFormat.RGB24, self.source_id, i, uri=self.uri)
+            yield Frame(
+                np.zeros((h, w, 3), np.uint8), PixelFormat.RGB24, self.source_id, i, uri=self.uri
+            )
 
 
-def yolo_output(boxes: list[tuple[float, float, float, float, int, float]], num_classes: int) -> np.ndarray:
+def yolo_output(
+    boxes: list[tuple[float, float, float, float, int, float]], num_classes: int
+) -> np.ndarray:
     """YOLOv8 layout (4 + nc, A) from (cx, cy, w, h, class, score) rows."""
     out = np.zeros((4 + num_classes, len(boxes)), np.float32)
     for a, (cx, cy, w, h, c, s) in enumerate(boxes):
@@ -113,7 +116,10 @@ def test_default_cluster_mode_becomes_nms_topk_20(tmp_path: Path) -> None:
 
 
 def test_secondary_classifier_labels_objects_of_the_chosen_producer(tmp_path: Path) -> None:
-    probs = {"colour": np.array([0.1, 0.7, 0.2], np.float32), "kind": np.array([0.6, 0.4], np.float32)}
+    probs = {
+        "colour": np.array([0.1, 0.7, 0.2], np.float32),
+        "kind": np.array([0.6, 0.4], np.float32),
+    }
     model = constant_output_model(tmp_path / "cls.onnx", probs, input_shape=("N", 3, 32, 32))
     cfg = InferConfig.model_validate(
         {
@@ -139,13 +145,16 @@ def test_secondary_classifier_labels_objects_of_the_chosen_producer(tmp_path: Pa
     dets = infer.process(batch).meta.frames[0].detections
     first, others = dets.classifications[0], dets.classifications[1:]
     assert [(c.attribute, c.class_id, c.label) for c in first] == [(0, 1, "green"), (1, 0, "sedan")]
-    assert first[0].confidence == pytest.approx(0.7) and first[0].classifier_type == "colour"
+    assert first[0].confidence == pytest.approx(0.7)
+    assert first[0].classifier_type == "colour"
     assert others == ((), ())  # wrong producer, wrong class
 
 
 def test_primary_classifier_adds_whole_frame_object(tmp_path: Path) -> None:
     model = constant_output_model(tmp_path / "cls.onnx", {"p": np.array([0.2, 0.8], np.float32)})
-    cfg = InferConfig.model_validate({"onnx_file": model, "network_type": "classifier", "labels": [["day", "night"]]})
+    cfg = InferConfig.model_validate(
+        {"onnx_file": model, "network_type": "classifier", "labels": [["day", "night"]]}
+    )
     dets = run_one(Infer(cfg), (40, 30)).meta.frames[0].detections
     assert dets.class_id.tolist() == [-1]
     assert dets.xyxy.tolist() == [[0, 0, 40, 30]]
@@ -158,18 +167,28 @@ def test_segmentation_and_tensor_meta(tmp_path: Path) -> None:
     logits[2, 2:] = 1.0
     model = constant_output_model(tmp_path / "seg.onnx", {"seg": logits})
     cfg = InferConfig.model_validate(
-        {"onnx_file": model, "network_type": "segmentation", "num_detected_classes": 3, "output_tensor_meta": True, "gie_unique_id": 4}
+        {
+            "onnx_file": model,
+            "network_type": "segmentation",
+            "num_detected_classes": 3,
+            "output_tensor_meta": True,
+            "gie_unique_id": 4,
+        }
     )
     meta = run_one(Infer(cfg), (64, 64)).meta.frames[0]
     (seg,) = meta.segmentation
-    assert seg.class_map[:2].tolist() == [[1] * 4] * 2 and seg.class_map[2:].tolist() == [[2] * 4] * 2
+    assert seg.class_map[:2].tolist() == [[1] * 4] * 2
+    assert seg.class_map[2:].tolist() == [[2] * 4] * 2
     (tensors,) = meta.tensors
-    assert tensors.component_id == 4 and tensors.tensors["seg"].shape == (3, 4, 4)
+    assert tensors.component_id == 4
+    assert tensors.tensors["seg"].shape == (3, 4, 4)
     assert tensors.network_size == (64, 64)
 
 
 def test_interval_skips_batches(tmp_path: Path) -> None:
-    model = constant_output_model(tmp_path / "det.onnx", {"output0": yolo_output([(10, 10, 4, 4, 0, 0.9)], 2)})
+    model = constant_output_model(
+        tmp_path / "det.onnx", {"output0": yolo_output([(10, 10, 4, 4, 0, 0.9)], 2)}
+    )
     seen: list[int] = []
     pipe = Pipeline(
         [Frames([(64, 64)] * 7)],
@@ -183,14 +202,18 @@ def test_interval_skips_batches(tmp_path: Path) -> None:
 
 def test_fixed_batch_model_in_a_multi_stream_pipeline(tmp_path: Path) -> None:
     rows = [(32, 32, 16, 16, 1, 0.9)]
-    model = constant_output_model(tmp_path / "det.onnx", {"output0": yolo_output(rows, 2)}, input_shape=(4, 3, 64, 64))
+    model = constant_output_model(
+        tmp_path / "det.onnx", {"output0": yolo_output(rows, 2)}, input_shape=(4, 3, 64, 64)
+    )
     found: list[tuple[int, int]] = []
     pipe = Pipeline(
         [Frames([(64, 64)] * 5), Frames([(128, 64)] * 3), Frames([(64, 32)] * 2)],
         [Infer(detector_config(model, batch_size=4))],
         mux=StreamMux(3, -1),
     )
-    pipe.add_probe("infer", lambda b: found.extend((m.source_id, len(m.detections)) for m in b.meta.frames))
+    pipe.add_probe(
+        "infer", lambda b: found.extend((m.source_id, len(m.detections)) for m in b.meta.frames)
+    )
     report = pipe.run()
     assert sorted(found) == sorted([(0, 1)] * 5 + [(1, 1)] * 3 + [(2, 1)] * 2)
     assert report.frames_out == 10
@@ -199,16 +222,25 @@ def test_fixed_batch_model_in_a_multi_stream_pipeline(tmp_path: Path) -> None:
 def test_parser_mismatch_is_reported_with_the_stream(tmp_path: Path) -> None:
     model = constant_output_model(tmp_path / "bad.onnx", {"weird": np.zeros((7,), np.float32)})
     pipe = Pipeline([Frames([(64, 64)])], [Infer(detector_config(model))])
-    with pytest.raises(PipelineError, match=r"element 'infer' failed: ParserError: infer on stream 0 \(test://frames\)") as info:
+    with pytest.raises(
+        PipelineError,
+        match=r"element 'infer' failed: ParserError: infer on stream 0 \(test://frames\)",
+    ) as info:
         pipe.run()
     assert isinstance(info.value.__cause__, ParserError)
 
 
 def test_so_parser_without_builtin_equivalent_points_to_python(tmp_path: Path) -> None:
     cfg = InferConfig.model_validate(
-        {"onnx_file": tmp_path / "m.onnx", "custom_lib_path": tmp_path / "libmine.so", "parse_bbox_func_name": "MyParse"}
+        {
+            "onnx_file": tmp_path / "m.onnx",
+            "custom_lib_path": tmp_path / "libmine.so",
+            "parse_bbox_func_name": "MyParse",
+        }
     )
-    with pytest.raises(ConfigError, match="'MyParse' in libmine.so has no built-in Python equivalent"):
+    with pytest.raises(
+        ConfigError, match=r"'MyParse' in libmine\.so has no built-in Python equivalent"
+    ):
         Infer(cfg)
 
 
@@ -220,7 +252,9 @@ def test_python_file_parser(tmp_path: Path) -> None:
         "    v = outputs['v']\n"
         "    return DetectionCandidates(v[None, :4], v[4:5], np.zeros(1, np.int32))\n"
     )
-    model = constant_output_model(tmp_path / "m.onnx", {"v": np.array([8, 8, 24, 24, 0.9], np.float32)})
+    model = constant_output_model(
+        tmp_path / "m.onnx", {"v": np.array([8, 8, 24, 24, 0.9], np.float32)}
+    )
     cfg = InferConfig.model_validate(
         {
             "onnx_file": model,

@@ -33,8 +33,12 @@ def to_deepstream_yolo(src: Path, dst: Path) -> Path:
     graph.node.extend(
         [
             helper.make_node("Transpose", [source], ["dsy_t"], perm=[0, 2, 1]),
-            helper.make_node("Slice", ["dsy_t", "dsy_starts_box", "dsy_ends_box", "dsy_axes"], ["dsy_xywh"]),
-            helper.make_node("Slice", ["dsy_t", "dsy_ends_box", "dsy_ends_cls", "dsy_axes"], ["dsy_cls"]),
+            helper.make_node(
+                "Slice", ["dsy_t", "dsy_starts_box", "dsy_ends_box", "dsy_axes"], ["dsy_xywh"]
+            ),
+            helper.make_node(
+                "Slice", ["dsy_t", "dsy_ends_box", "dsy_ends_cls", "dsy_axes"], ["dsy_cls"]
+            ),
             helper.make_node("Split", ["dsy_xywh", "dsy_split"], ["dsy_xy", "dsy_wh"], axis=2),
             helper.make_node("Mul", ["dsy_wh", "dsy_half"], ["dsy_half_wh"]),
             helper.make_node("Sub", ["dsy_xy", "dsy_half_wh"], ["dsy_x1y1"]),
@@ -42,7 +46,9 @@ def to_deepstream_yolo(src: Path, dst: Path) -> Path:
             helper.make_node("ReduceMax", ["dsy_cls"], ["dsy_score"], axes=[2], keepdims=1),
             helper.make_node("ArgMax", ["dsy_cls"], ["dsy_label_i"], axis=2, keepdims=1),
             helper.make_node("Cast", ["dsy_label_i"], ["dsy_label"], to=TensorProto.FLOAT),
-            helper.make_node("Concat", ["dsy_x1y1", "dsy_x2y2", "dsy_score", "dsy_label"], ["output"], axis=2),
+            helper.make_node(
+                "Concat", ["dsy_x1y1", "dsy_x2y2", "dsy_score", "dsy_label"], ["output"], axis=2
+            ),
         ]
     )
     graph.output.append(helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", "A", 6]))

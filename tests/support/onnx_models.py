@@ -22,7 +22,9 @@ def constant_output_model(
     exactly the constants for any picture.
     """
     nodes = [
-        helper.make_node("ReduceMean", [input_name], ["mean"], axes=list(range(1, len(input_shape))), keepdims=1),
+        helper.make_node(
+            "ReduceMean", [input_name], ["mean"], axes=list(range(1, len(input_shape))), keepdims=1
+        ),
         helper.make_node("Mul", ["mean", "zero"], ["zeros"]),
     ]
     initializers = [numpy_helper.from_array(np.zeros((), np.float32), "zero")]
@@ -33,12 +35,16 @@ def constant_output_model(
         initializers.append(numpy_helper.from_array(value[None], const))
         # zeros is (N, 1, 1, 1); reshape it to (N, 1, …, 1) with value's rank + 1 dims
         shape_name = f"{name}_shape"
-        initializers.append(numpy_helper.from_array(np.array([-1] + [1] * value.ndim, np.int64), shape_name))
+        initializers.append(
+            numpy_helper.from_array(np.array([-1] + [1] * value.ndim, np.int64), shape_name)
+        )
         nodes += [
             helper.make_node("Reshape", ["zeros", shape_name], [f"{name}_z"]),
             helper.make_node("Add", [f"{name}_z", const], [name]),
         ]
-        graph_outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [input_shape[0], *value.shape]))
+        graph_outputs.append(
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, [input_shape[0], *value.shape])
+        )
     graph = helper.make_graph(
         nodes,
         "constant",

@@ -34,7 +34,7 @@ class SourceConfig(_Strict):
     """One input stream."""
 
     uri: str = Field(
-        description="File path, folder or glob of images, or any URI FFmpeg opens (rtsp://, http://, file://)."
+        description="File, folder or glob of images, or any URI FFmpeg opens (rtsp, http, file)."
     )
     loop: bool = Field(
         False, description="Restart a file source at its end (DeepStream file-loop)."
@@ -63,10 +63,10 @@ class StreamMuxConfig(_Strict):
 
 
 class InferStageConfig(_Strict):
-    """One inference element; values here override the model config file (as deepstream-app does)."""
+    """One inference element; values here override the model config (as deepstream-app does)."""
 
     config: Path = Field(
-        description="The model's config: visionflow YAML or a DeepStream nvinfer file (INI or YAML)."
+        description="The model config: visionflow YAML or a DeepStream nvinfer file (INI/YAML)."
     )
     name: str | None = Field(None, description="Element name (default: infer, infer2, …).")
     device: str = Field("cpu", description="cpu, cuda, cuda:N …")
@@ -91,7 +91,8 @@ class InferStageConfig(_Strict):
         None, description="Override (secondary): only these classes."
     )
     process_mode: Literal["primary", "secondary"] | None = Field(
-        None, description="Override: whole frames (primary) or crops of upstream objects (secondary)."
+        None,
+        description="Override: whole frames (primary) or crops of upstream objects (secondary).",
     )
 
 
@@ -124,7 +125,7 @@ class SinkConfig(_Strict):
     """An output: an encoded video file, metadata as JSON Lines, or nothing (fakesink)."""
 
     type: Literal["video", "jsonl", "fake"] = Field(
-        description="video: an encoded file; jsonl: metadata, one JSON line per frame; fake: discard."
+        description="video: an encoded file; jsonl: one JSON line per frame; fake: discard."
     )
     path: Path | None = Field(None, description="Output file (video, jsonl).")
     source_id: int | None = Field(

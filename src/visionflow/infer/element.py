@@ -450,14 +450,11 @@ def _read_mean_image(path: Path, width: int, height: int, channels: int) -> np.n
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ConfigError("cannot read the mean image", file=str(path), key="mean-file")
-    if image.ndim == 2:
-        image = image[..., None]
-    else:
-        image = image[..., ::-1]
+    image = image[..., None] if image.ndim == 2 else image[..., ::-1]
     if image.shape != (height, width, channels):
         raise ConfigError(
-            f"mean image is {image.shape[1]}x{image.shape[0]}x{image.shape[2]}, the network input is "
-            f"{width}x{height}x{channels}",
+            f"mean image is {image.shape[1]}x{image.shape[0]}x{image.shape[2]}, "
+            f"the network input is {width}x{height}x{channels}",
             file=str(path),
             key="mean-file",
         )

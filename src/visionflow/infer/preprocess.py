@@ -143,8 +143,8 @@ def preprocess(
         transforms.append(box)
         left, top, width, height = (int(v) for v in roi)
         crop = image[top : top + height, left : left + width]
-        dst_w = min(spec.width, int(round(width * box.scale_x)))
-        dst_h = min(spec.height, int(round(height * box.scale_y)))
+        dst_w = min(spec.width, round(width * box.scale_x))
+        dst_h = min(spec.height, round(height * box.scale_y))
         if crop.shape[:2] != (dst_h, dst_w):
             crop = cv2.resize(crop, (dst_w, dst_h), interpolation=interpolation)
         px, py = int(box.pad_left), int(box.pad_top)

@@ -79,7 +79,7 @@ class StreamMux:
     Args:
         batch_size: most frames in one batch (DeepStream ``batch-size``); ≥ 1.
         batched_push_timeout: microseconds to wait after a batch's first frame before pushing a
-            partial batch; −1 waits for a full batch (partial batches still go out at end of stream).
+            partial batch; −1 waits for a full batch (partial ones still go out at end of stream).
         width, height: when both are > 0, every frame is scaled to this size (``enable_padding``
             keeps the aspect ratio and pads with black, centred, like DeepStream's legacy mux).
             Frames keep their ``source_width/height``.

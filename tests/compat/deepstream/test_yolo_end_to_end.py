@@ -49,13 +49,19 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "config_infer_primary_yoloV8.txt").write_text(nvinfer, encoding="utf-8")
     app_config = set_values(
         (YOLO / "deepstream_app_config.txt").read_text(encoding="utf-8"),
-        {"uri": f"file://{work / 'clip.mp4'}", "config-file": "config_infer_primary_yoloV8.txt", "width": "640", "height": "360"},
+        {
+            "uri": f"file://{work / 'clip.mp4'}",
+            "config-file": "config_infer_primary_yoloV8.txt",
+            "width": "640",
+            "height": "360",
+        },
     )
     (work / "deepstream_app_config.txt").write_text(app_config, encoding="utf-8")
     # The native route: the ultralytics-layout model with the same preprocessing and thresholds.
     (work / "native.yml").write_text(
         f"onnx_file: {model_dir / 'shapes_det.onnx'}\nparser: yolov8\nlabels: {list(CLASSES)}\n"
-        "num_detected_classes: 3\nnet_scale_factor: 0.0039215697906911373\nmaintain_aspect_ratio: true\n"
+        "num_detected_classes: 3\nnet_scale_factor: 0.0039215697906911373\n"
+        "maintain_aspect_ratio: true\n"
         "symmetric_padding: true\ncluster_mode: nms\ngie_unique_id: 1\n"
         "class_attrs_all: {nms_iou_threshold: 0.45, pre_cluster_threshold: 0.25, topk: 300}\n",
         encoding="utf-8",
@@ -71,9 +77,21 @@ def objects(meta: Path) -> list[list[tuple[str, tuple[float, ...], float]]]:
     ]
 
 
-def infer(workdir: Path, config: str, meta: str) -> list[list[tuple[str, tuple[float, ...], float]]]:
+def infer(
+    workdir: Path, config: str, meta: str
+) -> list[list[tuple[str, tuple[float, ...], float]]]:
     result = runner.invoke(
-        app, ["infer", "--config", str(workdir / config), "--input", str(workdir / "clip.mp4"), "--meta", str(workdir / meta), "--no-progress"]
+        app,
+        [
+            "infer",
+            "--config",
+            str(workdir / config),
+            "--input",
+            str(workdir / "clip.mp4"),
+            "--meta",
+            str(workdir / meta),
+            "--no-progress",
+        ],
     )
     assert result.exit_code == 0, result.output
     return objects(workdir / meta)
@@ -96,7 +114,9 @@ def test_yolov8_config_through_infer_matches_native_yaml(workdir: Path) -> None:
 
 def test_deepstream_app_config_runs_and_matches(workdir: Path, tmp_path: Path) -> None:
     app_file = workdir / "deepstream_app_config.txt"
-    text = app_file.read_text(encoding="utf-8").replace("[sink0]", f"[sink1]\nenable=1\ntype=1\n\n[sink0]")
+    text = app_file.read_text(encoding="utf-8").replace(
+        "[sink0]", "[sink1]\nenable=1\ntype=1\n\n[sink0]"
+    )
     app_file.write_text(text, encoding="utf-8")
     probe_meta = workdir / "app.jsonl"
     # the app's sinks are a display (mapped to a file with a notice) and a fakesink; metadata is

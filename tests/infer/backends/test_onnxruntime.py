@@ -45,7 +45,11 @@ def test_missing_provider_is_an_error_not_a_silent_cpu_run(tmp_path: Path) -> No
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this machine has CUDA")
     model = scale_model(tmp_path / "m.onnx", "N")
-    with pytest.raises(DeviceUnavailableError, match=r"device 'cuda:0' needs ONNX Runtime's CUDAExecutionProvider.*pip install 'visionflow\[gpu\]'"):
+    with pytest.raises(
+        DeviceUnavailableError,
+        match=r"device 'cuda:0' needs ONNX Runtime's CUDAExecutionProvider"
+        r".*pip install 'visionflow\[gpu\]'",
+    ):
         load_backend(model, device="cuda:0")
     fallback = load_backend(model, device="cuda:0", allow_fallback=True)
     assert fallback.device == "cpu"
