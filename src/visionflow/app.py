@@ -125,14 +125,15 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
     from visionflow.sinks import FakeSink, JsonLinesSink, VideoFileSink
 
     name = f"{cfg.type}sink{index}"
-    if cfg.type == "video":
-        sink: Element = VideoFileSink(
-            cfg.path, codec=cfg.codec, bitrate=cfg.bitrate, source_id=cfg.source_id
-        )  # type: ignore[arg-type]
-    elif cfg.type == "jsonl":
-        sink = JsonLinesSink(cfg.path)  # type: ignore[arg-type]
-    else:
+    sink: Element
+    if cfg.type == "fake" or cfg.path is None:  # the config model requires a path otherwise
         sink = FakeSink()
+    elif cfg.type == "video":
+        sink = VideoFileSink(
+            cfg.path, codec=cfg.codec, bitrate=cfg.bitrate, source_id=cfg.source_id
+        )
+    else:
+        sink = JsonLinesSink(cfg.path)
     sink.name = name
     return sink
 
@@ -148,7 +149,7 @@ def _import_callable(ref: str) -> Callable[..., Any]:
         raise ConfigError(f"cannot load '{ref}': {exc}", key="function") from None
     if not callable(obj):
         raise ConfigError(f"'{ref}' is not callable", key="function")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def load_app(path: str | Path) -> App:

@@ -41,10 +41,10 @@ def _codecs() -> dict[str, list[str]]:
     wanted_dec = ("h264", "hevc", "vp9", "av1", "mjpeg", "mpeg4", "h264_cuvid", "hevc_cuvid")
     wanted_enc = ("libx264", "h264_nvenc", "libx265", "hevc_nvenc", "mpeg4", "mjpeg")
     found: dict[str, list[str]] = {"decoders": [], "encoders": []}
-    for names, mode, key in ((wanted_dec, "r", "decoders"), (wanted_enc, "w", "encoders")):
+    for names, key in ((wanted_dec, "decoders"), (wanted_enc, "encoders")):
         for name in names:
             try:
-                av.codec.Codec(name, mode)
+                av.codec.Codec(name, "r" if key == "decoders" else "w")
             except Exception:  # PyAV raises several types for unknown codecs
                 continue
             found[key].append(name)

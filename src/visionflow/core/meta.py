@@ -187,8 +187,9 @@ class Detections:
             np.where(p.parent >= 0, p.parent + o, -1) for p, o in zip(parts, offsets, strict=True)
         ]
         masks = None
-        if all(p.masks is not None for p in parts) and len({p.masks.shape[1:] for p in parts}) == 1:  # type: ignore[union-attr]
-            masks = np.concatenate([p.masks for p in parts])  # type: ignore[misc]
+        part_masks = [p.masks for p in parts if p.masks is not None]
+        if len(part_masks) == len(parts) and len({m.shape[1:] for m in part_masks}) == 1:
+            masks = np.concatenate(part_masks)
         extra_names = set.intersection(*(set(p.extra) for p in parts))
         return cls(
             xyxy=np.concatenate([p.xyxy for p in parts]),

@@ -86,4 +86,4 @@ def _python_function(library: Path, function: str, key: str) -> Parser:
     parser = getattr(module, function, None)
     if not callable(parser):
         raise ConfigError(f"{library} has no function '{function}'", key=key, value=function)
-    return parser  # type: ignore[no-any-return]
+    return parser

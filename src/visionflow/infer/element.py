@@ -191,15 +191,18 @@ class Infer(Element):
     def _cluster_params(self) -> ClusterParams:
         cfg = self.config
         attrs = [cfg.class_attributes(c) for c in range(cfg.num_detected_classes)]
+        def column(name: str) -> np.ndarray:
+            return np.array([getattr(a, name) for a in attrs])
+
         return ClusterParams(
-            pre_cluster=[a.pre_cluster_threshold for a in attrs],
-            post_cluster=[a.post_cluster_threshold for a in attrs],
-            nms_iou=[a.nms_iou_threshold for a in attrs],
-            topk=[a.topk for a in attrs],
-            eps=[a.eps for a in attrs],
-            min_boxes=[a.min_boxes for a in attrs],
-            dbscan_min_score=[a.dbscan_min_score for a in attrs],
-            group_threshold=[a.group_threshold for a in attrs],
+            pre_cluster=column("pre_cluster_threshold"),
+            post_cluster=column("post_cluster_threshold"),
+            nms_iou=column("nms_iou_threshold"),
+            topk=column("topk"),
+            eps=column("eps"),
+            min_boxes=column("min_boxes"),
+            dbscan_min_score=column("dbscan_min_score"),
+            group_threshold=column("group_threshold"),
         )
 
     # -- running -----------------------------------------------------------------------------
@@ -422,8 +425,8 @@ class Infer(Element):
         if whole_frame:
             frame_object = Detections(
                 xyxy=np.array([[0, 0, meta.width, meta.height]], np.float32),
-                class_id=[-1],
-                component_id=[self.config.gie_unique_id],
+                class_id=np.array([-1]),
+                component_id=np.array([self.config.gie_unique_id]),
                 labels=(" ".join(lbl.label for lbl in whole_frame),),
                 classifications=(tuple(whole_frame),),
             )
