@@ -1,6 +1,7 @@
 """PyTorch modules of the YOLOv8 detector (Ultralytics ``yolov8.yaml``, layer for layer).
 
-Imported only through :mod:`visionflow.zoo.yolov8`, which checks that torch is installed.
+torch is imported at module level: library code reaches this module through
+:mod:`visionflow.zoo.yolov8`, which checks that torch is installed first.
 Module names and defaults follow Ultralytics (``Conv``, ``Bottleneck``, ``C2f``, ``SPPF``,
 ``DFL``, ``Detect``) so that parameter counts and exported graphs can be compared one to one.
 """

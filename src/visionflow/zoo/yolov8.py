@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from visionflow.errors import ConfigError, MissingDependencyError
+from visionflow.errors import ConfigError, ConversionError, MissingDependencyError
 
 if TYPE_CHECKING:
     from visionflow.zoo._yolov8_nn import YOLOv8
@@ -98,21 +98,39 @@ def export_yolov8_onnx(
 
 
 def save_onnx(model: YOLOv8, path: str | Path, imgsz: int, dynamic_batch: bool = True) -> Path:
-    """Export ``model`` (eval mode) to ONNX opset 17 with input ``images``, output ``output0``."""
+    """Export ``model`` (put in eval mode) to ONNX opset 17.
+
+    Input ``images`` ``(N, 3, imgsz, imgsz)``, output ``output0`` ``(N, 4 + nc, A)``; only ``N``
+    is symbolic (``batch``), and only when ``dynamic_batch`` is true.
+
+    Raises:
+        ConversionError: torch cannot export the model.
+    """
+    import onnx
     import torch
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, imgsz, imgsz)
     axes = {"images": {0: "batch"}, "output0": {0: "batch"}} if dynamic_batch else None
-    torch.onnx.export(
-        model.eval(),
-        (dummy,),
-        str(path),
-        input_names=["images"],
-        output_names=["output0"],
-        opset_version=17,
-        dynamic_axes=axes,
-        dynamo=False,
-    )
+    try:
+        torch.onnx.export(
+            model.eval(),
+            (dummy,),
+            str(path),
+            input_names=["images"],
+            output_names=["output0"],
+            opset_version=17,
+            dynamic_axes=axes,
+            dynamo=False,
+        )
+    except RuntimeError as err:
+        raise ConversionError(f"cannot export YOLOv8 to ONNX: {err}") from err
+    # the TorchScript exporter leaves the channel and anchor dimensions symbolic
+    graph = onnx.load(str(path))
+    dims = graph.graph.output[0].type.tensor_type.shape.dim
+    dims[1].dim_value = 4 + model.detect.nc
+    dims[2].dim_value = sum((imgsz // stride) ** 2 for stride in model.detect.strides)
+    onnx.checker.check_model(graph)
+    onnx.save(graph, str(path))
     return path
