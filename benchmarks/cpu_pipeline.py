@@ -12,10 +12,10 @@ input size, batch and thread count, interleaved A B C A B C … in one process:
 Figures: e2e fps ÷ model fps (pipeline efficiency) and e2e fps ÷ naive fps, as medians over
 repetitions. Steady state: e2e time runs from the first batch out to the last, so model loading
 and decoder start-up are excluded; the model is warmed up before it is timed. The detector is a
-YOLOv8n architecture (640x640, 80 classes) with random weights when PyTorch is installed (speed
-does not depend on the weights), else the bundled shapes detector (320x320).
+YOLOv8n architecture (640x640, 80 classes) with random weights (speed does not depend on the
+weights; building it needs PyTorch), or with ``--model shapes`` the bundled 320x320 detector.
 
-Run: ``python benchmarks/cpu_pipeline.py [--streams 4 --frames 48 --repeats 3]``.
+Run: ``python benchmarks/cpu_pipeline.py [--model yolov8n|shapes --streams 4 --frames 24]``.
 """
 
 from __future__ import annotations
@@ -42,15 +42,17 @@ from visionflow.zoo import bundled_config
 from visionflow.zoo.scenes import write_clip
 
 
-def detector(workdir: Path, threads: int, batch: int) -> tuple[InferConfig, str]:
+def detector(workdir: Path, model: str, batch: int) -> tuple[InferConfig, str]:
     """The benchmark's detector config and a description of the model."""
-    try:
+    if model == "yolov8n":
         from visionflow.zoo.yolov8 import export_yolov8_onnx
 
-        model = export_yolov8_onnx(workdir / "yolov8n.onnx", scale="n", num_classes=80, imgsz=640)
+        onnx_file = export_yolov8_onnx(
+            workdir / "yolov8n.onnx", scale="n", num_classes=80, imgsz=640
+        )
         config = InferConfig.model_validate(
             {
-                "onnx_file": model,
+                "onnx_file": onnx_file,
                 "parser": "yolov8",
                 "num_detected_classes": 80,
                 "net_scale_factor": 1 / 255,
@@ -67,11 +69,10 @@ def detector(workdir: Path, threads: int, batch: int) -> tuple[InferConfig, str]
             }
         )
         return config, "YOLOv8n architecture, random weights, 640x640, 80 classes"
-    except ImportError:
-        from visionflow.infer.config import load_infer_config
+    from visionflow.infer.config import load_infer_config
 
-        config = load_infer_config(bundled_config("shapes_det"))
-        return config.model_copy(update={"batch_size": batch}), "bundled shapes detector, 320x320"
+    config = load_infer_config(bundled_config("shapes_det"))
+    return config.model_copy(update={"batch_size": batch}), "bundled shapes detector, 320x320"
 
 
 def run_e2e(clip: Path, streams: int, config: InferConfig, threads: int, meta: Path) -> float:
@@ -130,8 +131,15 @@ def run_naive(clip: Path, streams: int, config: InferConfig, threads: int) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--streams", type=int, default=4)
-    parser.add_argument("--frames", type=int, default=48, help="frames per stream (clip length)")
+    parser.add_argument("--frames", type=int, default=24, help="frames per stream (clip length)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--model",
+        choices=("yolov8n", "shapes"),
+        default="yolov8n",
+        help="yolov8n: YOLOv8n architecture at 640 (needs torch to build); "
+        "shapes: the bundled 320x320 detector",
+    )
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads"
     )
@@ -140,7 +148,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         clip = write_clip(work / "clip.mp4", 1280, 720, args.frames, fps=30, seed=3)
-        config, model_desc = detector(work, args.threads, args.streams)
+        config, model_desc = detector(work, args.model, args.streams)
         results: dict[str, list[float]] = {"e2e": [], "model": [], "naive": []}
         run_e2e(clip, args.streams, config, args.threads, work / "warm.jsonl")  # warm caches
         for _ in range(args.repeats):

@@ -100,12 +100,25 @@ _DEEPSTREAM_YOLO_EXPECTED = (
 )
 
 
+def _above_floor(best: np.ndarray, ctx: ParseContext) -> np.ndarray:
+    """Indices of anchors whose best score reaches the lowest pre-cluster threshold.
+
+    Every other anchor would be dropped anyway; selecting first keeps the per-anchor work (arg-max,
+    box conversion) to the few candidates of a real frame. ``max`` over a (C, A) output's class
+    axis is a fast vectorised reduction where ``argmax`` is not.
+    """
+    floor = ctx.pre_cluster_threshold.min() if ctx.num_classes else np.float32(0)
+    return np.flatnonzero(~(best < floor))
+
+
 def _decode_v8(rows: np.ndarray, ctx: ParseContext) -> DetectionCandidates:
+    rows = rows[_above_floor(rows[:, 4:].max(axis=1), ctx)]
     score, class_id = _best_class(rows[:, 4:])
     return _candidates(xywh_to_xyxy(rows[:, :4]), score, class_id, ctx)
 
 
 def _decode_v5(rows: np.ndarray, ctx: ParseContext) -> DetectionCandidates:
+    rows = rows[_above_floor(rows[:, 5:].max(axis=1) * rows[:, 4], ctx)]
     score, class_id = _best_class(rows[:, 5:])
     return _candidates(xywh_to_xyxy(rows[:, :4]), score * rows[:, 4], class_id, ctx)
 
