@@ -9,6 +9,13 @@ from visionflow.infer.backends.base import (
     load_backend,
 )
 from visionflow.infer.backends.onnxruntime import OnnxRuntimeBackend
+from visionflow.infer.backends.openvino import OpenVINOBackend  # imports openvino only on use
 
-__all__ = ["BACKENDS", "Backend", "OnnxRuntimeBackend", "TensorSpec", "load_backend"]
-
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "OnnxRuntimeBackend",
+    "OpenVINOBackend",
+    "TensorSpec",
+    "load_backend",
+]
