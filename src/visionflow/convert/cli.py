@@ -1,0 +1,420 @@
+"""``visionflow convert`` and ``visionflow bench``: build a verified engine; time a model alone.
+
+``convert`` recognises the model's format, imports it into ONNX (checked for parity against the
+source), builds the engine for a backend, precision and batch size — calibrating INT8 on images
+or a video through the model's own preprocessing — and verifies it against the FP32 model:
+parity of every output, and accuracy before/after on labelled data when given.
+
+``bench`` measures a model alone, like ``trtexec``: latency percentiles and throughput per batch
+size and precision, with the precisions timed in turns (A B A B …) so they share the machine's
+state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from visionflow.infer.backends import Backend
+
+log = logging.getLogger(__name__)
+
+EXIT_INVALID = 2
+
+
+def convert(
+    model: Annotated[
+        Path, typer.Argument(help="Model: ONNX, TorchScript, SavedModel, Keras, TFLite, Caffe…")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Engine to write (.onnx for onnxruntime, .blob for openvino)."
+        ),
+    ],
+    precision: Annotated[str, typer.Option(help="fp32, fp16, int8 or best.")] = "fp32",
+    backend: Annotated[str, typer.Option(help="onnxruntime or openvino.")] = "onnxruntime",
+    device: Annotated[str, typer.Option(help="cpu, cuda:N, GPU, NPU …")] = "cpu",
+    batch: Annotated[int | None, typer.Option(help="Batch size (default: the config's).")] = None,
+    input_shape: Annotated[
+        str | None, typer.Option(help="Input shape, e.g. 1x3x224x224 (-1: dynamic).")
+    ] = None,
+    source_format: Annotated[
+        str | None, typer.Option("--from", help="Source format when the file does not tell.")
+    ] = None,
+    proto: Annotated[Path | None, typer.Option(help="Caffe prototxt.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Inference config (its preprocessing, parser, labels)."
+        ),
+    ] = None,
+    calib: Annotated[
+        Path | None, typer.Option(help="INT8 calibration images: a folder or a video.")
+    ] = None,
+    calib_file: Annotated[
+        Path | None, typer.Option(help="INT8 calibration cache (int8-calib-file).")
+    ] = None,
+    calib_samples: Annotated[
+        int, typer.Option(help="Images taken from --calib, spread evenly.")
+    ] = 128,
+    calib_method: Annotated[str, typer.Option(help="minmax, entropy or percentile.")] = "minmax",
+    eval_data: Annotated[
+        Path | None, typer.Option(help="Labelled data: COCO JSON or class folders.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the conversion report (JSON).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Import a model to ONNX, build an engine (fp32/fp16/int8) and verify it."""
+    _logging(verbose)
+    from visionflow.errors import ConfigError, VisionflowError
+
+    try:
+        result = _convert(
+            model, output, precision, backend, device, batch, input_shape, source_format, proto,
+            config, calib, calib_file, calib_samples, calib_method, eval_data,
+        )  # fmt: skip
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_INVALID)
+    except VisionflowError as exc:
+        _fail(str(exc))
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(result, indent=2))
+    typer.echo(f"engine: {result['engine']} ({result['precision']}, {result['backend']})")
+
+
+def _convert(
+    model: Path,
+    output: Path,
+    precision: str,
+    backend: str,
+    device: str,
+    batch: int | None,
+    input_shape: str | None,
+    source_format: str | None,
+    proto: Path | None,
+    config_file: Path | None,
+    calib: Path | None,
+    calib_file: Path | None,
+    calib_samples: int,
+    calib_method: str,
+    eval_data: Path | None,
+) -> dict[str, Any]:
+    from visionflow.convert.engine import ENGINE_SUFFIXES, read_key, resolve_engine
+    from visionflow.convert.evaluate import compare_models, load_eval_data
+    from visionflow.convert.importers import import_model
+    from visionflow.convert.parity import check_parity, sample_inputs
+    from visionflow.convert.quantize import Calibration, model_preprocess, sample_images
+    from visionflow.convert.spec import DEFAULT_TOLERANCES
+    from visionflow.errors import ConfigError
+    from visionflow.infer.backends import BACKENDS, load_backend
+    from visionflow.infer.config import InferConfig, Precision, load_infer_config
+
+    backend = BACKENDS.get(backend).name
+    suffix = ENGINE_SUFFIXES.get(backend)
+    if suffix is None or output.suffix != suffix:
+        raise ConfigError(
+            f"the {backend} engine is a {suffix or 'format visionflow does not build'} file",
+            key="--output",
+            value=str(output),
+        )
+    if (calib is not None or eval_data is not None) and config_file is None:
+        raise ConfigError(
+            "calibration and evaluation images go through the model's preprocessing: give it "
+            "with --config (a visionflow inference YAML or a DeepStream nvinfer file)",
+            key="--config",
+        )
+    imported = import_model(
+        model,
+        fmt=source_format,
+        input_shape=_shape(input_shape) if input_shape else None,
+        proto=proto,
+        output=_imported_path(model, output),
+    )
+    base = load_infer_config(config_file) if config_file is not None else InferConfig()
+    update: dict[str, Any] = {
+        "onnx_file": imported.onnx_path,
+        "model_engine_file": output,
+        "precision": precision,
+        "int8_calib_file": calib_file or base.int8_calib_file or output.with_suffix(".calib.json"),
+        "batch_size": batch or base.batch_size,
+    }
+    if imported.input_layout == "NHWC":
+        update["network_input_order"] = "nhwc"
+    cfg = InferConfig.model_validate({**base.model_dump(), **update})
+    spec = model_preprocess(cfg) if config_file is not None else None
+    calibration = None
+    if calib is not None and spec is not None:
+        calibration = Calibration.from_media(
+            calib,
+            spec,
+            samples=calib_samples,
+            batch_size=8,
+            method=calib_method,  # type: ignore[arg-type]
+        )
+    engine = resolve_engine(cfg, backend, device, calibration=calibration, preprocess=spec)
+    key = read_key(engine)
+    built = key.precision
+    result: dict[str, Any] = {
+        "model": str(model),
+        "format": imported.source_format,
+        "onnx": str(imported.onnx_path),
+        "import_parity": imported.parity.to_dict() if imported.parity else None,
+        "engine": str(engine),
+        "backend": backend,
+        "precision": built,
+        "key": key.to_dict(),
+    }
+    converted = cfg.model_copy(update={"precision": Precision(built)})
+    if eval_data is not None or calib is not None:
+        if eval_data is not None:
+            images, labels = load_eval_data(eval_data, cfg.class_labels)
+        else:
+            images, labels = list(sample_images(calib, 16)), None  # type: ignore[arg-type]
+        comparison = compare_models(
+            cfg, converted, images, labels=labels, backend=backend, device=device
+        )
+        typer.echo(comparison.render())
+        result["verification"] = comparison.to_dict()
+    else:
+        candidate = load_backend(engine, backend, device=device)
+        samples = sample_inputs(imported.onnx_path, imported.spec, batch_sizes=(1, cfg.batch_size))
+        parity = check_parity(
+            imported.onnx_path,
+            candidate.infer,
+            samples,
+            DEFAULT_TOLERANCES[built],
+            raise_on_failure=built != "int8",
+        )
+        typer.echo(str(parity))
+        result["verification"] = {"precision": built, "parity": parity.to_dict()}
+    return result
+
+
+def _imported_path(model: Path, output: Path) -> Path:
+    """Where the imported FP32 ONNX goes: beside the engine, never over the model or engine."""
+    candidate = output.parent / f"{model.stem}.onnx"
+    if candidate.resolve() in (model.resolve(), output.resolve()):
+        candidate = output.parent / f"{model.stem}.prepared.onnx"
+    return candidate
+
+
+def _shape(text: str) -> list[int | None]:
+    try:
+        return [None if d in ("-1", "?") else int(d) for d in text.lower().split("x")]
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a shape like 1x3x224x224") from None
+
+
+# ----------------------------------------------------------------------------- bench
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Latency of one engine at one batch size.
+
+    Attributes:
+        precision: the engine's precision.
+        batch: images per run.
+        runs: timed runs.
+        p50_ms, p95_ms, p99_ms, mean_ms: latency of a run, in milliseconds.
+        images_per_s: ``batch * runs / total time``.
+    """
+
+    precision: str
+    batch: int
+    runs: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    images_per_s: float
+
+
+def time_engines(
+    engines: Mapping[str, Backend],
+    batch: int,
+    *,
+    iterations: int = 50,
+    warmup: int = 10,
+    seed: int = 0,
+) -> list[Timing]:
+    """Time engines (named by precision) at one batch size, taking turns run by run (A B A B …).
+
+    Every engine gets the same input, uniform random in [0, 1) (an image after normalisation),
+    ``warmup`` untimed runs, then ``iterations`` timed runs.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    feeds = {
+        name: {
+            t.name: rng.random((batch, *(d or 1 for d in t.shape[1:]))).astype(t.dtype)
+            for t in engine.inputs
+        }
+        for name, engine in engines.items()
+    }
+    for name, engine in engines.items():
+        for _ in range(warmup):
+            engine.run(feeds[name])
+    seconds: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(iterations):
+        for name, engine in engines.items():
+            start = time.perf_counter()
+            engine.run(feeds[name])
+            seconds[name].append(time.perf_counter() - start)
+    results = []
+    for name, values in seconds.items():
+        ms = np.array(values) * 1e3
+        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+        results.append(
+            Timing(
+                precision=name,
+                batch=batch,
+                runs=len(ms),
+                p50_ms=float(p50),
+                p95_ms=float(p95),
+                p99_ms=float(p99),
+                mean_ms=float(ms.mean()),
+                images_per_s=float(batch * len(ms) / (ms.sum() / 1e3)),
+            )
+        )
+    return results
+
+
+def bench(
+    model: Annotated[
+        Path, typer.Argument(help="ONNX model (engines are built and cached), or an engine file.")
+    ],
+    backend: Annotated[str, typer.Option(help="onnxruntime or openvino.")] = "onnxruntime",
+    device: Annotated[str, typer.Option(help="cpu, cuda:N, GPU, NPU …")] = "cpu",
+    precision: Annotated[
+        str, typer.Option(help="Comma-separated precisions, e.g. fp32,int8.")
+    ] = "fp32",
+    batch: Annotated[str, typer.Option(help="Comma-separated batch sizes, e.g. 1,4,8.")] = "1",
+    iterations: Annotated[int, typer.Option(help="Timed runs per engine and batch size.")] = 50,
+    warmup: Annotated[int, typer.Option(help="Untimed runs first.")] = 10,
+    threads: Annotated[int, typer.Option(help="Inference threads (0: the runtime's default).")] = 0,
+    calib_file: Annotated[
+        Path | None, typer.Option(help="INT8 calibration cache, for int8.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Time a model alone (like trtexec): latency p50/p95/p99 and throughput.
+
+    Engines are built (or taken from the cache) per precision and batch size; the precisions
+    are timed in turns at each batch size.
+    """
+    _logging(verbose)
+    from visionflow.errors import ConfigError, VisionflowError
+
+    precisions = [p.strip() for p in precision.split(",") if p.strip()]
+    try:
+        sizes = [int(b) for b in batch.split(",")]
+    except ValueError:
+        _fail(f"--batch {batch!r}: expected comma-separated integers", EXIT_INVALID)
+    timings: list[Timing] = []
+    devices = set()
+    try:
+        for size in sizes:
+            engines = _bench_engines(model, backend, device, precisions, size, threads, calib_file)
+            devices |= {engine.device for engine in engines.values()}
+            timings += time_engines(engines, size, iterations=iterations, warmup=warmup)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_INVALID)
+    except VisionflowError as exc:
+        _fail(str(exc))
+    summary = {
+        "model": str(model),
+        "backend": backend,
+        "device": ", ".join(sorted(devices)),
+        "threads": threads,
+        "iterations": iterations,
+        "warmup": warmup,
+        "input": "uniform random [0, 1)",
+        "results": [asdict(t) for t in timings],
+    }
+    if json_output:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(_timing_table(summary, timings))
+
+
+def _bench_engines(
+    model: Path,
+    backend: str,
+    device: str,
+    precisions: Sequence[str],
+    batch: int,
+    threads: int,
+    calib_file: Path | None,
+) -> dict[str, Backend]:
+    """One loaded engine per precision for ``batch``; an engine file is run as it is."""
+    from visionflow.convert.engine import resolve_engine
+    from visionflow.infer.backends import load_backend
+    from visionflow.infer.config import InferConfig
+
+    if model.suffix != ".onnx":
+        return {precisions[0]: load_backend(model, backend, device=device, threads=threads)}
+    engines = {}
+    for precision in precisions:
+        config = InferConfig.model_validate(
+            {
+                "onnx_file": model,
+                "precision": precision,
+                "batch_size": batch,
+                "int8_calib_file": calib_file,
+            }
+        )
+        engine = resolve_engine(config, backend, device)
+        engines[precision] = load_backend(engine, backend, device=device, threads=threads)
+    return engines
+
+
+def _timing_table(summary: Mapping[str, Any], timings: Sequence[Timing]) -> str:
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=io.StringIO(), width=110, color_system=None)
+    table = Table(
+        title=f"{summary['model']} on {summary['backend']} {summary['device']}, "
+        f"threads {summary['threads'] or 'default'}, {summary['iterations']} runs each"
+    )
+    for column in ("precision", "batch", "p50 ms", "p95 ms", "p99 ms", "mean ms", "images/s"):
+        table.add_column(column, justify="right")
+    for t in timings:
+        table.add_row(
+            t.precision,
+            str(t.batch),
+            f"{t.p50_ms:.2f}",
+            f"{t.p95_ms:.2f}",
+            f"{t.p99_ms:.2f}",
+            f"{t.mean_ms:.2f}",
+            f"{t.images_per_s:.1f}",
+        )
+    console.print(table)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
