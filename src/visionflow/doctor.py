@@ -74,6 +74,7 @@ def collect() -> dict[str, Any]:
 
     from visionflow import __version__
     from visionflow.infer.backends import BACKENDS
+    from visionflow.infer.backends.openvino import available_devices
 
     return {
         "visionflow": __version__,
@@ -83,6 +84,7 @@ def collect() -> dict[str, Any]:
         "packages": {name: v for name in _PACKAGES if (v := _version(name))},
         "backends": BACKENDS.names(),
         "onnxruntime_providers": ort.get_available_providers(),
+        "openvino_devices": available_devices(),
         "gpus": _gpus(),
         "codecs": _codecs(),
     }
@@ -95,6 +97,7 @@ def render(info: dict[str, Any]) -> str:
     lines.append("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
     lines.append("backends: " + ", ".join(info["backends"]))
     lines.append("onnxruntime providers: " + ", ".join(info["onnxruntime_providers"]))
+    lines.append("openvino devices: " + (", ".join(info["openvino_devices"]) or "none"))
     lines.append("gpus: " + (", ".join(info["gpus"]) or "none"))
     lines.append("decoders: " + ", ".join(info["codecs"]["decoders"]))
     lines.append("encoders: " + ", ".join(info["codecs"]["encoders"]))

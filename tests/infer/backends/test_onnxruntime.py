@@ -60,3 +60,28 @@ def test_missing_model(tmp_path: Path) -> None:
         load_backend(tmp_path / "nope.onnx")
     with pytest.raises(FileNotFoundError):
         load_backend(tmp_path / "nope.onnx")
+
+
+@pytest.mark.parametrize(
+    ("device", "provider", "options"),
+    [
+        ("cpu", "CPUExecutionProvider", {}),
+        ("cuda", "CUDAExecutionProvider", {}),
+        ("cuda:1", "CUDAExecutionProvider", {"device_id": 1}),
+        ("dml:2", "DmlExecutionProvider", {"device_id": 2}),
+        ("openvino:NPU", "OpenVINOExecutionProvider", {"device_type": "NPU"}),
+    ],
+)
+def test_provider_for_devices(device: str, provider: str, options: dict) -> None:
+    from visionflow.infer.backends.onnxruntime import provider_for
+
+    assert provider_for(device) == (provider, options)
+
+
+def test_unknown_device_lists_the_known_ones() -> None:
+    from visionflow.infer.backends.onnxruntime import provider_for
+
+    with pytest.raises(
+        DeviceUnavailableError, match="unknown device 'tpu'; expected one of: coreml, cpu, cuda"
+    ):
+        provider_for("tpu")

@@ -37,7 +37,7 @@ _PROVIDERS = {
 
 
 def provider_for(device: str) -> tuple[str, dict[str, Any]]:
-    """``"cpu"``, ``"cuda"``, ``"cuda:1"``… → (ONNX Runtime provider name, provider options)."""
+    """``"cpu"``, ``"cuda:1"``, ``"dml:0"``, ``"openvino:NPU"``… → (provider name, its options)."""
     kind, _, index = device.partition(":")
     if kind not in _PROVIDERS:
         raise DeviceUnavailableError(
@@ -45,8 +45,10 @@ def provider_for(device: str) -> tuple[str, dict[str, Any]]:
             "(optionally with ':N', e.g. cuda:0)"
         )
     options: dict[str, Any] = {}
-    if index and kind in ("cuda", "tensorrt"):
+    if index and kind in ("cuda", "tensorrt", "dml"):
         options["device_id"] = int(index)
+    elif index and kind == "openvino":
+        options["device_type"] = index  # CPU, GPU, NPU …
     return _PROVIDERS[kind], options
 
 
