@@ -176,7 +176,9 @@ def test_best_is_fp32_without_calibration_and_int8_with_it(
 
 def test_config_without_an_onnx_model(tmp_path: Path) -> None:
     with pytest.raises(
-        ConfigError, match="no ONNX model to run: set onnx-file; the config names a TensorRT"
+        ConfigError,
+        match=r"no model to run: set onnx-file, or model-file \(\+ proto-file for Caffe\); "
+        "the config names a TensorRT",
     ):
         resolve_engine(InferConfig(model_engine_file=tmp_path / "m.engine"), "onnxruntime", "cpu")
     with pytest.raises(ModelNotFoundError, match="model file not found"):

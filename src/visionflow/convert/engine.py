@@ -242,33 +242,74 @@ def _usable_device(backend: str, device: str) -> str:
 
 
 def source_model(config: InferConfig) -> Path:
-    """The ONNX model engines are built from: ``onnx-file``, or an ONNX ``model-engine-file``.
+    """The ONNX model engines are built from.
+
+    ``onnx-file``; else an ONNX ``model-engine-file``; else a model of another framework named by
+    ``model-file`` (with ``proto-file`` for Caffe; any format :func:`detect_format` recognises:
+    TorchScript, SavedModel, Keras, frozen graph, TFLite), converted to ONNX on first use and
+    cached (see :func:`imported_model`).
 
     Raises:
-        ConfigError: the config names no ONNX model.
+        ConfigError: the config names no model that can become ONNX.
         ModelNotFoundError: the model file does not exist.
+        ConversionError: the model cannot be converted (UFF, encrypted TAO, TensorRT engines).
     """
     source = config.onnx_file
     engine = config.model_engine_file
     if source is None and engine is not None and engine.suffix == ".onnx":
         source = engine
+    if source is None and config.model_file is not None:
+        return imported_model(config.model_file, config.proto_file, config.infer_dims)
     if source is None:
         formats = {
-            "proto_file": "Caffe (proto-file + model-file)",
+            "proto_file": "Caffe (proto-file without model-file)",
             "uff_file": "UFF (uff-file)",
             "tlt_encoded_model": "encrypted TAO (tlt-encoded-model)",
             "model_engine_file": "a TensorRT engine (model-engine-file)",
         }
         named = [label for key, label in formats.items() if getattr(config, key) is not None]
-        hint = (
-            f"; the config names {', '.join(named)}: convert it with 'visionflow convert'"
-            if named
-            else ""
+        hint = f"; the config names {', '.join(named)}" if named else ""
+        raise ConfigError(
+            f"no model to run: set onnx-file, or model-file (+ proto-file for Caffe){hint}",
+            key="onnx-file",
         )
-        raise ConfigError(f"no ONNX model to run: set onnx-file{hint}", key="onnx-file")
     if not source.is_file():
         raise ModelNotFoundError(f"model file not found: {source}")
     return source
+
+
+def imported_model(
+    model: Path, proto: Path | None = None, infer_dims: tuple[int, ...] | None = None
+) -> Path:
+    """``model`` (Caffe with ``proto``, or any importable format) as ONNX, converted once.
+
+    The ONNX file is cached under :func:`cache_dir` by the SHA-256 of the model (and prototxt),
+    so the conversion — with its parity check against the source framework — runs on first use
+    only. ``infer_dims`` (c, h, w) fills the input shape of models that carry none.
+    """
+    from visionflow.convert.importers import detect_format, import_model
+
+    if not model.exists():
+        raise ModelNotFoundError(f"model file not found: {model}")
+    fmt = "caffe" if proto is not None else detect_format(model)
+    if fmt == "onnx":
+        return model
+    digest = hashlib.sha256()
+    for part in (model, proto):
+        files = [] if part is None else sorted(part.rglob("*")) if part.is_dir() else [part]
+        for file in (f for f in files if f.is_file()):
+            digest.update(file_sha256(file).encode())
+    target = cache_dir() / "imported" / f"{digest.hexdigest()[:16]}-{model.name}.onnx"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shape = None if infer_dims is None else (None, *infer_dims)
+    log.info("converting %s model %s to ONNX (first use): %s", fmt, model, target)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        partial = Path(tmp, target.name)
+        import_model(model, fmt=fmt, proto=proto, input_shape=shape, output=partial)
+        os.replace(partial, target)
+    return target
 
 
 def engine_key(
