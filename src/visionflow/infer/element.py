@@ -191,6 +191,7 @@ class Infer(Element):
     def _cluster_params(self) -> ClusterParams:
         cfg = self.config
         attrs = [cfg.class_attributes(c) for c in range(cfg.num_detected_classes)]
+
         def column(name: str) -> np.ndarray:
             return np.array([getattr(a, name) for a in attrs])
 
