@@ -104,6 +104,7 @@ def main() -> None:
                     args.backend,
                     device="cpu",
                     threads=args.threads,
+                    spinning=False,  # the sessions take turns: no spinning between runs
                 )
                 for config in configs(work, size, suffix)
             }

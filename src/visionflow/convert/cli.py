@@ -377,7 +377,11 @@ def _bench_engines(
             }
         )
         engine = resolve_engine(config, backend, device)
-        engines[precision] = load_backend(engine, backend, device=device, threads=threads)
+        # precisions are timed in turns: idle threads of one session must not spin on the cores
+        options = {"spinning": False} if backend == "onnxruntime" and len(precisions) > 1 else {}
+        engines[precision] = load_backend(
+            engine, backend, device=device, threads=threads, **options
+        )
     return engines
 
 

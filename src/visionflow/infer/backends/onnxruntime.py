@@ -67,6 +67,9 @@ class OnnxRuntimeBackend(Backend):
         allow_fallback: run on the CPU (with a warning) when the device is unavailable.
         threads: intra-op threads (0 = ONNX Runtime's default: one per physical core).
         optimized_model: where to save the graph-optimised model (an ORT engine), if anywhere.
+        spinning: let idle intra-op threads spin-wait for the next run (ONNX Runtime's default:
+            lowest latency for one session). Turn it off when several sessions take turns on the
+            same cores — their spinning threads would steal each other's CPU.
     """
 
     name = "onnxruntime"
@@ -79,6 +82,7 @@ class OnnxRuntimeBackend(Backend):
         allow_fallback: bool = False,
         threads: int = 0,
         optimized_model: Path | None = None,
+        spinning: bool = True,
     ) -> None:
         import onnxruntime as ort
 
@@ -107,6 +111,8 @@ class OnnxRuntimeBackend(Backend):
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if optimized_model is not None:
             options.optimized_model_filepath = os.fspath(optimized_model)
         try:
