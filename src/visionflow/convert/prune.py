@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import numpy as np
 import onnxruntime as ort
 
-from visionflow.convert.importers.torch import _flatten, import_torch
+from visionflow.convert.importers.torch import flatten_outputs, import_torch
 from visionflow.convert.parity import sample_inputs
 from visionflow.convert.spec import ExportSpec, ImportResult
 from visionflow.errors import ConfigError, ConversionError, MissingDependencyError
@@ -493,7 +493,7 @@ def _output_layers(
     outputs: list[torch.Tensor] = []
 
     def record(out: Any) -> Any:
-        outputs.extend(_flatten(out))
+        outputs.extend(flatten_outputs(out))
         return out
 
     try:
@@ -548,7 +548,7 @@ def _output_shapes(model: nn.Module, examples: tuple[torch.Tensor, ...]) -> list
             outputs = model(*examples)
         except RuntimeError as err:
             raise ConversionError(f"the model does not run on the example inputs: {err}") from err
-    return [tuple(t.shape) for t in _flatten(outputs)]
+    return [tuple(t.shape) for t in flatten_outputs(outputs)]
 
 
 def _evaluated(evaluate: Callable[[nn.Module], float] | None, model: nn.Module) -> float | None:

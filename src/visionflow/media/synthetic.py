@@ -10,7 +10,6 @@ once and in order.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from fractions import Fraction
 from itertools import count
@@ -20,6 +19,7 @@ import numpy as np
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.source import Source
 from visionflow.errors import ConfigError
+from visionflow.media.pacing import Pacer
 
 PATTERNS = ("moving-boxes", "noise")
 """``moving-boxes``: a few coloured boxes bouncing over a gradient (:meth:`SyntheticSource.boxes_at`
@@ -164,13 +164,11 @@ class SyntheticSource(Source):
     def frames(self) -> Iterator[Frame]:
         time_base = 1 / self.fps
         numbers = count() if self._num_frames is None else range(self._num_frames)
-        started = time.monotonic()
+        pacer = Pacer()
         for n in numbers:
             pixels = self.render(n)
             if self.live:
-                delay = started + float(n * time_base) - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+                pacer.wait(float(n * time_base))
             yield Frame(
                 data=pixels,
                 format=PixelFormat.RGB24,

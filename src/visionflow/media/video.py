@@ -35,6 +35,7 @@ import av.container
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.source import Source
 from visionflow.errors import DecodeError, SourceError, SourceNotFoundError
+from visionflow.media.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ class VideoSource(Source):
     def _generate(self) -> Generator[Frame, None, None]:
         self._next_frame = 0
         timeline = _Timeline()
-        clock: tuple[float, float] | None = None  # (wall, stream) seconds at the first frame
+        pacer = Pacer()
         while True:
             container = self._container or self._open()
             self._container = container
@@ -270,11 +271,7 @@ class VideoSource(Source):
                     pts = timeline(picture.pts, picture.dts)
                     pixels = picture.to_ndarray(format="rgb24")
                     if self.realtime:
-                        now = float(pts * time_base)
-                        clock = clock or (time.monotonic(), now)
-                        delay = clock[0] + now - clock[1] - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
+                        pacer.wait(float(pts * time_base))
                     yield Frame(
                         data=pixels,
                         format=PixelFormat.RGB24,

@@ -6,7 +6,8 @@ must convert values exactly as each does:
 * INI files through GLib ``GKeyFile`` (:class:`~visionflow.compat.deepstream.gkeyfile.KeyFile`):
   a duplicated key is read with its last value; integers, doubles, booleans and ``;`` lists
   follow GLib's rules.
-* YAML files (chosen by a ``.yml``/``.yaml`` suffix) through yaml-cpp: every value is a scalar,
+* YAML files (chosen by a ``.yml``/``.yaml`` suffix) through yaml-cpp
+  (:mod:`~visionflow.compat.deepstream.yamlcpp`): every value is a scalar,
   numbers are C++ stream conversions of the text, a "boolean" is an integer (``true`` fails),
   and lists are ``;``-separated strings converted item by item with ``std::stoi``/``std::stod``.
 * CSV rows (deepstream-app YAML sources) through ``std::stoi``: a leading integer.
@@ -29,7 +30,8 @@ from typing import Any
 
 import yaml
 
-from visionflow.compat.deepstream.gkeyfile import KeyFile, strtod, strtol
+from visionflow.compat.deepstream import yamlcpp
+from visionflow.compat.deepstream.gkeyfile import BadValueError, KeyFile
 from visionflow.compat.deepstream.report import ConfigReport
 from visionflow.errors import ConfigError
 
@@ -381,7 +383,7 @@ class CsvDocument(Document):
         text = self.raw(entry)
         if kind is Kind.STRING:
             return text
-        return _located(self, entry, _CSV_READERS.get(kind, _stoi), text)
+        return _located(self, entry, _CSV_READERS.get(kind, yamlcpp.stoi), text)
 
 
 def load_document(path: str | os.PathLike[str]) -> Document:
@@ -393,97 +395,47 @@ def load_document(path: str | os.PathLike[str]) -> Document:
 # --- value conversions --------------------------------------------------------------------------
 
 
-class _FormError(ValueError):
-    def __init__(self, reason: str, allowed: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.allowed = allowed
-
-
 def _located(doc: Document, entry: Entry, convert: Callable[[str], Any], text: str) -> Any:
     try:
         return convert(text)
-    except _FormError as exc:
+    except BadValueError as exc:
         raise doc.error(entry, exc.reason, exc.allowed) from None
 
 
 def _uint64(text: str) -> int:
     """``g_key_file_get_uint64``: decimal digits, nothing after them."""
     if not re.fullmatch(r"[ \t]*\+?[0-9]+", text):
-        raise _FormError("not an unsigned integer", "a decimal integer ≥ 0")
+        raise BadValueError("not an unsigned integer", "a decimal integer ≥ 0")
     return int(text)
 
 
-_CPP_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|[0-9]+)")
-_CPP_DOUBLE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_YAML_SPECIAL = {".inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+_YAML_BOOLEANS = ("true", "false", "yes", "no")
 _YAML_BOOL_FORM = "an integer (DeepStream's YAML reader takes 0 or 1 here, not true/false)"
 
 
 def _yaml_int(text: str) -> int:
-    """yaml-cpp ``as<int>()``: the whole scalar is a decimal or ``0x`` integer."""
-    match = _CPP_INT.fullmatch(text)
-    if not match:
-        form = _YAML_BOOL_FORM if text.lower() in ("true", "false", "yes", "no") else "an integer"
-        raise _FormError("not an integer", form)
-    digits = match.group(2)
-    value = int(digits, 16 if digits[:2] in ("0x", "0X") else 10)
-    return -value if match.group(1) == "-" else value
-
-
-def _yaml_double(text: str) -> float:
-    """yaml-cpp ``as<double>()``: the whole scalar is a number (or ``.inf``/``.nan``)."""
-    if _CPP_DOUBLE.fullmatch(text):
-        return float(text)
-    if text.lower() in _YAML_SPECIAL:
-        return _YAML_SPECIAL[text.lower()]
-    raise _FormError("not a number", "a number such as 0.5 or 1e-3")
-
-
-def _stoi(text: str) -> int:
-    """``std::stoi``: a leading integer after blanks; what follows it is dropped."""
-    value, end = strtol(text)
-    if end == 0:
-        raise _FormError("not an integer", "an integer")
-    return value
-
-
-def _stod(text: str) -> float:
-    """``std::stod``: a leading number after blanks; what follows it is dropped."""
-    value, end = strtod(text)
-    if end == 0:
-        raise _FormError("not a number", "a number")
-    return value
-
-
-def _split(read: Callable[[str], Any], allowed: str) -> Callable[[str], list[Any]]:
-    """DeepStream's ``split_string``: cut at every ``;`` (an empty last item stays)."""
-
-    def read_list(text: str) -> list[Any]:
-        out = []
-        for index, item in enumerate(text.split(";"), 1):
-            try:
-                out.append(read(item))
-            except _FormError as exc:
-                raise _FormError(f"item {index} ({item!r}) is {exc.reason}", allowed) from None
-        return out
-
-    return read_list
+    """yaml-cpp ``as<int>()``; a YAML boolean is told that DeepStream's flags are integers."""
+    try:
+        return yamlcpp.as_int(text)
+    except BadValueError as exc:
+        if text.lower() in _YAML_BOOLEANS:
+            raise BadValueError(exc.reason, _YAML_BOOL_FORM) from None
+        raise
 
 
 _YAML_READERS: dict[Kind, Callable[[str], Any]] = {
     Kind.INT: _yaml_int,
     Kind.UINT64: _uint64,
     Kind.BOOLEAN: lambda text: _yaml_int(text) != 0,
-    Kind.DOUBLE: _yaml_double,
+    Kind.DOUBLE: yamlcpp.as_double,
     Kind.STRING: str,
-    Kind.INT_LIST: _split(_stoi, "integers separated by ';' (no ';' at the end)"),
-    Kind.DOUBLE_LIST: _split(_stod, "numbers separated by ';' (no ';' at the end)"),
+    Kind.INT_LIST: yamlcpp.stoi_list,
+    Kind.DOUBLE_LIST: yamlcpp.stod_list,
     Kind.STRING_LIST: lambda text: text.split(";"),
 }
 _CSV_READERS: dict[Kind, Callable[[str], Any]] = {
-    Kind.DOUBLE: _stod,
-    Kind.BOOLEAN: lambda text: _stoi(text) != 0,
+    Kind.DOUBLE: yamlcpp.stod,
+    Kind.BOOLEAN: lambda text: yamlcpp.stoi(text) != 0,
 }
 
 

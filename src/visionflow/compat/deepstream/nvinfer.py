@@ -20,7 +20,6 @@ about (deprecated, unknown or duplicate keys, a missing labels file) is listed w
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,7 +30,8 @@ from typing import Any, NamedTuple, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from visionflow.compat.deepstream.gkeyfile import BadValueError, KeyFile, strtod, strtol
+from visionflow.compat.deepstream import yamlcpp
+from visionflow.compat.deepstream.gkeyfile import BadValueError, KeyFile, strtol
 from visionflow.compat.deepstream.report import ConfigReport
 from visionflow.errors import ConfigError
 from visionflow.infer.config import (
@@ -518,56 +518,6 @@ def _is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG and node.style is None
 
 
-# yaml-cpp's as<int>(): a C++ stream with the base taken from the prefix (0x hex, 0 octal).
-_CPP_INTEGER = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)[ \t\n\v\f\r]*")
-# yaml-cpp's as<double>(): a C++ stream, or YAML's .inf / .nan spellings.
-_CPP_DOUBLE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\n\v\f\r]*")
-_YAML_SPECIAL = {
-    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), float("inf")),
-    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), float("-inf")),
-    **dict.fromkeys((".nan", ".NaN", ".NAN"), float("nan")),
-}
-
-
-def _yaml_int(text: str, *, unsigned: bool = False) -> int:
-    match = _CPP_INTEGER.fullmatch(text)
-    if not match or (unsigned and match.group(1) == "-"):
-        raise BadValueError("not an integer", "an integer ≥ 0" if unsigned else "an integer")
-    digits = match.group(2)
-    base = 16 if digits[:2] in ("0x", "0X") else 8 if len(digits) > 1 and digits[0] == "0" else 10
-    value = int(digits, base) * (-1 if match.group(1) == "-" else 1)
-    low, high = (0, 2**32 - 1) if unsigned else (-(2**31), 2**31 - 1)
-    if not low <= value <= high:
-        raise BadValueError("integer out of range", f"an integer from {low} to {high}")
-    return value
-
-
-def _yaml_double(text: str) -> float:
-    if _CPP_DOUBLE.fullmatch(text):
-        return float(text)
-    if text in _YAML_SPECIAL:
-        return _YAML_SPECIAL[text]
-    raise BadValueError("not a number", "a number such as 0.5 or 1e-3")
-
-
-def _stoi(text: str) -> int:
-    """``std::stoi``: a leading integer; anything after it is ignored."""
-    value, end = strtol(text)
-    if end == 0:
-        raise BadValueError("not an integer", "an integer")
-    if not -(2**31) <= value < 2**31:
-        raise BadValueError("integer out of range", f"an integer from {-(2**31)} to {2**31 - 1}")
-    return value
-
-
-def _stod(text: str) -> float:
-    """``std::stod``: a leading number; anything after it is ignored."""
-    value, end = strtod(text)
-    if end == 0:
-        raise BadValueError("not a number", "a number")
-    return value
-
-
 def _yaml_flag(read: Callable[[str], int]) -> Callable[[str], bool]:
     def flag(text: str) -> bool:
         try:
@@ -580,31 +530,16 @@ def _yaml_flag(read: Callable[[str], int]) -> Callable[[str], bool]:
     return flag
 
 
-def _items(read: Callable[[str], T], allowed: str) -> Callable[[str], list[T]]:
-    """A ``;`` list split as nvinfer's YAML reader does: no trimming, empty items kept."""
-
-    def read_list(text: str) -> list[T]:
-        out = []
-        for index, item in enumerate(text.split(";"), 1):
-            try:
-                out.append(read(item))
-            except BadValueError as exc:
-                raise BadValueError(f"item {index} ({item!r}) is {exc.reason}", allowed) from None
-        return out
-
-    return read_list
-
-
 _YAML_READERS: dict[str, Callable[[str], Any]] = {
-    "int": _yaml_int,
-    "uint": lambda text: _yaml_int(text, unsigned=True),
-    "stoi": _stoi,
-    "double": _yaml_double,
-    "int_bool": _yaml_flag(_yaml_int),
-    "stoi_bool": _yaml_flag(_stoi),
+    "int": yamlcpp.as_int,
+    "uint": partial(yamlcpp.as_int, unsigned=True),
+    "stoi": yamlcpp.stoi,
+    "double": yamlcpp.as_double,
+    "int_bool": _yaml_flag(yamlcpp.as_int),
+    "stoi_bool": _yaml_flag(yamlcpp.stoi),
     "string": str,
-    "stoi_list": _items(_stoi, "integers separated by ';'"),
-    "stod_list": _items(_stod, "numbers separated by ';'"),
+    "stoi_list": yamlcpp.stoi_list,
+    "stod_list": yamlcpp.stod_list,
     "split": lambda text: text.split(";"),
 }
 

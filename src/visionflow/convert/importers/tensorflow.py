@@ -100,17 +100,8 @@ def import_saved_model(
             return_tensors_to_rename=True,
         )
     )
-    output = _output_path(output)
-    _convert(
-        lambda: tf2onnx.convert.from_graph_def(
-            graph_def,
-            input_names=input_names,
-            output_names=output_names,
-            opset=spec.opset,
-            shape_override=_shape_override(input_names, spec),
-            tensors_to_rename=renames,
-            output_path=str(output),
-        )
+    output = _graph_def_to_onnx(
+        tf2onnx, graph_def, input_names, output_names, renames, spec, output
     )
 
     def reference(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -157,17 +148,8 @@ def import_frozen_graph(
             f"{path}: the graph has no tensors {missing}; its placeholders are {placeholders}"
         )
     renames = {name: name.removesuffix(":0") for name in input_names + output_names}
-    output = _output_path(output)
-    _convert(
-        lambda: tf2onnx.convert.from_graph_def(
-            graph_def,
-            input_names=input_names,
-            output_names=output_names,
-            opset=spec.opset,
-            shape_override=_shape_override(input_names, spec),
-            tensors_to_rename=renames,
-            output_path=str(output),
-        )
+    output = _graph_def_to_onnx(
+        tf2onnx, graph_def, input_names, output_names, renames, spec, output
     )
     frozen = tf.compat.v1.wrap_function(
         lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
@@ -274,6 +256,31 @@ def _keras_signature(model: Any, spec: ExportSpec, tf: Any) -> tuple[Any, ...]:
             dims = (None, *dims[1:])
         signature.append(tf.TensorSpec(dims, dtype, name=name))
     return tuple(signature)
+
+
+def _graph_def_to_onnx(
+    tf2onnx: Any,
+    graph_def: Any,
+    input_names: list[str],
+    output_names: list[str],
+    renames: dict[str, str],
+    spec: ExportSpec,
+    output: str | PathLike[str],
+) -> Path:
+    """Write ``graph_def`` to ``output`` as ONNX; its tensors are renamed by ``renames``."""
+    path = _output_path(output)
+    _convert(
+        lambda: tf2onnx.convert.from_graph_def(
+            graph_def,
+            input_names=input_names,
+            output_names=output_names,
+            opset=spec.opset,
+            shape_override=_shape_override(input_names, spec),
+            tensors_to_rename=renames,
+            output_path=str(path),
+        )
+    )
+    return path
 
 
 def _shape_override(input_names: list[str], spec: ExportSpec) -> dict[str, list[Dim]] | None:

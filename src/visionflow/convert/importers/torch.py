@@ -122,7 +122,7 @@ def import_torch(
     output_names = spec.output_names or (
         tuple(outputs)
         if isinstance(outputs, Mapping)
-        else _default_names("output", len(_flatten(outputs)))
+        else _default_names("output", len(flatten_outputs(outputs)))
     )
     spec = dataclasses.replace(
         spec,
@@ -144,7 +144,7 @@ def import_torch(
                 for n in spec.input_names
             ]
             with _eval_mode(module), torch.inference_mode():
-                return [t.cpu().numpy() for t in _flatten(module(*tensors))]
+                return [t.cpu().numpy() for t in flatten_outputs(module(*tensors))]
 
         first = {
             name: x.detach().cpu().numpy()
@@ -209,12 +209,16 @@ def _example_tensors(example_inputs: Any, spec: ExportSpec, torch: Any) -> tuple
     return tuple(torch.as_tensor(np.asarray(x)) if isinstance(x, np.ndarray) else x for x in items)
 
 
-def _flatten(outputs: Any) -> list[torch.Tensor]:
-    """The tensors of a module's output in export order (tensor, sequence or mapping)."""
+def flatten_outputs(outputs: Any) -> list[torch.Tensor]:
+    """The tensors of a module's output in export order (tensor, sequence or mapping).
+
+    Raises:
+        ConversionError: the output holds something other than tensors.
+    """
     if isinstance(outputs, Mapping):
-        return [t for value in outputs.values() for t in _flatten(value)]
+        return [t for value in outputs.values() for t in flatten_outputs(value)]
     if isinstance(outputs, Sequence):
-        return [t for value in outputs for t in _flatten(value)]
+        return [t for value in outputs for t in flatten_outputs(value)]
     if hasattr(outputs, "numpy"):
         return [outputs]
     raise ConversionError(f"model output of type {type(outputs).__name__} cannot be exported")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from visionflow.errors import BackendError
 from visionflow.registry import Registry
 
 
@@ -33,27 +35,50 @@ class TensorSpec:
 class Backend(ABC):
     """A loaded model ready to run batches on one device.
 
-    Subclasses register in :data:`BACKENDS` and are built by :func:`load_backend`. ``infer`` takes
-    and returns host arrays; a device backend may accept device tensors as well.
+    Subclasses register in :data:`BACKENDS` and are built by :func:`load_backend`; each loads its
+    model, passes the model's tensor specs to ``Backend.__init__`` and implements :meth:`run`.
+    ``infer`` takes and returns host arrays; a device backend may accept device tensors as well.
     """
 
     name: str = "backend"
 
-    def __init__(self, model: Path, device: str) -> None:
+    def __init__(
+        self,
+        model: Path,
+        device: str,
+        inputs: Sequence[TensorSpec],
+        outputs: Sequence[TensorSpec],
+    ) -> None:
         self.model = model
         self.device = device
+        self._inputs = list(inputs)
+        self._outputs = list(outputs)
 
     @property
-    @abstractmethod
-    def inputs(self) -> list[TensorSpec]: ...
+    def inputs(self) -> list[TensorSpec]:
+        """The model's inputs, in binding order."""
+        return self._inputs
 
     @property
-    @abstractmethod
-    def outputs(self) -> list[TensorSpec]: ...
+    def outputs(self) -> list[TensorSpec]:
+        """The model's outputs, in binding order."""
+        return self._outputs
 
     @abstractmethod
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one batch exactly as given (no padding); outputs in binding order."""
+
+    @contextmanager
+    def runtime_errors(self, runtime: str, feeds: Mapping[str, np.ndarray]) -> Iterator[None]:
+        """Translate what ``runtime`` raises during a run into a :class:`BackendError` that
+        names the model and the shapes of ``feeds``."""
+        try:
+            yield
+        except Exception as exc:  # runtimes raise exception types of their own
+            shapes = {k: tuple(v.shape) for k, v in feeds.items()}
+            raise BackendError(
+                f"{runtime} failed on {self.model.name} with inputs {shapes}: {exc}"
+            ) from exc
 
     @property
     def max_batch(self) -> int | None:

@@ -126,25 +126,15 @@ class OnnxRuntimeBackend(Backend):
                 raise DeviceUnavailableError(message)
             log.warning("%s; continuing as fallback was allowed", message)
             device = "cpu"
-        super().__init__(model, device)
-        self._inputs = [_spec(a) for a in self.session.get_inputs()]
-        self._outputs = [_spec(a) for a in self.session.get_outputs()]
-        self._output_names = [o.name for o in self._outputs]
-
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        return self._outputs
+        super().__init__(
+            model,
+            device,
+            [_spec(a) for a in self.session.get_inputs()],
+            [_spec(a) for a in self.session.get_outputs()],
+        )
+        self._output_names = [o.name for o in self.outputs]
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        try:
+        with self.runtime_errors("ONNX Runtime", feeds):
             values = self.session.run(self._output_names, dict(feeds))
-        except Exception as exc:
-            shapes = {k: tuple(v.shape) for k, v in feeds.items()}
-            raise BackendError(
-                f"ONNX Runtime failed on {self.model.name} with inputs {shapes}: {exc}"
-            ) from exc
         return dict(zip(self._output_names, values, strict=True))

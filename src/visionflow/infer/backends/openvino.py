@@ -151,11 +151,14 @@ class OpenVINOBackend(Backend):
                 self.compiled = core.compile_model(network, target, config)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
             raise BackendError(f"OpenVINO cannot load {model} on {target}: {exc}") from exc
-        super().__init__(model, target)
-        self._request = self.compiled.create_infer_request()
-        self._inputs = [_spec(p) for p in self.compiled.inputs]
         self._output_ports = list(self.compiled.outputs)
-        self._outputs = [_spec(p) for p in self._output_ports]
+        super().__init__(
+            model,
+            target,
+            [_spec(p) for p in self.compiled.inputs],
+            [_spec(p) for p in self._output_ports],
+        )
+        self._request = self.compiled.create_infer_request()
 
     @staticmethod
     def _device(device: str, allow_fallback: bool) -> str:
@@ -175,25 +178,12 @@ class OpenVINOBackend(Backend):
         log.warning("%s; falling back to CPU as allowed", message)
         return "CPU"
 
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        return self._outputs
-
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        try:
+        with self.runtime_errors("OpenVINO", feeds):
             results = self._request.infer(dict(feeds))
-        except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
-            shapes = {k: tuple(v.shape) for k, v in feeds.items()}
-            raise BackendError(
-                f"OpenVINO failed on {self.model.name} with inputs {shapes}: {exc}"
-            ) from exc
         return {
             spec.name: np.array(results[port])
-            for spec, port in zip(self._outputs, self._output_ports, strict=True)
+            for spec, port in zip(self.outputs, self._output_ports, strict=True)
         }
 
     def export(self, path: Path) -> Path:
