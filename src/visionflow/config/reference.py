@@ -73,6 +73,24 @@ def _page(title: str, intro: str, models: list[type[BaseModel]]) -> str:
     return "\n".join(parts)
 
 
+_RUNTIME_NOTES = {
+    "model-engine-file": "used when its key matches, else (re)built there or under DeepStream's auto name",
+    "tlt-encoded-model": "encrypted TAO models cannot be read: the error says how to export ONNX",
+    "tlt-model-key": "see tlt-encoded-model",
+    "model-file": "converted to ONNX on first use (Caffe with proto-file, or any importable format)",
+    "proto-file": "with model-file: the Caffe model is converted to ONNX on first use",
+    "uff-file": "UFF models cannot be read: the error says how to export ONNX",
+    "custom-lib-path": "a .so: its well-known parse functions run as built-in Python equivalents; "
+    "a .py file: its functions are the parsers",
+    "network-mode": "a precision the backend cannot run is an error naming what it can run",
+    "gpu-id": "the CUDA device when the element runs on `cuda`",
+    "enable-dla": "mapped to an NPU / DirectML device where the backend offers one, else an error",
+    "classifier-async-mode": "results are computed synchronously; caching needs a tracker (not yet)",
+    "secondary-reinfer-interval": "takes effect with a tracker (not yet in visionflow)",
+    "input-tensor-from-meta": "needs nvdspreprocess (not yet): starting such an element is an error",
+}
+
+
 def nvinfer_keys_page() -> str:
     """Every nvinfer key visionflow knows: how it is read and what becomes of it."""
     from visionflow.compat.deepstream import nvinfer
@@ -87,6 +105,8 @@ def nvinfer_keys_page() -> str:
         for key, spec in table.items():
             target = f"`{spec.field}`" if spec.field else "-"
             status = f"accepted, ignored: {spec.ignore}" if spec.ignore else "honoured"
+            if key in _RUNTIME_NOTES:
+                status += f" — {_RUNTIME_NOTES[key]}"
             out.append(f"| `{key}` | {spec.kind.ini} | {target} | {status} |")
         return [*out, ""]
 

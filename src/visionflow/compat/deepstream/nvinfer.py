@@ -157,7 +157,7 @@ _UFF_ORDERS = {**_NCHW_NHWC, 2: TensorOrder.NC}
 
 @dataclass(frozen=True)
 class _Spec:
-    """A key: how it is read and checked, and the field it sets or why it is ignored."""
+    """A key: how it is read and checked, the field it sets, and why it has no effect (if so)."""
 
     kind: _Kind
     field: str | None = None
@@ -172,6 +172,10 @@ def _path(field: str) -> _Spec:
 
 _TRT_BUILD = "TensorRT builder setting; no TensorRT here"
 _BUFFER_POOL = "sizes nvinfer's GPU output buffer pool; visionflow allocates outputs per batch"
+_CUSTOM_BUILDER = (
+    "input of a custom TensorRT engine builder; visionflow builds its engines from onnx-file "
+    "(or a model-file it can import)"
+)
 _DEBUG = "nvinfer debugging aid (tensor dump/injection); not available here"
 
 _PROPERTY_KEYS: dict[str, _Spec] = {
@@ -190,8 +194,8 @@ _PROPERTY_KEYS: dict[str, _Spec] = {
     ),
     "labelfile-path": _path("labelfile_path"),
     "custom-lib-path": _path("custom_lib_path"),
-    "custom-network-config": _Spec(_STRING, "custom_network_config"),
-    "engine-create-func-name": _Spec(_STRING, "engine_create_func_name"),
+    "custom-network-config": _Spec(_STRING, "custom_network_config", ignore=_CUSTOM_BUILDER),
+    "engine-create-func-name": _Spec(_STRING, "engine_create_func_name", ignore=_CUSTOM_BUILDER),
     "parse-bbox-func-name": _Spec(_STRING, "parse_bbox_func_name"),
     "parse-bbox-instance-mask-func-name": _Spec(_STRING, "parse_bbox_instance_mask_func_name"),
     "parse-classifier-func-name": _Spec(_STRING, "parse_classifier_func_name"),
@@ -618,8 +622,11 @@ class _Reader:
             self._warn(item, "unknown key; ignored")
             return _Outcome(False, "unknown key (DeepStream warns and ignores it)")
         value = self._value(item, spec)
-        if spec.ignore is not None or spec.field is None:
+        if spec.field is None:
             return _Outcome(False, spec.ignore or "")
+        if spec.ignore is not None:  # kept in the config (verbatim), but without effect here
+            self._set(spec.field, value, item)
+            return _Outcome(False, spec.ignore)
         if spec.path:
             if not value:
                 self._warn(item, "empty path; ignored")
