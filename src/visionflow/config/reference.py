@@ -74,10 +74,10 @@ def _page(title: str, intro: str, models: list[type[BaseModel]]) -> str:
 
 
 _RUNTIME_NOTES = {
-    "model-engine-file": "used when its key matches, else (re)built there or under DeepStream's auto name",
+    "model-engine-file": "used when its key matches, else (re)built (there or under the auto name)",
     "tlt-encoded-model": "encrypted TAO models cannot be read: the error says how to export ONNX",
     "tlt-model-key": "see tlt-encoded-model",
-    "model-file": "converted to ONNX on first use (Caffe with proto-file, or any importable format)",
+    "model-file": "converted to ONNX on first use (Caffe with proto-file, or another format)",
     "proto-file": "with model-file: the Caffe model is converted to ONNX on first use",
     "uff-file": "UFF models cannot be read: the error says how to export ONNX",
     "custom-lib-path": "a .so: its well-known parse functions run as built-in Python equivalents; "
@@ -85,9 +85,9 @@ _RUNTIME_NOTES = {
     "network-mode": "a precision the backend cannot run is an error naming what it can run",
     "gpu-id": "the CUDA device when the element runs on `cuda`",
     "enable-dla": "mapped to an NPU / DirectML device where the backend offers one, else an error",
-    "classifier-async-mode": "results are computed synchronously; caching needs a tracker (not yet)",
+    "classifier-async-mode": "results are computed synchronously; caching needs a tracker",
     "secondary-reinfer-interval": "takes effect with a tracker (not yet in visionflow)",
-    "input-tensor-from-meta": "needs nvdspreprocess (not yet): starting such an element is an error",
+    "input-tensor-from-meta": "needs nvdspreprocess (not yet): such an element is an error",
 }
 
 
