@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,15 +249,17 @@ def opencv_to_yaml(text: str) -> str:
     return _OPENCV_DIRECTIVE.sub(r"\1#YAML:1.", text, count=1)
 
 
-def parse_yaml(path: Path) -> yaml.Node | None:
-    """Compose a YAML file into nodes (with line numbers), accepting OpenCV's ``%YAML:1.0``."""
+def parse_yaml(path: Path, *, opencv: bool = True) -> yaml.Node | None:
+    """Compose a YAML file into nodes (with line numbers), accepting OpenCV's ``%YAML:1.0``
+    unless ``opencv`` is False."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path)) from None
     except UnicodeDecodeError:
         raise ConfigError("not UTF-8 text", file=str(path)) from None
-    text = opencv_to_yaml(text)
+    if opencv:
+        text = opencv_to_yaml(text)
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -273,13 +275,15 @@ def is_null(node: yaml.Node) -> bool:
 class YamlDocument(Document):
     """A YAML file whose top-level mappings are the groups (as yaml-cpp readers iterate it).
 
-    Top-level entries that are not mappings are not groups; :meth:`stray` lists them.
+    Top-level entries that are not mappings are not groups; :meth:`stray` lists them, except
+    that one named in ``strict`` whose value is neither a mapping nor null is an error.
+    ``opencv`` is as for :func:`parse_yaml`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, opencv: bool = True, strict: Collection[str] = ()) -> None:
         self.path = path
         self.file = str(path)
-        root = parse_yaml(path)
+        root = parse_yaml(path, opencv=opencv)
         if root is not None and not isinstance(root, yaml.MappingNode):
             raise ConfigError(
                 "expected a mapping of groups", file=self.file, line=root.start_mark.line + 1
@@ -297,6 +301,8 @@ class YamlDocument(Document):
             elif is_null(value_node):
                 self._lines.setdefault(name, line)
                 self._entries.setdefault(name, [])
+            elif name in strict:
+                raise ConfigError(f"{name} must be a mapping of keys", file=self.file, line=line)
             else:
                 self._stray.append(Entry("", name, line, value_node))
 

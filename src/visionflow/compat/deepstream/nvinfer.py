@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from visionflow.compat.deepstream import yamlcpp
 from visionflow.compat.deepstream.gkeyfile import BadValueError, KeyFile, strtol
+from visionflow.compat.deepstream.keys import Entry, YamlDocument, is_null
 from visionflow.compat.deepstream.report import ConfigReport
 from visionflow.errors import ConfigError
 from visionflow.infer.config import (
@@ -351,16 +352,6 @@ _NEVER_READ = {"parse-func": "legacy key that nvinfer declares but never reads"}
 # --- the two file syntaxes ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Item:
-    """One occurrence of a key. ``node`` is its YAML value node (None for INI)."""
-
-    group: str
-    key: str
-    line: int
-    node: yaml.Node | None = None
-
-
 class _Document(ABC):
     """A config file as nvinfer's reader for its syntax sees it."""
 
@@ -376,25 +367,25 @@ class _Document(ABC):
         """Line of the group's header."""
 
     @abstractmethod
-    def items(self, group: str) -> list[_Item]:
+    def items(self, group: str) -> list[Entry]:
         """Every key occurrence of the group, in file order."""
 
     @abstractmethod
-    def raw(self, item: _Item) -> str:
+    def raw(self, item: Entry) -> str:
         """The value text, for messages."""
 
     @abstractmethod
-    def read(self, item: _Item, kind: _Kind) -> Any:
+    def read(self, item: Entry, kind: _Kind) -> Any:
         """The value nvinfer reads for ``item``; ConfigError if it cannot."""
 
-    def stray(self) -> list[_Item]:
+    def stray(self) -> list[Entry]:
         """Top-level entries that are not groups (YAML scalars)."""
         return []
 
     def has_key(self, group: str, key: str) -> bool:
         return any(item.key == key for item in self.items(group))
 
-    def value_line(self, item: _Item) -> int:
+    def value_line(self, item: Entry) -> int:
         """The line the value read for ``item`` comes from."""
         return item.line
 
@@ -412,89 +403,49 @@ class _IniDocument(_Document):
     def group_line(self, group: str) -> int:
         return self.keyfile.group_line(group)
 
-    def items(self, group: str) -> list[_Item]:
-        return [_Item(e.group, e.key, e.line) for e in self.keyfile.entries(group)]
+    def items(self, group: str) -> list[Entry]:
+        return [Entry(e.group, e.key, e.line) for e in self.keyfile.entries(group)]
 
     def has_key(self, group: str, key: str) -> bool:
         return self.keyfile.has_key(group, key)
 
-    def raw(self, item: _Item) -> str:
+    def raw(self, item: Entry) -> str:
         return self.keyfile.entry(item.group, item.key).value
 
-    def value_line(self, item: _Item) -> int:
+    def value_line(self, item: Entry) -> int:
         return self.keyfile.entry(item.group, item.key).line  # GLib reads the last occurrence
 
-    def read(self, item: _Item, kind: _Kind) -> Any:
+    def read(self, item: Entry, kind: _Kind) -> Any:
         getter: Callable[[str, str], Any] = getattr(self.keyfile, f"get_{kind.ini}")
         return getter(item.group, item.key)
-
-
-_NULL_TAG = "tag:yaml.org,2002:null"
 
 
 class _YamlDocument(_Document):
     legacy_keys = False
 
     def __init__(self, path: Path) -> None:
-        self.file = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError("file not found", file=self.file) from None
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            line = exc.problem_mark.line + 1 if exc.problem_mark else None
-            raise ConfigError(f"invalid YAML: {exc.problem}", file=self.file, line=line) from None
-        if root is not None and not isinstance(root, yaml.MappingNode):
-            raise ConfigError(
-                "expected a mapping of groups", file=self.file, line=root.start_mark.line + 1
-            )
-        self._items: dict[str, list[_Item]] = {}
-        self._group_lines: dict[str, int] = {}
-        self._stray: list[_Item] = []
-        for key_node, value_node in root.value if root is not None else []:
-            name, line = self._key(key_node), key_node.start_mark.line + 1
-            if isinstance(value_node, yaml.MappingNode):
-                self._group_lines.setdefault(name, line)
-                items = self._items.setdefault(name, [])
-                items += [
-                    _Item(name, self._key(k), k.start_mark.line + 1, v) for k, v in value_node.value
-                ]
-            elif name == _PROPERTY and not _is_null(value_node):
-                raise ConfigError("property must be a mapping of keys", file=self.file, line=line)
-            elif _is_null(value_node):
-                self._group_lines.setdefault(name, line)
-                self._items.setdefault(name, [])
-            else:
-                self._stray.append(_Item("", name, line, value_node))
-
-    def _key(self, node: yaml.Node) -> str:
-        if not isinstance(node, yaml.ScalarNode):
-            raise ConfigError(
-                "keys must be plain text", file=self.file, line=node.start_mark.line + 1
-            )
-        return str(node.value)
+        # nvinfer's yaml-cpp reader rejects OpenCV's "%YAML:1.0"; property must be a mapping.
+        self.yaml = YamlDocument(path, opencv=False, strict=(_PROPERTY,))
+        self.file = self.yaml.file
 
     def groups(self) -> tuple[str, ...]:
-        return tuple(self._items)
+        return self.yaml.groups()
 
     def group_line(self, group: str) -> int:
-        return self._group_lines[group]
+        return self.yaml.group_line(group)
 
-    def items(self, group: str) -> list[_Item]:
-        return list(self._items.get(group, ()))
+    def items(self, group: str) -> list[Entry]:
+        return list(self.yaml.entries(group))
 
-    def stray(self) -> list[_Item]:
-        return list(self._stray)
+    def stray(self) -> list[Entry]:
+        return list(self.yaml.stray())
 
-    def raw(self, item: _Item) -> str:
+    def raw(self, item: Entry) -> str:
+        return self.yaml.raw(item)
+
+    def read(self, item: Entry, kind: _Kind) -> Any:
         node = item.node
-        return str(node.value) if isinstance(node, yaml.ScalarNode) else "…"
-
-    def read(self, item: _Item, kind: _Kind) -> Any:
-        node = item.node
-        if node is None or _is_null(node):
+        if node is None or is_null(node):
             raise self._error(item, "missing value")
         if not isinstance(node, yaml.ScalarNode):
             raise self._error(item, "expected a single value, not a list or mapping")
@@ -505,7 +456,7 @@ class _YamlDocument(_Document):
             raise self._error(item, exc.reason, text, exc.allowed) from None
 
     def _error(
-        self, item: _Item, reason: str, value: str | None = None, allowed: str | None = None
+        self, item: Entry, reason: str, value: str | None = None, allowed: str | None = None
     ) -> ConfigError:
         return ConfigError(
             reason,
@@ -516,10 +467,6 @@ class _YamlDocument(_Document):
             value=value,
             allowed=allowed,
         )
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG and node.style is None
 
 
 def _yaml_flag(read: Callable[[str], int]) -> Callable[[str], bool]:
@@ -564,7 +511,7 @@ class _Reader:
         self.doc = document
         self.path = path
         self.fields: dict[str, Any] = {}
-        self.origin: dict[str, _Item] = {}
+        self.origin: dict[str, Entry] = {}
         self.report = ConfigReport(document.file, "nvinfer")
 
     def read(self) -> tuple[InferConfig, ConfigReport]:
@@ -596,7 +543,7 @@ class _Reader:
 
     # per key
 
-    def _group(self, group: str, handle: Callable[[_Item], _Outcome]) -> None:
+    def _group(self, group: str, handle: Callable[[Entry], _Outcome]) -> None:
         """Handle every occurrence in order, as nvinfer does; the last one is reported."""
         items = self.doc.items(group)
         last = {item.key: item.line for item in items}
@@ -607,7 +554,7 @@ class _Reader:
             else:
                 self._warn(item, f"duplicate key; the one on line {last[item.key]} is used")
 
-    def _property_key(self, item: _Item) -> _Outcome:
+    def _property_key(self, item: Entry) -> _Outcome:
         key = item.key
         if key in _INI_ONLY and self.doc.legacy_keys:
             return self._legacy_property(item)
@@ -635,7 +582,7 @@ class _Reader:
         self._set(spec.field, value, item)
         return _Outcome(True)
 
-    def _legacy_property(self, item: _Item) -> _Outcome:
+    def _legacy_property(self, item: Entry) -> _Outcome:
         key = item.key
         if key == "is-classifier":
             if self.doc.has_key(_PROPERTY, "network-type"):
@@ -666,7 +613,7 @@ class _Reader:
         self._warn(item, "unknown key; ignored")  # "threshold" belongs to class attributes
         return _Outcome(False, "unknown key (DeepStream warns and ignores it)")
 
-    def _class_key(self, item: _Item, values: dict[str, Any]) -> _Outcome:
+    def _class_key(self, item: Entry, values: dict[str, Any]) -> _Outcome:
         key = item.key
         note = ""
         if key == "threshold" and self.doc.legacy_keys:
@@ -679,7 +626,7 @@ class _Reader:
         values[spec.field] = self._value(item, spec)
         return _Outcome(True, note)
 
-    def _value(self, item: _Item, spec: _Spec) -> Any:
+    def _value(self, item: Entry, spec: _Spec) -> Any:
         value = self.doc.read(item, spec.kind)
         try:
             return spec.check(value)
@@ -780,22 +727,22 @@ class _Reader:
 
     # bookkeeping
 
-    def _set(self, field: str, value: Any, item: _Item) -> None:
+    def _set(self, field: str, value: Any, item: Entry) -> None:
         self.fields[field] = value
         self.origin[field] = item
 
-    def _record(self, item: _Item, outcome: _Outcome) -> None:
+    def _record(self, item: Entry, outcome: _Outcome) -> None:
         name = f"{item.group}.{item.key}" if item.group else item.key
         if outcome.honoured:
             self.report.honour(name)
         else:
             self.report.ignore(name, outcome.note)
 
-    def _warn(self, item: _Item, message: str) -> None:
+    def _warn(self, item: Entry, message: str) -> None:
         group = f"[{item.group}] " if item.group else ""
         self.report.warnings.append(f"{self.doc.file}:{item.line}: {group}{item.key}: {message}")
 
-    def _error(self, item: _Item, reason: str, allowed: str | None) -> ConfigError:
+    def _error(self, item: Entry, reason: str, allowed: str | None) -> ConfigError:
         return ConfigError(
             reason,
             file=self.doc.file,
