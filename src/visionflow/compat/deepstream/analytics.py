@@ -18,9 +18,9 @@ import os
 from typing import Any
 
 from visionflow.compat.deepstream.app_keys import ANALYTICS
+from visionflow.compat.deepstream.gkeyfile import BadValueError
 from visionflow.compat.deepstream.keys import (
     Document,
-    InvalidValueError,
     Kind,
     Spec,
     Table,
@@ -43,13 +43,13 @@ _MODES = ("loose", "balanced", "strict")
 
 def _non_negative(values: list[int], allowed: str) -> list[int]:
     if any(v < 0 for v in values):
-        raise InvalidValueError("negative coordinate", allowed)
+        raise BadValueError("negative coordinate", allowed)
     return values
 
 
 def _polygon(values: list[int]) -> list[int]:
     if len(values) % 2:
-        raise InvalidValueError(
+        raise BadValueError(
             f"odd number of values ({len(values)}); a polygon is x;y pairs", _POINTS
         )
     return _non_negative(values, _POINTS)
@@ -58,7 +58,7 @@ def _polygon(values: list[int]) -> list[int]:
 def _exactly(count: int, allowed: str) -> Any:
     def check(values: list[int]) -> list[int]:
         if len(values) != count:
-            raise InvalidValueError(f"{len(values)} values", allowed)
+            raise BadValueError(f"{len(values)} values", allowed)
         return _non_negative(values, allowed)
 
     return check

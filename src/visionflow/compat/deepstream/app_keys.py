@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from visionflow.compat.deepstream.gkeyfile import BadValueError
 from visionflow.compat.deepstream.keys import (
     COLOR,
-    InvalidValueError,
     Kind,
     Spec,
     Table,
@@ -48,7 +48,7 @@ NVBUF = Spec(INT, ignore=GPU)
 def _some(allowed: str) -> Callable[[list[str]], list[str]]:
     def check(values: list[str]) -> list[str]:
         if not values:
-            raise InvalidValueError("empty list", allowed)
+            raise BadValueError("empty list", allowed)
         return values
 
     return check

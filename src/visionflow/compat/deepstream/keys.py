@@ -49,15 +49,6 @@ class Kind(enum.Enum):
     STRING_LIST = "string list"
 
 
-class InvalidValueError(Exception):
-    """A value has the right type but is not accepted (the caller adds file, line and key)."""
-
-    def __init__(self, reason: str, allowed: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.allowed = allowed
-
-
 @dataclass(frozen=True)
 class Spec:
     """One key: how it is read, how it is checked, and — if visionflow does not act on it —
@@ -96,7 +87,7 @@ def choice(values: Mapping[int, str]) -> Callable[[int], int]:
 
     def check(value: int) -> int:
         if value not in values:
-            raise InvalidValueError("invalid value", allowed)
+            raise BadValueError("invalid value", allowed)
         return value
 
     return check
@@ -105,7 +96,7 @@ def choice(values: Mapping[int, str]) -> Callable[[int], int]:
 def at_least(low: float) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if not value >= low:  # NaN fails too
-            raise InvalidValueError("out of range", f"a number ≥ {_number(low)}")
+            raise BadValueError("out of range", f"a number ≥ {_number(low)}")
         return value
 
     return check
@@ -114,9 +105,7 @@ def at_least(low: float) -> Callable[[Any], Any]:
 def between(low: float, high: float) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if not low <= value <= high:
-            raise InvalidValueError(
-                "out of range", f"a number from {_number(low)} to {_number(high)}"
-            )
+            raise BadValueError("out of range", f"a number from {_number(low)} to {_number(high)}")
         return value
 
     return check
@@ -127,7 +116,7 @@ def items(count: int, what: str) -> Callable[[list[Any]], list[Any]]:
 
     def check(values: list[Any]) -> list[Any]:
         if len(values) != count:
-            raise InvalidValueError(f"{len(values)} values", what)
+            raise BadValueError(f"{len(values)} values", what)
         return values
 
     return check
@@ -466,7 +455,7 @@ def read_group(doc: Document, group: str, table: Table) -> dict[str, Any]:
         if spec.check is not None:
             try:
                 value = spec.check(value)
-            except InvalidValueError as exc:
+            except BadValueError as exc:
                 raise doc.error(entry, exc.reason, exc.allowed) from None
         values[entry.key] = value
     return values

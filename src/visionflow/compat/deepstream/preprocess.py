@@ -16,10 +16,10 @@ import os
 from typing import Any
 
 from visionflow.compat.deepstream.app_keys import PREPROCESS
+from visionflow.compat.deepstream.gkeyfile import BadValueError
 from visionflow.compat.deepstream.keys import (
     COLOR,
     Document,
-    InvalidValueError,
     Kind,
     Spec,
     Table,
@@ -120,7 +120,7 @@ REQUIRED = (
 
 def _rois(values: list[int]) -> list[int]:
     if len(values) % 4:
-        raise InvalidValueError(
+        raise BadValueError(
             f"{len(values)} values", "left;top;width;height for each ROI (4 per ROI)"
         )
     return values

@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from visionflow.compat.deepstream.app_keys import LEGACY, LEGACY_TRACKER_KEYS, TRACKER, TRACKER_KEYS
+from visionflow.compat.deepstream.gkeyfile import BadValueError
 from visionflow.compat.deepstream.keys import (
     IniDocument,
-    InvalidValueError,
     at_least,
     between,
     choice,
@@ -56,13 +56,13 @@ TEXT = _Key("string")
 
 def _dims(values: list[float]) -> list[float]:
     if len(values) != 3 or min(values) < 1:
-        raise InvalidValueError(f"{len(values)} values", "3 positive integers, e.g. [3, 256, 128]")
+        raise BadValueError(f"{len(values)} values", "3 positive integers, e.g. [3, 256, 128]")
     return values
 
 
 def _offsets(values: list[float]) -> list[float]:
     if not 1 <= len(values) <= 4:
-        raise InvalidValueError(f"{len(values)} values", "1 to 4 numbers, one per input channel")
+        raise BadValueError(f"{len(values)} values", "1 to 4 numbers, one per input channel")
     return values
 
 
@@ -262,7 +262,7 @@ def _check(
     if spec.check is not None:
         try:
             spec.check(value)
-        except InvalidValueError as exc:
+        except BadValueError as exc:
             raise error(exc.reason, exc.allowed) from None
 
 
