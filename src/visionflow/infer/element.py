@@ -134,13 +134,10 @@ class Infer(Element):
         self.input_name = spec.name
         self.preprocess_spec = self._preprocess_spec(spec.shape, spec.dtype)
         p = self.preprocess_spec
-        classes = cfg.num_detected_classes
         self.context = ParseContext(
             network=NetworkInfo(p.width, p.height, p.channels),
-            num_classes=classes,
-            pre_cluster_threshold=np.array(
-                [cfg.class_attributes(c).pre_cluster_threshold for c in range(classes)], np.float32
-            ),
+            num_classes=cfg.num_detected_classes,
+            pre_cluster_threshold=self._class_column("pre_cluster_threshold", np.float32),
             classifier_threshold=cfg.classifier_threshold,
             segmentation_threshold=cfg.segmentation_threshold,
             output_names=tuple(o.name for o in self.backend.outputs),
@@ -148,6 +145,11 @@ class Infer(Element):
             segmentation_output_order=0 if cfg.segmentation_output_order is TensorOrder.NCHW else 1,
         )
         self.cluster_params = self._cluster_params()
+        filters = ("detected_min_w", "detected_min_h", "detected_max_w", "detected_max_h")
+        offsets = ("roi_top_offset", "roi_bottom_offset")
+        self._object_filters = np.stack(
+            [self._class_column(name, np.float32) for name in (*filters, *offsets)], axis=1
+        ).reshape(-1, 6)
         log.info(
             "%s: %s, input %s %s",
             self.name,
@@ -188,13 +190,14 @@ class Infer(Element):
             dtype=np.dtype(dtype),
         )
 
-    def _cluster_params(self) -> ClusterParams:
+    def _class_column(self, name: str, dtype: type | None = None) -> np.ndarray:
+        """(C,) the effective class attribute ``name`` of every class."""
         cfg = self.config
         attrs = [cfg.class_attributes(c) for c in range(cfg.num_detected_classes)]
+        return np.array([getattr(a, name) for a in attrs], dtype)
 
-        def column(name: str) -> np.ndarray:
-            return np.array([getattr(a, name) for a in attrs])
-
+    def _cluster_params(self) -> ClusterParams:
+        column = self._class_column
         return ClusterParams(
             pre_cluster=column("pre_cluster_threshold"),
             post_cluster=column("post_cluster_threshold"),
@@ -365,21 +368,7 @@ class Infer(Element):
         cfg = self.config
         if not len(class_id):
             return np.ones(0, bool)
-        attrs = [cfg.class_attributes(int(c)) for c in range(cfg.num_detected_classes)]
-        table = np.array(
-            [
-                [
-                    a.detected_min_w,
-                    a.detected_min_h,
-                    a.detected_max_w,
-                    a.detected_max_h,
-                    a.roi_top_offset,
-                    a.roi_bottom_offset,
-                ]
-                for a in attrs
-            ],
-            np.float32,
-        )[class_id]
+        table = self._object_filters[class_id]
         min_w, min_h, max_w, max_h, top_off, bottom_off = table.T
         if cfg.crop_objects_to_roi_boundary:
             xyxy[:, 1] = np.where(top_off > 0, np.maximum(xyxy[:, 1], top_off), xyxy[:, 1])
