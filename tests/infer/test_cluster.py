@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from visionflow.core.geometry import box_iou, xyxy_to_ltwh
 from visionflow.errors import ConfigError
 from visionflow.infer.cluster import (
     ClusterMode,
@@ -14,6 +15,7 @@ from visionflow.infer.cluster import (
     cluster,
     dbscan_labels,
     group_rectangles,
+    nms,
 )
 from visionflow.infer.parsers.base import DetectionCandidates
 
@@ -238,3 +240,183 @@ def test_merging_modes_refuse_masks() -> None:
 def test_cluster_params_validate_lengths() -> None:
     with pytest.raises(ValueError, match=r"topk must have shape \(2,\), got \(3,\)"):
         replace(ClusterParams.uniform(2), topk=np.array([1, 2, 3]))
+
+
+# --- the vectorised NMS against the per-class loop it replaced -------------------------------
+# The loop below is the implementation visionflow shipped before NMS was vectorised, kept as the
+# reference: every case must come out identical, bit for bit and in the same order.
+
+
+def _reference_nms(xyxy: np.ndarray, confidence: np.ndarray, iou_threshold: float) -> np.ndarray:
+    order = np.argsort(-confidence, kind="stable")
+    boxes = xyxy[order]
+    threshold = np.float32(iou_threshold)
+    alive = np.ones(len(order), bool)
+    keep = []
+    for i in range(len(order)):
+        if not alive[i]:
+            continue
+        keep.append(i)
+        later = i + 1 + np.flatnonzero(alive[i + 1 :])
+        alive[later[box_iou(boxes[i : i + 1], boxes[later])[0] > threshold]] = False
+    return order[np.asarray(keep, np.intp)]
+
+
+def _reference_top_k(index: np.ndarray, confidence: np.ndarray, k: int) -> np.ndarray:
+    if k < 0:
+        return index
+    order = np.argsort(-confidence[index], kind="stable")
+    return index[order[:k]]
+
+
+def _reference_dbscan_labels(xyxy: np.ndarray, eps: float, min_boxes: int) -> np.ndarray:
+    n = len(xyxy)
+    ltwh = xyxy_to_ltwh(xyxy)
+    area = ltwh[:, 2] * ltwh[:, 3]
+    distance = np.float32(1) - box_iou(xyxy, xyxy)
+    neighbours = (distance < np.float32(eps)) & ((area[:, None] > 0) | (area[None, :] > 0))
+    np.fill_diagonal(neighbours, False)
+    core = neighbours.sum(axis=1) + 1 >= min_boxes
+    labels = np.full(n, -1, np.int32)
+    visited = np.zeros(n, bool)
+    next_label = 0
+    for seed in range(n):
+        if visited[seed]:
+            continue
+        visited[seed] = True
+        if not core[seed]:
+            continue
+        members = np.flatnonzero(neighbours[seed] & ~visited)
+        visited[members] = True
+        labels[seed] = next_label
+        labels[members[core[members]]] = next_label
+        next_label += 1
+    return labels
+
+
+def reference_selection(
+    dets: DetectionCandidates, params: ClusterParams, mode: ClusterMode
+) -> np.ndarray:
+    """Indices of ``dets`` that the former per-class loop kept (NMS, hybrid, none), in order."""
+    class_id = dets.class_id
+    known = (class_id >= 0) & (class_id < params.num_classes)
+    threshold = params.pre_cluster[np.where(known, class_id, 0)]
+    kept_index = np.flatnonzero(known & ~(dets.confidence < threshold))
+    xyxy, confidence, class_id = (
+        dets.xyxy[kept_index],
+        dets.confidence[kept_index],
+        class_id[kept_index],
+    )
+    parts = []
+    for c in np.unique(class_id):
+        index = np.flatnonzero(class_id == c)
+        if mode is ClusterMode.NONE:
+            parts.append(_reference_top_k(index, confidence, int(params.topk[c])))
+            continue
+        if mode is ClusterMode.HYBRID and params.min_boxes[c] > 0:
+            labels = _reference_dbscan_labels(
+                xyxy[index], float(params.eps[c]), int(params.min_boxes[c])
+            )
+            index = index[labels >= 0]
+        index = index[_reference_nms(xyxy[index], confidence[index], float(params.nms_iou[c]))]
+        index = index[confidence[index] > params.post_cluster[c]]
+        parts.append(_reference_top_k(index, confidence, int(params.topk[c])))
+    return kept_index[np.concatenate(parts)] if parts else np.zeros(0, np.intp)
+
+
+def random_case(rng: np.random.Generator, n: int, classes: int) -> DetectionCandidates:
+    """Boxes on a coarse grid (so IoUs hit thresholds exactly), a few confidences (ties), some
+    empty, inverted and NaN boxes, NaN confidences and out-of-range classes."""
+    xy = rng.integers(0, 12, (n, 2)).astype(np.float32) * 4
+    wh = rng.integers(0, 6, (n, 2)).astype(np.float32) * 4
+    wh[rng.random(n) < 0.05] *= -1  # inverted boxes
+    xyxy = np.concatenate([xy, xy + wh], axis=1)
+    xyxy[rng.random(n) < 0.02, 0] = np.nan
+    confidence = rng.choice(np.float32([0.0, 0.125, 0.25, 0.5, 0.5, 0.75, 0.9, 1.0, -0.0]), n)
+    confidence[rng.random(n) < 0.03] = np.nan
+    class_id = rng.integers(-1, classes + 1, n)
+    masks = np.arange(n, dtype=np.float32).reshape(n, 1, 1)  # to read back the kept indices
+    return DetectionCandidates(xyxy, confidence, class_id, masks)
+
+
+def random_params(rng: np.random.Generator, classes: int) -> ClusterParams:
+    return ClusterParams(
+        pre_cluster=rng.choice(np.float32([0.0, 0.125, 0.5]), classes),
+        post_cluster=rng.choice(np.float32([-1.0, 0.0, 0.25, 0.5]), classes),
+        nms_iou=rng.choice(np.float32([0.0, 0.25, 0.3, 0.5, 0.6, 1.0]), classes),
+        topk=rng.choice(np.int32([-1, 0, 1, 2, 5, 100]), classes),
+        eps=rng.choice(np.float32([0.2, 0.5, 0.7]), classes),
+        min_boxes=rng.choice(np.int32([0, 1, 2, 3]), classes),
+        dbscan_min_score=np.zeros(classes, np.float32),
+        group_threshold=np.zeros(classes, np.int32),
+    )
+
+
+@pytest.mark.parametrize("mode", [ClusterMode.NMS, ClusterMode.HYBRID, ClusterMode.NONE])
+def test_vectorised_selection_equals_the_per_class_loop(mode: ClusterMode) -> None:
+    rng = np.random.default_rng(int(mode))
+    for case in range(400):
+        n, classes = int(rng.integers(0, 60)), int(rng.integers(1, 6))
+        dets = random_case(rng, n, classes)
+        params = random_params(rng, classes)
+        out = cluster(dets, params, mode)
+        assert out.masks is not None
+        expected = reference_selection(dets, params, mode)
+        assert out.masks[:, 0, 0].astype(np.intp).tolist() == expected.tolist(), case
+        assert out.xyxy.tobytes() == dets.xyxy[expected].tobytes()
+        assert out.confidence.tobytes() == dets.confidence[expected].tobytes()
+        assert out.class_id.tobytes() == dets.class_id[expected].tobytes()
+
+
+def test_vectorised_nms_on_dense_overlaps_and_many_classes() -> None:
+    rng = np.random.default_rng(7)
+    for n, classes in ((300, 80), (2000, 80), (500, 1), (64, 3)):
+        centre = rng.uniform(0, 600, (n, 2)).astype(np.float32)
+        size = rng.uniform(5, 80, (n, 2)).astype(np.float32)
+        xyxy = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+        confidence = rng.uniform(0.25, 1, n).astype(np.float32)
+        confidence[: n // 4] = confidence[n // 4 : n // 2]  # many exact ties
+        masks = np.arange(n, dtype=np.float32).reshape(n, 1, 1)
+        dets = DetectionCandidates(xyxy, confidence, rng.integers(0, classes, n), masks)
+        params = ClusterParams.uniform(classes, pre_cluster=0.25, nms_iou=0.45)
+        out = cluster(dets, params, ClusterMode.NMS)
+        assert out.masks is not None
+        expected = reference_selection(dets, params, ClusterMode.NMS)
+        assert out.masks[:, 0, 0].astype(np.intp).tolist() == expected.tolist()
+
+
+def test_nms_of_one_class_equals_the_loop_and_handles_pair_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import visionflow.infer.cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "_PAIR_CHUNK", 7)  # many chunks, rows split across them
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n = int(rng.integers(0, 40))
+        dets = random_case(rng, n, 1)
+        threshold = float(rng.choice([0.0, 0.3, 0.5]))
+        assert nms(dets.xyxy, dets.confidence, threshold).tolist() == (
+            _reference_nms(dets.xyxy, dets.confidence, threshold).tolist()
+        )
+
+
+def test_nms_resolves_a_long_chain_of_suppressions() -> None:
+    # Each box overlaps the next (IoU 0.6) and not the one after: kept, suppressed, kept, …
+    n = 101
+    left = np.arange(n, dtype=np.float32) * 4
+    xyxy = np.stack([left, np.zeros(n), left + 16, np.full(n, 10)], axis=1).astype(np.float32)
+    confidence = np.linspace(1, 0.5, n).astype(np.float32)
+    kept = nms(xyxy, confidence, 0.5)
+    assert kept.tolist() == _reference_nms(xyxy, confidence, 0.5).tolist()
+    assert len(kept) < n
+
+
+def test_dbscan_labels_equal_the_former_walk() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        dets = random_case(rng, int(rng.integers(0, 40)), 1)
+        eps, min_boxes = float(rng.choice([0.2, 0.5, 0.8])), int(rng.integers(0, 4))
+        assert dbscan_labels(dets.xyxy, eps, min_boxes).tolist() == (
+            _reference_dbscan_labels(dets.xyxy, eps, min_boxes).tolist()
+        )

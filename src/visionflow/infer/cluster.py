@@ -161,28 +161,53 @@ def cluster(
     threshold = params.pre_cluster[np.where(known, class_id, 0)]
     kept = candidates.select(known & ~(candidates.confidence < threshold))
 
-    classes = np.unique(kept.class_id)
     if mode is ClusterMode.GROUP_RECTANGLES:
-        return _concat([_group_class(kept, c, params) for c in classes])
+        return _concat([_group_class(kept, c, params) for c in np.unique(kept.class_id)])
     if mode is ClusterMode.DBSCAN:
-        return _concat([_dbscan_class(kept, c, params) for c in classes])
-    parts = [_select_class(kept, c, params, mode) for c in classes]
-    return kept.select(np.concatenate(parts) if parts else np.zeros(0, np.intp))
+        return _concat([_dbscan_class(kept, c, params) for c in np.unique(kept.class_id)])
+    return kept.select(_selected(kept, params, mode))
 
 
-def _select_class(
-    kept: DetectionCandidates, c: int, params: ClusterParams, mode: ClusterMode
-) -> np.ndarray:
-    """Indices into ``kept`` of class ``c`` that NMS / hybrid / none keep, in output order."""
-    index = np.flatnonzero(kept.class_id == c)
+def _selected(kept: DetectionCandidates, params: ClusterParams, mode: ClusterMode) -> np.ndarray:
+    """Indices into ``kept`` that NMS / hybrid / none keep, grouped by ascending class, in output
+    order — every class at once, with no loop over classes."""
+    class_id, confidence = kept.class_id, kept.confidence
+    n = len(kept)
     if mode is ClusterMode.NONE:
-        return _top_k(index, kept.confidence, int(params.topk[c]))
-    if mode is ClusterMode.HYBRID and params.min_boxes[c] > 0:
+        # Per class: the parser's order when topk < 0 (kept whole), else most confident first.
+        by_confidence = np.empty(n, np.intp)
+        by_confidence[np.argsort(-confidence, kind="stable")] = np.arange(n)
+        key = np.where(params.topk[class_id] < 0, np.arange(n), by_confidence)
+        order = np.lexsort((key, class_id))
+        return order[_within_top_k(class_id[order], params.topk)]
+    index = np.arange(n)
+    if mode is ClusterMode.HYBRID:
+        index = index[_clustered(kept, params)]
+    # Per class, most confident first (stable for ties): the order NMS visits boxes in.
+    order = index[np.lexsort((-confidence[index], class_id[index]))]
+    order = order[nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou)]
+    order = order[confidence[order] > params.post_cluster[class_id[order]]]
+    # Already sorted by confidence within each class, so top-K is the first K of each class.
+    return order[_within_top_k(class_id[order], params.topk)]
+
+
+def _clustered(kept: DetectionCandidates, params: ClusterParams) -> np.ndarray:
+    """(N,) bool: hybrid mode's DBSCAN pass, False for boxes in no cluster of a class with
+    ``minBoxes > 0``."""
+    keep = np.ones(len(kept), bool)
+    for c in np.unique(kept.class_id[params.min_boxes[kept.class_id] > 0]):
+        index = np.flatnonzero(kept.class_id == c)
         labels = dbscan_labels(kept.xyxy[index], float(params.eps[c]), int(params.min_boxes[c]))
-        index = index[labels >= 0]
-    index = index[nms(kept.xyxy[index], kept.confidence[index], float(params.nms_iou[c]))]
-    index = index[kept.confidence[index] > params.post_cluster[c]]
-    return _top_k(index, kept.confidence, int(params.topk[c]))
+        keep[index[labels < 0]] = False
+    return keep
+
+
+def _within_top_k(class_id: np.ndarray, topk: np.ndarray) -> np.ndarray:
+    """(N,) bool for ``class_id`` sorted into groups: the first ``topk[c]`` of each group
+    (``filterTopKOutputs`` on already sorted boxes; topk < 0 keeps all)."""
+    rank = np.arange(len(class_id)) - np.searchsorted(class_id, class_id, side="left")
+    k = topk[class_id]
+    return (k < 0) | (rank < k)
 
 
 def _top_k(index: np.ndarray, confidence: np.ndarray, k: int) -> np.ndarray:
@@ -207,18 +232,91 @@ def nms(xyxy: np.ndarray, confidence: np.ndarray, iou_threshold: float) -> np.nd
     Returns:
         (K,) indices of the kept boxes, in visiting order.
     """
-    order = np.argsort(-confidence, kind="stable")
-    boxes = xyxy[order]
-    threshold = np.float32(iou_threshold)
-    alive = np.ones(len(order), bool)
-    keep = []
-    for i in range(len(order)):
-        if not alive[i]:
-            continue
-        keep.append(i)
-        later = i + 1 + np.flatnonzero(alive[i + 1 :])
-        alive[later[box_iou(boxes[i : i + 1], boxes[later])[0] > threshold]] = False
-    return order[np.asarray(keep, np.intp)]
+    order = np.argsort(-np.asarray(confidence, np.float32), kind="stable")
+    classes = np.zeros(len(order), np.int32)
+    threshold = np.full(1, iou_threshold, np.float32)
+    return order[nms_sorted(np.asarray(xyxy, np.float32)[order], classes, threshold)]
+
+
+_PAIR_CHUNK = 1 << 20
+"""Box pairs whose IoU is computed at once (bounds memory for classes with thousands of boxes)."""
+
+
+def nms_sorted(xyxy: np.ndarray, class_id: np.ndarray, iou_threshold: np.ndarray) -> np.ndarray:
+    """Greedy NMS of many classes at once, over boxes already in visiting order.
+
+    Boxes are grouped by class (ascending ``class_id``) and, within a class, sorted by decreasing
+    confidence. A box is kept when its IoU with every kept box of its class before it is
+    ≤ ``iou_threshold[class]`` — the same result, bit for bit, as visiting each class's boxes
+    one by one (the IoU is :func:`~visionflow.core.geometry.box_iou`'s float32 formula).
+
+    Instead of a Python loop per box, the IoU of every same-class pair is computed in one pass,
+    and the greedy decisions are resolved together: a box whose suppressors are all suppressed is
+    kept, a box with a kept suppressor is suppressed, repeated until every box is decided (as
+    many rounds as the longest chain of suppressions, usually two or three).
+
+    Args:
+        xyxy: (N, 4) float32 boxes.
+        class_id: (N,) int class of each box, sorted ascending.
+        iou_threshold: (C,) float32 ``nms-iou-threshold`` per class.
+
+    Returns:
+        (N,) bool: the kept boxes.
+    """
+    n = len(xyxy)
+    if n == 0:
+        return np.zeros(0, bool)
+    group_end = np.searchsorted(class_id, class_id, side="right")
+    later = group_end - np.arange(n) - 1  # same-class boxes after each box
+    first, second = _suppressions(np.asarray(xyxy, np.float32), later, class_id, iou_threshold)
+    state = np.zeros(n, np.int8)  # 0 undecided, 1 kept, -1 suppressed
+    while True:
+        undecided = state == 0
+        if not undecided.any():
+            return state > 0
+        # Only a suppressor still in play matters, and only for a box still undecided.
+        live = (state[first] >= 0) & undecided[second]
+        first, second = first[live], second[live]
+        blocked = np.zeros(n, bool)
+        blocked[second] = True
+        state[undecided & ~blocked] = 1
+        state[second[state[first] > 0]] = -1
+
+
+def _suppressions(
+    xyxy: np.ndarray, later: np.ndarray, class_id: np.ndarray, iou_threshold: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """All same-class pairs ``(i, j)``, i before j, whose IoU exceeds the class threshold."""
+    wh = np.clip(xyxy[:, 2:] - xyxy[:, :2], 0, None)
+    area = wh[:, 0] * wh[:, 1]
+    threshold = iou_threshold[class_id]
+    ends = np.cumsum(later)
+    firsts, seconds = [], []
+    start_row, start_pair = 0, 0
+    while start_row < len(xyxy):
+        stop_row = int(np.searchsorted(ends, start_pair + _PAIR_CHUNK, side="right"))
+        stop_row = max(stop_row, start_row + 1)
+        rows = np.arange(start_row, stop_row)
+        counts = later[rows]
+        first = np.repeat(rows, counts)
+        step = np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts)
+        second = first + 1 + step
+        iou = _pair_iou(xyxy[first], xyxy[second], area[first], area[second])
+        above = iou > threshold[first]
+        firsts.append(first[above])
+        seconds.append(second[above])
+        start_row, start_pair = stop_row, int(ends[stop_row - 1])
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _pair_iou(a: np.ndarray, b: np.ndarray, area_a: np.ndarray, area_b: np.ndarray) -> np.ndarray:
+    """(P,) IoU of box ``a[p]`` with box ``b[p]``: element for element the float32 operations of
+    :func:`~visionflow.core.geometry.box_iou`, so the results are identical."""
+    inter_wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
+    inter = inter_wh[:, 0] * inter_wh[:, 1]
+    union = area_a + area_b - inter
+    positive = union > 0
+    return np.where(positive, inter / np.where(positive, union, 1), 0.0).astype(np.float32)
 
 
 def dbscan_labels(xyxy: np.ndarray, eps: float, min_boxes: int) -> np.ndarray:
@@ -242,18 +340,18 @@ def dbscan_labels(xyxy: np.ndarray, eps: float, min_boxes: int) -> np.ndarray:
     np.fill_diagonal(neighbours, False)
     core = neighbours.sum(axis=1) + 1 >= min_boxes
     labels = np.full(n, -1, np.int32)
-    visited = np.zeros(n, bool)
+    # Only core boxes are ever labelled, and whether a non-core box was visited changes no
+    # label: the walk can skip non-core seeds and members without changing the result.
+    visited = ~core
     next_label = 0
-    for seed in range(n):
+    for seed in np.flatnonzero(core):
         if visited[seed]:
             continue
-        visited[seed] = True
-        if not core[seed]:
-            continue
         members = np.flatnonzero(neighbours[seed] & ~visited)
+        visited[seed] = True
         visited[members] = True
         labels[seed] = next_label
-        labels[members[core[members]]] = next_label
+        labels[members] = next_label
         next_label += 1
     return labels
 
