@@ -126,8 +126,10 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
 
     name = f"{cfg.type}sink{index}"
     sink: Element
-    if cfg.type == "fake" or cfg.path is None:  # the config model requires a path otherwise
+    if cfg.type == "fake":
         sink = FakeSink()
+    elif cfg.path is None:  # never a silent fakesink: that would write nothing and exit 0
+        raise ConfigError(f"a {cfg.type} sink needs a path", key=f"sinks.{index}.path")
     elif cfg.type == "video":
         sink = VideoFileSink(
             cfg.path, codec=cfg.codec, bitrate=cfg.bitrate, source_id=cfg.source_id

@@ -55,3 +55,49 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
 def test_errors_name_file_line_key_and_allowed(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_pipeline_config(write(tmp_path, text))
+
+
+def test_absolute_paths_are_kept(tmp_path: Path) -> None:
+    cfg = load_pipeline_config(
+        write(
+            tmp_path,
+            "sources:\n  - uri: /data/a.mp4\n"
+            "infer:\n  - config: /models/det.yml\n"
+            "sinks:\n  - {type: jsonl, path: /out/m.jsonl}\n  - {type: video, path: /out/v.mp4}\n",
+        )
+    )
+    assert cfg.sources[0].uri == "/data/a.mp4"
+    assert cfg.infer[0].config == Path("/models/det.yml")
+    assert [s.path for s in cfg.sinks] == [Path("/out/m.jsonl"), Path("/out/v.mp4")]
+
+
+def test_a_run_writes_to_absolute_sink_paths(tmp_path: Path) -> None:
+    """The pipeline file sits in one folder; clip, model config and outputs are named by
+    absolute paths elsewhere, and every output is written."""
+    from visionflow.app import load_app
+    from visionflow.zoo import bundled_config
+    from visionflow.zoo.scenes import write_clip
+
+    (tmp_path / "media").mkdir()
+    clip = write_clip(tmp_path / "media/clip.mp4", 160, 96, 12, seed=3)
+    out = tmp_path / "results"
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    pipeline = conf / "pipeline.yml"
+    pipeline.write_text(
+        f"sources:\n  - uri: {clip}\n"
+        "streammux: {batch_size: 1, batched_push_timeout: -1}\n"
+        f"infer:\n  - config: {bundled_config('shapes_det')}\n"
+        "osd: {}\n"
+        f"sinks:\n  - {{type: jsonl, path: {out / 'meta.jsonl'}}}\n"
+        f"  - {{type: video, path: {out / 'annotated.mp4'}}}\n",
+        encoding="utf-8",
+    )
+
+    report = load_app(pipeline).run()
+
+    assert report.frames_out == 12
+    lines = (out / "meta.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 12
+    assert (out / "annotated.mp4").stat().st_size > 1000
+    assert sorted(p.name for p in conf.iterdir()) == ["pipeline.yml"]  # nothing lands beside it

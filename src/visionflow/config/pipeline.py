@@ -170,10 +170,11 @@ class PipelineConfig(_Strict):
     queue_size: int = Field(4, ge=1, description="Capacity of every queue between elements.")
 
     def resolved(self, base: Path) -> PipelineConfig:
-        """A copy with relative file paths made relative to ``base`` (the file's folder)."""
+        """A copy with relative file paths joined to ``base`` (the file's folder); absolute
+        paths and URIs are kept as they are."""
 
-        def fix(path: Path | None) -> Path | None:
-            return None if path is None or path.is_absolute() else base / path
+        def fix(path: Path) -> Path:
+            return path if path.is_absolute() else base / path
 
         sources = [
             s
@@ -182,7 +183,9 @@ class PipelineConfig(_Strict):
             for s in self.sources
         ]
         infer = [i.model_copy(update={"config": fix(i.config)}) for i in self.infer]
-        sinks = [s.model_copy(update={"path": fix(s.path)}) for s in self.sinks]
+        sinks = [
+            s if s.path is None else s.model_copy(update={"path": fix(s.path)}) for s in self.sinks
+        ]
         return self.model_copy(update={"sources": sources, "infer": infer, "sinks": sinks})
 
 
