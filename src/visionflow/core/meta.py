@@ -176,7 +176,20 @@ class Detections:
 
     @classmethod
     def concat(cls, parts: Sequence[Detections]) -> Detections:
-        """Join containers; ``parent`` indices are shifted to stay valid."""
+        """Join containers, keeping every column any non-empty part has.
+
+        ``parent`` indices are shifted to stay valid. Where some parts have instance masks and
+        others do not, the others get all-zero masks (no pixel belongs to the object); masks of
+        different sizes are resized (bilinear) to the largest height and width — they are
+        stretched onto their boxes anyway. ``mask_threshold`` is the first masked part's. An
+        extra column missing from a part is filled with :func:`missing_value` of the column's
+        dtype (NaN for floats, −1 for signed integers, the maximum for unsigned ones, False,
+        ``""`` or None); the column keeps the dtype its parts share (NumPy's common type when
+        they differ).
+
+        Raises:
+            ValueError: parts of one extra column differ in their trailing shape.
+        """
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
@@ -186,11 +199,7 @@ class Detections:
         parents = [
             np.where(p.parent >= 0, p.parent + o, -1) for p, o in zip(parts, offsets, strict=True)
         ]
-        masks = None
-        part_masks = [p.masks for p in parts if p.masks is not None]
-        if len(part_masks) == len(parts) and len({m.shape[1:] for m in part_masks}) == 1:
-            masks = np.concatenate(part_masks)
-        extra_names = set.intersection(*(set(p.extra) for p in parts))
+        masked = [p for p in parts if p.masks is not None]
         return cls(
             xyxy=np.concatenate([p.xyxy for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),
@@ -199,10 +208,10 @@ class Detections:
             component_id=np.concatenate([p.component_id for p in parts]),
             parent=np.concatenate(parents).astype(np.int32),
             labels=sum((p.labels for p in parts), ()),
-            masks=masks,
-            mask_threshold=parts[0].mask_threshold,
+            masks=_concat_masks(parts) if masked else None,
+            mask_threshold=(masked[0] if masked else parts[0]).mask_threshold,
             classifications=sum((p.classifications for p in parts), ()),
-            extra={k: np.concatenate([p.extra[k] for p in parts]) for k in extra_names},
+            extra=_concat_extra(parts),
         )
 
     def with_classifications(self, added: Mapping[int, Sequence[ClassifierLabel]]) -> Detections:
@@ -223,6 +232,70 @@ class Detections:
 
     def __repr__(self) -> str:
         return f"<Detections n={len(self)}>"
+
+
+def missing_value(dtype: np.dtype) -> Any:
+    """The value an extra column takes for objects that lack it: NaN (floats, complex), −1
+    (signed integers), the maximum (unsigned integers, as DeepStream's unset ids), False (bool),
+    NaT (dates and durations), ``""`` (strings and bytes), None (objects)."""
+    kind = dtype.kind
+    if kind in "fc":
+        return np.nan
+    if kind == "i":
+        return -1
+    if kind == "u":
+        return np.iinfo(dtype).max
+    if kind == "b":
+        return False
+    if kind in "mM":
+        return np.array("NaT", dtype)
+    if kind in "US":
+        return ""
+    return None
+
+
+def _concat_masks(parts: Sequence[Detections]) -> np.ndarray:
+    """(N, mh, mw) float32 masks of all parts: zeros where a part has none, resized to the largest
+    mask size where sizes differ."""
+    import cv2  # only here: the metadata types are imported where OpenCV is not needed
+
+    shapes = [p.masks.shape[1:] for p in parts if p.masks is not None]
+    size = (max(h for h, _ in shapes), max(w for _, w in shapes))
+    joined = []
+    for part in parts:
+        masks = part.masks
+        if masks is None:
+            joined.append(np.zeros((len(part), *size), np.float32))
+        elif masks.shape[1:] != size:
+            joined.append(
+                np.stack([cv2.resize(m, size[::-1], interpolation=cv2.INTER_LINEAR) for m in masks])
+            )
+        else:
+            joined.append(masks)
+    return np.concatenate(joined)
+
+
+def _concat_extra(parts: Sequence[Detections]) -> dict[str, np.ndarray]:
+    """Every extra column of any part, filled with :func:`missing_value` where a part lacks it."""
+    names = list(dict.fromkeys(name for p in parts for name in p.extra))
+    joined = {}
+    for name in names:
+        present = [p.extra[name] for p in parts if name in p.extra]
+        trailing = {column.shape[1:] for column in present}
+        if len(trailing) > 1:
+            shapes = ", ".join(str((None, *t)) for t in sorted(trailing))
+            raise ValueError(f"extra column '{name}' has rows of different shapes: {shapes}")
+        dtype = np.result_type(*present)
+        shape = next(iter(trailing))
+        joined[name] = np.concatenate(
+            [
+                p.extra[name].astype(dtype, copy=False)
+                if name in p.extra
+                else np.full((len(p), *shape), missing_value(dtype), dtype)
+                for p in parts
+            ]
+        )
+    return joined
 
 
 @dataclass(frozen=True)
