@@ -45,11 +45,29 @@ def test_argmax_nhwc_gives_the_same_map() -> None:
     np.testing.assert_array_equal(result.probabilities, PROBS)
 
 
-def test_argmax_needs_one_channel_per_class() -> None:
+@pytest.mark.parametrize("classes", [0, 1, 3])
+@pytest.mark.parametrize("order", [0, 1])
+def test_argmax_takes_the_class_count_from_the_output(classes: int, order: int) -> None:
+    # nvinfer's built-in parser uses the output's channel count; num-detected-classes (left at 0
+    # or set to something else) does not matter.
+    probs = PROBS.transpose(1, 2, 0) if order else PROBS
+    result = parse_argmax({"softmax": probs}, context(order, classes))
+    assert result.class_map.tolist() == EXPECTED
+    assert result.probabilities is not None
+    assert result.probabilities.shape == (2, 2, 3)
+
+
+def test_argmax_of_an_output_without_channels_has_no_class() -> None:
+    result = parse_argmax({"softmax": np.zeros((0, 2, 3), np.float32)}, context())
+    assert result.class_map.tolist() == [[-1, -1, -1], [-1, -1, -1]]
+
+
+@pytest.mark.parametrize(("order", "layout"), [(0, "(C, H, W)"), (1, "(H, W, C)")])
+def test_argmax_needs_a_three_dimensional_output(order: int, layout: str) -> None:
     with pytest.raises(ParserError) as err:
-        parse_argmax({"softmax": PROBS}, context(classes=3))
+        parse_argmax({"softmax": PROBS[0]}, context(order))
     assert str(err.value) == (
-        "parser 'argmax': expected a first output of shape (3, H, W), got softmax (2, 2, 3) float32"
+        f"parser 'argmax': expected a first output of shape {layout}, got softmax (2, 3) float32"
     )
 
 

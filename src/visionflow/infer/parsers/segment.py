@@ -27,15 +27,18 @@ def parse_argmax(outputs: Mapping[str, np.ndarray], ctx: ParseContext) -> Segmen
     probability is above ``segmentation-threshold`` (and above −1).
 
     Reads the first output, ``(C, H, W)`` or — with ``segmentation-output-order=1`` —
-    ``(H, W, C)``; C must equal ``num-detected-classes``.
+    ``(H, W, C)``. As in nvinfer's built-in parser, the class count is the output's channel
+    count C, whatever ``num-detected-classes`` says (the built-in parser does not read it), and
+    the map has the output's height and width.
     """
     output = np.asarray(next(iter(outputs.values()), np.zeros(0)), np.float32)
     nhwc = ctx.segmentation_output_order == 1
-    layout = f"(H, W, {ctx.num_classes})" if nhwc else f"({ctx.num_classes}, H, W)"
-    channels = output.shape[-1 if nhwc else 0] if output.ndim == 3 else None
-    if channels != ctx.num_classes:
+    if output.ndim != 3:
+        layout = "(H, W, C)" if nhwc else "(C, H, W)"
         raise parser_error("argmax", f"a first output of shape {layout}", outputs)
     probabilities = np.moveaxis(output, -1, 0) if nhwc else output
+    if not len(probabilities):  # no channels: no pixel has a class
+        return SegmentationResult(np.full(probabilities.shape[1:], -1), probabilities)
     class_map = probabilities.argmax(axis=0)
     best = np.take_along_axis(probabilities, class_map[None], axis=0)[0]
     passed = (best > ctx.segmentation_threshold) & (best > -1)
