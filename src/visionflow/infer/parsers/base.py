@@ -177,11 +177,20 @@ class ClassificationResult:
     Attributes:
         attributes: the attributes that passed the classifier threshold.
         description: the label text DeepStream builds (``descString``): each label followed by a
-            space, e.g. ``"sedan red "``.
+            space, e.g. ``"sedan red "``; empty, the result is not attached (:attr:`attaches`).
     """
 
     attributes: tuple[Attribute, ...]
     description: str = ""
+
+    @property
+    def attaches(self) -> bool:
+        """Whether nvinfer attaches this result: only with at least one attribute and a
+        non-empty description (``attach_metadata_classifier`` in DeepStream's
+        ``gstnvinfer_meta_utils.cpp`` returns early otherwise). So a winning class without a label
+        attaches nothing unless another attribute has one, and a parser that leaves the
+        description empty — TAO's ``NvDsInferClassiferParseNonSoftmax`` — never attaches."""
+        return bool(self.attributes) and bool(self.description)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,4 +1,5 @@
-"""Classifier parsers: nvinfer's built-in softmax parser and the TAO non-softmax variant.
+"""Classifier parsers: nvinfer's built-in softmax parser, a logits variant and TAO's non-softmax
+parser.
 
 Every output layer is one attribute (its index is ``Attribute.index``). Within a layer the class
 with the highest probability wins — the first one on ties — provided its probability is above
@@ -10,6 +11,7 @@ labels file. Source: ``ClassifyPostprocessor::parseAttributesFromSoftmaxLayers``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -57,14 +59,31 @@ def parse_softmax(outputs: Mapping[str, np.ndarray], ctx: ParseContext) -> Class
     return _classify(_vectors("softmax", outputs), ctx)
 
 
-@register_parser("softmax_logits", "NvDsInferClassiferParseNonSoftmax")
+@register_parser("softmax_logits")
 def parse_softmax_logits(
     outputs: Mapping[str, np.ndarray], ctx: ParseContext
 ) -> ClassificationResult:
-    """Outputs that are logits: softmax first, then as :func:`parse_softmax` (TAO
-    ``NvDsInferClassiferParseNonSoftmax``)."""
+    """Outputs that are logits: softmax first, then as :func:`parse_softmax` (labels from the
+    labels file, so the result is attached)."""
+    return _classify(_softmax(_vectors("softmax_logits", outputs)), ctx)
+
+
+@register_parser("tao_non_softmax", "NvDsInferClassiferParseNonSoftmax")
+def parse_tao_non_softmax(
+    outputs: Mapping[str, np.ndarray], ctx: ParseContext
+) -> ClassificationResult:
+    """TAO's ``NvDsInferClassiferParseNonSoftmax`` (``deepstream_tao_apps``,
+    ``post_processor/nvdsinfer_custombboxparser_tao.cpp``): softmax, then the winning class of
+    each output as :func:`parse_softmax` picks it — but with no label and an empty description,
+    so nvinfer attaches nothing (:attr:`ClassificationResult.attaches`). Use ``softmax_logits``
+    for the same model with labels."""
+    found = _classify(_softmax(_vectors("tao_non_softmax", outputs)), ctx)
+    return ClassificationResult(tuple(replace(a, label=None) for a in found.attributes), "")
+
+
+def _softmax(logits: list[np.ndarray]) -> list[np.ndarray]:
     probabilities = []
-    for logits in _vectors("softmax_logits", outputs):
-        exp = np.exp(logits - logits.max(initial=0))
+    for vector in logits:
+        exp = np.exp(vector - vector.max(initial=0))
         probabilities.append(exp / exp.sum())
-    return _classify(probabilities, ctx)
+    return probabilities
