@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from visionflow.convert.cli import time_engines
-from visionflow.convert.engine import ENGINE_SUFFIXES, resolve_engine
+from visionflow.convert.engine import ENGINE_SUFFIXES, model_preprocess, resolve_engine
 from visionflow.convert.evaluate import compare_models
-from visionflow.convert.quantize import Calibration, model_preprocess, preprocessed_batches
+from visionflow.convert.quantize import Calibration, preprocessed_batches
 from visionflow.infer.backends import load_backend
 from visionflow.infer.config import InferConfig, load_infer_config
 from visionflow.zoo import bundled_config

@@ -12,9 +12,9 @@ import pytest
 
 from support.conv_net import conv_net
 from support.onnx_models import constant_output_model
-from visionflow.convert.engine import resolve_engine
+from visionflow.convert.engine import model_preprocess, resolve_engine
 from visionflow.convert.evaluate import compare_models, detection_map, load_eval_data, top1
-from visionflow.convert.quantize import Calibration, model_preprocess, preprocessed_batches
+from visionflow.convert.quantize import Calibration, preprocessed_batches
 from visionflow.infer.config import InferConfig
 from visionflow.infer.preprocess import preprocess
 

@@ -11,6 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from support.conv_net import TAIL, conv_net
+from visionflow.convert.engine import model_preprocess
 from visionflow.convert.quantize import (
     Calibration,
     CalibrationCache,
@@ -19,7 +20,6 @@ from visionflow.convert.quantize import (
     convert_fp16,
     has_qdq,
     head_nodes,
-    model_preprocess,
     quantize_int8,
     sample_images,
     tail_nodes,

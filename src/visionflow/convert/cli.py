@@ -109,11 +109,16 @@ def _convert(
     calib_method: str,
     eval_data: Path | None,
 ) -> dict[str, Any]:
-    from visionflow.convert.engine import ENGINE_SUFFIXES, read_key, resolve_engine
+    from visionflow.convert.engine import (
+        ENGINE_SUFFIXES,
+        model_preprocess,
+        read_key,
+        resolve_engine,
+    )
     from visionflow.convert.evaluate import compare_models, load_eval_data
     from visionflow.convert.importers import import_model
     from visionflow.convert.parity import check_parity, sample_inputs
-    from visionflow.convert.quantize import Calibration, model_preprocess, sample_images
+    from visionflow.convert.quantize import Calibration, sample_images
     from visionflow.convert.spec import DEFAULT_TOLERANCES
     from visionflow.errors import ConfigError
     from visionflow.infer.backends import BACKENDS, load_backend

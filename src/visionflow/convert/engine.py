@@ -35,23 +35,18 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from visionflow.convert.quantize import (
-    Calibration,
-    CalibrationCache,
-    calibration_ranges,
-    choose_precision,
-    convert_fp16,
-    file_sha256,
-    has_qdq,
-    model_input,
-    quantize_int8,
-)
+from visionflow.convert.model_file import file_sha256, has_qdq, model_input
+from visionflow.convert.precision import choose_precision
 from visionflow.errors import ConfigError, ModelNotFoundError
 from visionflow.infer.backends import BACKENDS
 from visionflow.infer.config import InferConfig, Precision, TensorOrder
+from visionflow.infer.network_input import preprocess_spec
 from visionflow.infer.preprocess import PreprocessSpec
+
+if TYPE_CHECKING:
+    from visionflow.convert.quantize import Calibration, CalibrationCache
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +194,8 @@ def resolve_engine(
     )
     key = engine_key(source, backend, device, precision, config)
     if precision == "int8" and calib_file is not None and not qdq:
+        from visionflow.convert.quantize import CalibrationCache  # quantising: heavy imports
+
         key = dataclasses.replace(key, calibration_sha256=CalibrationCache.load(calib_file).sha256)
     path = engine_path(config, source, backend, device, precision)
     reasons = _stale(path, key)
@@ -276,6 +273,13 @@ def source_model(config: InferConfig) -> Path:
     if not source.is_file():
         raise ModelNotFoundError(f"model file not found: {source}")
     return source
+
+
+def model_preprocess(config: InferConfig) -> PreprocessSpec:
+    """The preprocessing inference applies to ``config``'s model: the model's own input with the
+    config's keys (what INT8 calibration must feed it)."""
+    spec = model_input(source_model(config))
+    return preprocess_spec(config, spec.shape, spec.dtype)
 
 
 def imported_model(
@@ -443,7 +447,10 @@ def build_engine(
     ranges = None
     with tempfile.TemporaryDirectory(prefix="visionflow-engine-") as tmp:
         model = source
+        # onnx and ONNX Runtime's quantisation tools load only when quantising (slow to import)
         if key.precision == "int8" and not has_qdq(source):
+            from visionflow.convert.quantize import calibration_ranges, quantize_int8
+
             ranges = calibration_ranges(
                 source,
                 calib_file=config.int8_calib_file,
@@ -452,6 +459,8 @@ def build_engine(
             )
             model = quantize_int8(source, Path(tmp, "int8.onnx"), ranges)
         elif key.precision == "fp16" and key.backend == "onnxruntime":
+            from visionflow.convert.quantize import convert_fp16
+
             model = convert_fp16(source, Path(tmp, "fp16.onnx"))
         partial = Path(tmp, "engine" + target.suffix)
         if key.backend == "onnxruntime":

@@ -40,6 +40,7 @@ import io
 import json
 import logging
 import os
+import secrets
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,9 +50,12 @@ from typing import Any, Literal
 import numpy as np
 import onnx
 
+from visionflow.convert.model_file import file_sha256 as file_sha256
+from visionflow.convert.model_file import has_qdq as has_qdq
+from visionflow.convert.model_file import model_input as model_input
+from visionflow.convert.precision import choose_precision as choose_precision
+from visionflow.convert.precision import runnable_precisions as runnable_precisions
 from visionflow.errors import ConfigError, ConversionError, SourceNotFoundError
-from visionflow.infer.backends.base import TensorSpec
-from visionflow.infer.config import InferConfig
 from visionflow.infer.preprocess import PreprocessSpec, preprocess
 
 log = logging.getLogger(__name__)
@@ -61,107 +65,10 @@ CALIBRATION_METHODS: tuple[str, ...] = ("minmax", "entropy", "percentile")
 CACHE_FORMAT = "visionflow-int8-calibration"
 CACHE_VERSION = 1
 
-_FASTEST_FIRST = ("int8", "fp16", "fp32")
-
-_ORT_PRECISIONS = {"cpu": ("fp32", "int8"), "cuda": ("fp32", "fp16")}
-"""What ONNX Runtime runs well per device kind; other providers run the FP32 model."""
 _CALIBRATION_WINDOW = 4
 """Batches run per ``collect_data`` call; ONNX Runtime keeps their activations until it reduces
 them, so this bounds calibration memory."""
 _HEAVY_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
-_QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
-
-
-# ----------------------------------------------------------------------------- precisions
-
-
-def runnable_precisions(backend: str, device: str) -> tuple[str, ...]:
-    """The precisions ``backend`` runs well on ``device``, in ``network-mode`` order.
-
-    ONNX Runtime: CPU fp32 and int8; CUDA fp32 and fp16; other providers fp32. OpenVINO: what
-    the device reports (:func:`visionflow.infer.backends.openvino.openvino_precisions`).
-    """
-    if backend in ("openvino", "ov"):
-        from visionflow.infer.backends.openvino import openvino_precisions
-
-        return openvino_precisions(device)
-    return _ORT_PRECISIONS.get(device.partition(":")[0], ("fp32",))
-
-
-def choose_precision(
-    requested: str, backend: str, device: str, *, int8_ready: bool, allow_fallback: bool = False
-) -> str:
-    """The concrete precision to build: ``requested`` if the backend runs it, or ``best``'s pick.
-
-    Args:
-        requested: ``fp32``, ``fp16``, ``int8`` or ``best``.
-        int8_ready: whether an INT8 model can be built (calibration cache or data, or Q/DQ
-            nodes in the model).
-        allow_fallback: run FP32, with a warning, instead of raising.
-
-    Raises:
-        ConfigError: the backend does not run ``requested`` on ``device`` (e.g.
-            ``precision = fp16: onnxruntime on cpu runs fp32, int8``), or INT8 was asked
-            without calibration.
-    """
-    runnable = runnable_precisions(backend, device)
-    if requested == "best":
-        chosen = next(
-            p
-            for p in _FASTEST_FIRST
-            if p == "fp32" or (p in runnable and (p != "int8" or int8_ready))
-        )
-        log.info("precision best: %s on %s runs %s", backend, device, chosen)
-        return chosen
-    problem = None
-    if requested not in runnable:
-        problem = f"{backend} on {device} runs {', '.join(runnable)}"
-    elif requested == "int8" and not int8_ready:
-        problem = (
-            "INT8 needs calibration: give an existing int8-calib-file, calibration data "
-            "(visionflow convert --precision int8 --calib DIR_OR_VIDEO) or a model with Q/DQ nodes"
-        )
-    if problem is None:
-        return requested
-    if not allow_fallback:
-        raise ConfigError(problem, key="precision", value=requested)
-    log.warning("precision %s: %s; running fp32 as fallback is allowed", requested, problem)
-    return "fp32"
-
-
-def has_qdq(model: str | os.PathLike[str] | onnx.ModelProto) -> bool:
-    """Whether the ONNX model is already quantised (carries QuantizeLinear/DequantizeLinear)."""
-    proto = model if isinstance(model, onnx.ModelProto) else _load(Path(model))
-    return any(node.op_type in _QDQ_OPS for node in proto.graph.node)
-
-
-def model_input(model: str | os.PathLike[str]) -> TensorSpec:
-    """The first input of an ONNX model; None marks a dynamic dimension."""
-    from visionflow.convert.onnx_tools import value_shape
-
-    proto = onnx.load(os.fspath(model), load_external_data=False)
-    initializers = {init.name for init in proto.graph.initializer}
-    value = next(v for v in proto.graph.input if v.name not in initializers)
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
-    return TensorSpec(value.name, value_shape(value), np.dtype(dtype))
-
-
-def model_preprocess(config: InferConfig) -> PreprocessSpec:
-    """The preprocessing an inference element applies to ``config``'s model: the model's own."""
-    from visionflow.convert.engine import source_model
-    from visionflow.infer.element import Infer
-
-    spec = model_input(source_model(config))
-    return Infer(config)._preprocess_spec(spec.shape, spec.dtype)
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------- calibration data
@@ -760,7 +667,10 @@ def _quantizable_op_types() -> list[str]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to ``path`` through a temporary file in the same folder, with the mode a
+    new file gets (0666 less the umask; ``mkstemp`` alone would leave 0600)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)

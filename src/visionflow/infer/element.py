@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from visionflow.core.batch import Batch
@@ -35,6 +34,7 @@ from visionflow.infer.config import (
     load_infer_config,
 )
 from visionflow.infer.custom import resolve_output_parser
+from visionflow.infer.network_input import preprocess_spec
 from visionflow.infer.parsers.base import (
     ClassificationResult,
     DetectionCandidates,
@@ -43,7 +43,7 @@ from visionflow.infer.parsers.base import (
     Parser,
     SegmentationResult,
 )
-from visionflow.infer.preprocess import PreprocessSpec, even_crop, preprocess
+from visionflow.infer.preprocess import even_crop, preprocess
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class Infer(Element):
         )
         spec = self.backend.inputs[0]
         self.input_name = spec.name
-        self.preprocess_spec = self._preprocess_spec(spec.shape, spec.dtype)
+        self.preprocess_spec = preprocess_spec(cfg, spec.shape, spec.dtype)
         p = self.preprocess_spec
         self.context = ParseContext(
             network=NetworkInfo(p.width, p.height, p.channels),
@@ -156,38 +156,6 @@ class Infer(Element):
             self.backend,
             spec.name,
             (p.channels, p.height, p.width),
-        )
-
-    def _preprocess_spec(self, shape: tuple[int | None, ...], dtype: np.dtype) -> PreprocessSpec:
-        cfg = self.config
-        nhwc = cfg.network_input_order is TensorOrder.NHWC
-        dims = shape[1:]
-        if len(dims) != 3:
-            raise ConfigError(f"model input must be 4-D (N, C, H, W) or (N, H, W, C); got {shape}")
-        c, h, w = (dims[2], dims[0], dims[1]) if nhwc else dims
-        if cfg.infer_dims is not None:
-            c, h, w = cfg.infer_dims
-        if c is None or h is None or w is None:
-            raise ConfigError(
-                f"the model's input {shape} has dynamic spatial dimensions; set infer-dims (c;h;w)",
-                key="infer-dims",
-            )
-        mean = None
-        if cfg.mean_file is not None:
-            mean = _read_mean_image(cfg.mean_file, w, h, c)
-        return PreprocessSpec(
-            width=w,
-            height=h,
-            channels=c,
-            color_format=cfg.model_color_format,
-            net_scale_factor=cfg.net_scale_factor,
-            offsets=cfg.offsets,
-            mean_image=mean,
-            maintain_aspect_ratio=cfg.maintain_aspect_ratio,
-            symmetric_padding=cfg.symmetric_padding,
-            nhwc=nhwc,
-            scaling_filter=cfg.scaling_filter,
-            dtype=np.dtype(dtype),
         )
 
     def _class_column(self, name: str, dtype: type | None = None) -> np.ndarray:
@@ -436,19 +404,3 @@ def model_path(
     from visionflow.convert.engine import resolve_engine
 
     return resolve_engine(config, backend, device, allow_fallback=allow_fallback)
-
-
-def _read_mean_image(path: Path, width: int, height: int, channels: int) -> np.ndarray:
-    """A PPM mean image (``mean-file``) as (H, W, C) float32 in the file's channel order (RGB)."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ConfigError("cannot read the mean image", file=str(path), key="mean-file")
-    image = image[..., None] if image.ndim == 2 else image[..., ::-1]
-    if image.shape != (height, width, channels):
-        raise ConfigError(
-            f"mean image is {image.shape[1]}x{image.shape[0]}x{image.shape[2]}, "
-            f"the network input is {width}x{height}x{channels}",
-            file=str(path),
-            key="mean-file",
-        )
-    return image.astype(np.float32)
