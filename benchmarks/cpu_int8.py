@@ -33,7 +33,8 @@ from visionflow.convert.engine import ENGINE_SUFFIXES, model_preprocess, resolve
 from visionflow.convert.evaluate import compare_models
 from visionflow.convert.quantize import Calibration, preprocessed_batches
 from visionflow.infer.backends import load_backend
-from visionflow.infer.config import InferConfig, load_infer_config
+from visionflow.config.infer_loader import load_infer_config
+from visionflow.infer.config import InferConfig
 from visionflow.zoo import bundled_config
 from visionflow.zoo.scenes import Annotations, render_scene
 

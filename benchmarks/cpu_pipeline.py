@@ -69,7 +69,7 @@ def detector(workdir: Path, model: str, batch: int) -> tuple[InferConfig, str]:
             }
         )
         return config, "YOLOv8n architecture, random weights, 640x640, 80 classes"
-    from visionflow.infer.config import load_infer_config
+    from visionflow.config.infer_loader import load_infer_config
 
     config = load_infer_config(bundled_config("shapes_det"))
     return config.model_copy(update={"batch_size": batch}), "bundled shapes detector, 320x320"

@@ -30,7 +30,7 @@ _EXPORTS = {
     "Tiler": "visionflow.mux.tiler",
     "Infer": "visionflow.infer.element",
     "InferConfig": "visionflow.infer.config",
-    "load_infer_config": "visionflow.infer.config",
+    "load_infer_config": "visionflow.config.infer_loader",
     "OSD": "visionflow.osd.element",
     "open_source": "visionflow.media.uri",
     "VideoFileSink": "visionflow.sinks.video",

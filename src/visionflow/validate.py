@@ -64,8 +64,8 @@ def _visionflow_pipeline(path: Path) -> ConfigReport:
 
 def _visionflow_infer(path: Path) -> ConfigReport:
     from visionflow.compat.deepstream.app import model_warnings
+    from visionflow.config.infer_loader import load_infer_config
     from visionflow.config.yamlio import load_yaml
-    from visionflow.infer.config import load_infer_config
 
     config = load_infer_config(path)
     report = _all_honoured(path, "visionflow-infer", load_yaml(path).data)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from google.protobuf import text_format
 
+from visionflow.config.infer_loader import load_infer_config
 from visionflow.convert.importers.caffe_pb import NetParameter
 from visionflow.core.batch import Batch
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.errors import ConfigError
-from visionflow.infer.config import load_infer_config
 from visionflow.infer.element import Infer
 
 PROTOTXT = """

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from visionflow.config.infer_loader import load_infer_config
 from visionflow.errors import ConfigError
 from visionflow.infer.config import (
     ClassAttributes,
@@ -16,7 +17,6 @@ from visionflow.infer.config import (
     NetworkType,
     Precision,
     ProcessMode,
-    load_infer_config,
     read_label_file,
 )
 from visionflow.infer.preprocess import ColorFormat, ScalingFilter

@@ -122,7 +122,8 @@ def _convert(
     from visionflow.convert.spec import DEFAULT_TOLERANCES
     from visionflow.errors import ConfigError
     from visionflow.infer.backends import BACKENDS, load_backend
-    from visionflow.infer.config import InferConfig, Precision, load_infer_config
+    from visionflow.config.infer_loader import load_infer_config
+    from visionflow.infer.config import InferConfig, Precision
 
     backend = BACKENDS.get(backend).name
     suffix = ENGINE_SUFFIXES.get(backend)

@@ -17,14 +17,15 @@ values instead of DeepStream's numbers), so a visionflow YAML file reads like an
     class_attrs:
       0: {pre_cluster_threshold: 0.4}     # layered on top of class_attrs_all
 
-:func:`load_infer_config` reads such a file, or a DeepStream nvinfer file (INI, or YAML with a
-top-level ``property:`` mapping) through :mod:`visionflow.compat.deepstream.nvinfer`.
+:func:`visionflow.config.infer_loader.load_infer_config` reads such a file, or a DeepStream
+nvinfer file (INI, or YAML with a top-level ``property:`` mapping) through
+:mod:`visionflow.compat.deepstream.nvinfer`: the front ends sit above this module, which imports
+none of them.
 """
 
 from __future__ import annotations
 
 import enum
-import logging
 import os
 import re
 from pathlib import Path
@@ -39,11 +40,8 @@ from pydantic import (
     field_validator,
 )
 
-from visionflow.config.yamlio import load_yaml, validate
 from visionflow.errors import ConfigError
 from visionflow.infer.preprocess import ColorFormat, ScalingFilter
-
-log = logging.getLogger(__name__)
 
 #: nvinfer builds without OpenCV (every stock build) replace ``cluster-mode=0`` (groupRectangles)
 #: by NMS and overwrite ``topk`` and ``nms-iou-threshold`` of every class with these.
@@ -199,8 +197,8 @@ class ClassAttributes(_Frozen):
 class InferConfig(_Frozen):
     """How one inference element runs a model and turns its outputs into metadata.
 
-    Paths are used as given; :func:`load_infer_config` resolves relative ones against the
-    config file's folder.
+    Paths are used as given; :func:`~visionflow.config.infer_loader.load_infer_config` resolves
+    relative ones against the config file's folder.
     """
 
     # --- model source --------------------------------------------------------------------------
@@ -553,20 +551,6 @@ def _check_detector(info: ValidationInfo) -> None:
         )
 
 
-_PATH_FIELDS = (
-    "onnx_file",
-    "model_engine_file",
-    "int8_calib_file",
-    "tlt_encoded_model",
-    "model_file",
-    "proto_file",
-    "uff_file",
-    "custom_lib_path",
-    "labelfile_path",
-    "mean_file",
-)
-
-
 def resolve_config_path(value: str | os.PathLike[str], config_file: str | os.PathLike[str]) -> Path:
     """Resolve a path written in a config file, as nvinfer does.
 
@@ -606,41 +590,3 @@ def read_label_file(path: str | os.PathLike[str]) -> tuple[tuple[str, ...], ...]
         if line
     )
 
-
-def load_infer_config(path: str | os.PathLike[str]) -> InferConfig:
-    """Load an inference config file.
-
-    ``.yml``/``.yaml`` files with a top-level ``property:`` mapping, and every other suffix, are
-    DeepStream nvinfer files (their report's warnings are logged); other YAML files are visionflow
-    configs, validated with errors naming file and line. Relative paths are resolved against the
-    file's folder; labels are read from ``labelfile_path`` when the file exists and ``labels``
-    is not given.
-    """
-    from visionflow.compat.deepstream.nvinfer import read_nvinfer
-
-    path = Path(path)
-    if path.suffix in (".yml", ".yaml"):
-        doc = load_yaml(path)
-        property_group = doc.data.get("property") if isinstance(doc.data, dict) else None
-        if not isinstance(property_group, dict):
-            return _resolved(validate(InferConfig, doc), path)
-    config, report = read_nvinfer(path)
-    for warning in report.warnings:
-        log.warning("%s", warning)
-    return config
-
-
-def _resolved(config: InferConfig, path: Path) -> InferConfig:
-    """Resolve the relative paths of a visionflow config and read its labels file."""
-    update: dict[str, Any] = {
-        name: resolve_config_path(value, path)
-        for name in _PATH_FIELDS
-        if (value := getattr(config, name)) is not None
-    }
-    labels_file = update.get("labelfile_path")
-    if labels_file is not None and not config.labels:
-        if labels_file.is_file():
-            update["labels"] = read_label_file(labels_file)
-        else:
-            log.warning("%s: labels file %s not found", path, labels_file)
-    return config.model_copy(update=update)

@@ -25,13 +25,13 @@ from visionflow.errors import ConfigError, ParserError
 from visionflow.infer.backends import Backend, load_backend
 from visionflow.infer.cluster import ClusterMode as ClusterAlgorithm
 from visionflow.infer.cluster import ClusterParams, cluster
+from visionflow.config.infer_loader import load_infer_config
 from visionflow.infer.config import (
     ClusterMode,
     InferConfig,
     NetworkType,
     ProcessMode,
     TensorOrder,
-    load_infer_config,
 )
 from visionflow.infer.custom import resolve_output_parser
 from visionflow.infer.network_input import preprocess_spec
