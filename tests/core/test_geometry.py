@@ -44,3 +44,42 @@ def test_letterbox_round_trip_with_roi_offset() -> None:
     frame_boxes = np.array([[110, 60, 300, 200], [100, 50, 433, 221]], np.float32)
     back = box.to_frame(box.to_network(frame_boxes))
     assert np.abs(back - frame_boxes).max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    ("frame", "cell", "scaled", "origin"),
+    [
+        # The one letterbox of the stream muxer and the tiler: the scaled size is truncated as
+        # nvinfer's maintain-aspect-ratio truncates it, centred by integer halves.
+        ((80, 40), (0, 0, 100, 100), (100, 50), (0, 25)),
+        ((1280, 720), (0, 0, 426, 240), (426, 239), (0, 0)),  # 239.625 → 239 (round gave 240)
+        ((641, 360), (0, 0, 320, 320), (320, 179), (0, 70)),  # 179.72 → 179; 141 // 2 = 70
+        ((100, 300), (0, 0, 99, 99), (33, 99), (33, 0)),
+        ((1920, 1080), (426, 240, 852, 480), (426, 239), (426, 240)),  # a tile: cell origin added
+        ((2000, 1), (0, 0, 100, 100), (100, 1), (0, 49)),  # never 0 pixels
+    ],
+)
+def test_letterbox_place_rounding(
+    frame: tuple[int, int],
+    cell: tuple[int, int, int, int],
+    scaled: tuple[int, int],
+    origin: tuple[int, int],
+) -> None:
+    placement = Letterbox.place(frame, cell, (1280, 720))
+    assert placement.scaled_size == scaled
+    assert (placement.pad_left, placement.pad_top) == origin
+    assert (placement.net_width, placement.net_height) == (1280, 720)
+    fit = Letterbox.fit(
+        (0, 0, *frame),
+        (cell[2] - cell[0], cell[3] - cell[1]),
+        maintain_aspect_ratio=True,
+        symmetric_padding=True,
+    )
+    assert fit.scaled_size == scaled  # place is fit, moved to the cell
+    # The whole frame maps onto the placed picture and back.
+    corners = np.array([[0, 0, *frame]], np.float32)
+    picture = [[*origin, origin[0] + scaled[0], origin[1] + scaled[1]]]
+    np.testing.assert_allclose(placement.to_network(corners), picture, atol=1e-3)
+    np.testing.assert_allclose(
+        placement.to_frame(placement.to_network(corners)), corners, atol=1e-2
+    )

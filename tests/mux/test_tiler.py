@@ -14,7 +14,7 @@ from visionflow.core.pipeline import Pipeline
 from visionflow.core.source import Source
 from visionflow.errors import ConfigError
 from visionflow.mux.streammux import StreamMux
-from visionflow.mux.tiler import MERGED, Tiler, grid_shape
+from visionflow.mux.tiler import Tiler, grid_shape
 from visionflow.osd.draw import draw_segmentation
 from visionflow.osd.element import OSD
 from visionflow.osd.palette import DEFAULT_COLORS
@@ -210,9 +210,10 @@ def test_in_a_pipeline_frames_balance_and_an_osd_draws_on_the_canvas() -> None:
     pipeline.add_probe("tiler", add_box, where="before")
     mosaics: list[Batch] = []
     report = pipeline.run(on_batch=mosaics.append)
-    assert report.frames_in == 8
-    assert report.frames_out == len(mosaics)
-    assert report.drops == {MERGED: 8 - len(mosaics)}
+    assert report.frames_in == report.frames_out == 8
+    assert len(mosaics) == 4  # one frame of each stream per mosaic
+    assert report.drops == {}
+    assert [(s.source_id, s.frames) for s in report.streams] == [(0, 4), (1, 4)]
     assert report.balanced
     assert [b.frames[0].frame_num for b in mosaics] == list(range(len(mosaics)))
     image = mosaics[-1].frames[0].data
@@ -221,3 +222,14 @@ def test_in_a_pipeline_frames_balance_and_an_osd_draws_on_the_canvas() -> None:
     assert (image[30, 110:150] == blue).all()
     assert (image[49, 110:150] == blue).all()
     assert (image[35, 115:145] == B).all()
+
+
+def test_tiles_round_as_the_one_letterbox() -> None:
+    """1280x720 into a 426x240 cell: 426x239 (truncated as nvinfer does), the odd row below."""
+    tiler = Tiler(rows=2, columns=3, width=1280, height=480)
+    canvas = canvas_of(tiler.process(batch(frame(0, A, h=720, w=1280))))
+    placement = Letterbox.place((1280, 720), (0, 0, 426, 240), (1280, 480))
+    assert placement.scaled_size == (426, 239)
+    assert (canvas[:239, :426] == A).all()
+    assert (canvas[239, :426] == 0).all()
+    assert (canvas[:, 426:] == 0).all()

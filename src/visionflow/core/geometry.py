@@ -6,7 +6,7 @@ through the named functions here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -77,8 +77,10 @@ class Letterbox:
         """The geometry nvinfer uses for a region ``(left, top, width, height)``.
 
         With ``maintain_aspect_ratio`` the region is scaled to fit inside the network input and the
-        scaled size is truncated to whole pixels; padding goes right/bottom, or is split equally
-        (integer halves) with ``symmetric_padding``. Without it the region is stretched.
+        scaled size is truncated to whole pixels (at least one); padding goes right/bottom, or is
+        split equally (integer halves, the odd pixel right/bottom) with ``symmetric_padding``.
+        Without it the region is stretched. This is the one letterbox of visionflow: the stream
+        muxer and the tiler place frames with it too (:meth:`place`).
         """
         left, top, width, height = roi
         net_w, net_h = net_size
@@ -87,9 +89,9 @@ class Letterbox:
             h_dest = net_w * height / width
             w_dest = net_h * width / height
             if h_dest <= net_h:
-                dst_h = float(int(h_dest))
+                dst_h = float(max(int(h_dest), 1))
             else:
-                dst_w = float(int(w_dest))
+                dst_w = float(max(int(w_dest), 1))
         pad_left = pad_top = 0.0
         if maintain_aspect_ratio and symmetric_padding:
             pad_left = float((net_w - int(dst_w)) // 2)
@@ -105,6 +107,36 @@ class Letterbox:
             scale_y=dst_h / height,
             pad_left=pad_left,
             pad_top=pad_top,
+        )
+
+    @classmethod
+    def place(
+        cls,
+        frame_size: tuple[int, int],
+        cell: tuple[int, int, int, int],
+        canvas_size: tuple[int, int],
+    ) -> Letterbox:
+        """A whole ``(width, height)`` frame scaled into the ``(x1, y1, x2, y2)`` cell of a
+        ``(width, height)`` canvas, aspect kept and centred, with :meth:`fit`'s rounding.
+
+        This is how the stream muxer (``enable-padding``, the cell being the whole canvas) and the
+        tiler (one cell per stream) place frames: ``scaled_size`` is the picture's size in pixels,
+        ``(pad_left, pad_top)`` its top-left corner on the canvas.
+        """
+        width, height = frame_size
+        x1, y1, x2, y2 = cell
+        inner = cls.fit(
+            (0.0, 0.0, float(width), float(height)),
+            (x2 - x1, y2 - y1),
+            maintain_aspect_ratio=True,
+            symmetric_padding=True,
+        )
+        return replace(
+            inner,
+            net_width=canvas_size[0],
+            net_height=canvas_size[1],
+            pad_left=inner.pad_left + x1,
+            pad_top=inner.pad_top + y1,
         )
 
     @property

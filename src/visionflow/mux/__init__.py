@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from visionflow.mux.streammux import SourceQueues, StreamMux
-from visionflow.mux.tiler import MERGED, Tiler, grid_shape
+from visionflow.mux.tiler import Tiler, grid_shape, no_cell
 
-__all__ = ["MERGED", "SourceQueues", "StreamMux", "Tiler", "grid_shape"]
+__all__ = ["SourceQueues", "StreamMux", "Tiler", "grid_shape", "no_cell"]

@@ -1,9 +1,12 @@
 """The stream muxer: forms batches of frames across sources (DeepStream ``nvstreammux``).
 
 Sources push frames into per-source bounded queues (:class:`SourceQueues`). The muxer takes frames
-round-robin across the sources that have one ready, so every stream gets its turn, and pushes a
-batch when it holds ``batch_size`` frames, or when ``batched_push_timeout`` microseconds have passed
-since its first frame (−1: wait for a full batch), or when every source has ended.
+round-robin across the sources that have one ready, so every stream gets its turn. As in
+nvstreammux (``max-same-source-frames=1``), a batch holds at most one frame of each source: a
+source that runs ahead waits for the next batch, so a batch is one moment of every stream and a
+tiler can show all of it. The muxer pushes a batch when it holds ``batch_size`` frames, or when
+every source that has not ended has a frame in it, or when ``batched_push_timeout`` microseconds
+have passed since its first frame (−1: wait for a full batch), or when every source has ended.
 
 File sources are never dropped from: a full queue blocks the decoder (backpressure). A live source
 (camera, RTSP) never waits: when its queue is full its oldest frame is dropped and counted.
@@ -21,6 +24,7 @@ import numpy as np
 
 from visionflow.core.batch import Batch
 from visionflow.core.frame import Frame, PixelFormat
+from visionflow.core.geometry import Letterbox
 from visionflow.core.stats import PipelineStats
 from visionflow.errors import ConfigError
 
@@ -76,6 +80,8 @@ class SourceQueues:
 class StreamMux:
     """Batches frames across sources.
 
+    A batch holds at most one frame of each source (see the module's docstring).
+
     Args:
         batch_size: most frames in one batch (DeepStream ``batch-size``); ≥ 1.
         batched_push_timeout: microseconds to wait after a batch's first frame before pushing a
@@ -83,7 +89,8 @@ class StreamMux:
         width, height: when both are > 0, every frame is scaled to this size (``enable_padding``
             keeps the aspect ratio and pads with black, centred, like DeepStream's legacy mux).
             Frames keep their ``source_width/height``.
-        enable_padding: letterbox instead of stretching when scaling.
+        enable_padding: letterbox instead of stretching when scaling (rounding as
+            :meth:`~visionflow.core.geometry.Letterbox.place`).
     """
 
     def __init__(
@@ -126,24 +133,31 @@ class StreamMux:
         num = len(inputs.queues)
         while not stop.is_set():
             frames: list[Frame] = []
+            taken: set[int] = set()
             deadline: float | None = None
             with inputs.cond:
                 while not stop.is_set():
                     took = False
                     for k in range(num):
                         sid = (start + k) % num
-                        if inputs.queues[sid] and len(frames) < self.batch_size:
+                        if sid in taken or not inputs.queues[sid]:
+                            continue
+                        if len(frames) < self.batch_size:
                             frames.append(inputs.queues[sid].popleft())
+                            taken.add(sid)
                             took = True
                     if took:
                         inputs.cond.notify_all()
                         start = (start + 1) % num
                         if deadline is None and timeout_s is not None:
                             deadline = time.monotonic() + timeout_s
-                    if len(frames) >= self.batch_size:
+                    if len(frames) >= self.batch_size or inputs.all_done:
                         break
-                    if inputs.all_done:
-                        break
+                    if frames and all(
+                        sid in taken or (inputs.finished[sid] and not inputs.queues[sid])
+                        for sid in range(num)
+                    ):
+                        break  # every stream still running has its frame in this batch
                     if took:
                         continue
                     if deadline is not None and time.monotonic() >= deadline:
@@ -170,10 +184,11 @@ class StreamMux:
         if not self.enable_padding:
             scaled = cv2.resize(pixels, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
             return frame.with_pixels(scaled, fmt)
-        scale = min(self.width / frame.width, self.height / frame.height)
-        w, h = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+        placement = Letterbox.place(
+            (frame.width, frame.height), (0, 0, self.width, self.height), (self.width, self.height)
+        )
+        (w, h), left, top = placement.scaled_size, int(placement.pad_left), int(placement.pad_top)
         canvas = np.zeros((self.height, self.width, *pixels.shape[2:]), dtype=pixels.dtype)
-        left, top = (self.width - w) // 2, (self.height - h) // 2
         canvas[top : top + h, left : left + w] = cv2.resize(
             pixels, (w, h), interpolation=cv2.INTER_LINEAR
         )

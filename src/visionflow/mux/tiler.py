@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import cv2
@@ -13,11 +14,14 @@ from visionflow.core.element import Element
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.geometry import Letterbox
 from visionflow.core.meta import BatchMeta, Detections, FrameMeta, SegmentationMap
+from visionflow.core.stats import COMPOSED_OF, ComposedFrame
 from visionflow.errors import ConfigError
 from visionflow.osd.draw import segmentation_letterbox
 
-MERGED = "tiler: merged into mosaic"
-"""The drop reason under which the tiler counts the frames it composed into a mosaic."""
+
+def no_cell(source_id: int, grid: tuple[int, int]) -> str:
+    """The drop reason of the frames of a stream that a fixed grid has no cell for."""
+    return f"tiler: stream {source_id} has no cell in the {grid[0]}x{grid[1]} grid"
 
 
 def grid_shape(num_sources: int, rows: int = 0, columns: int = 0) -> tuple[int, int]:
@@ -69,10 +73,13 @@ class Tiler(Element):
     not carried. An OSD after the tiler therefore draws correctly; a metadata sink after it sees
     canvas coordinates, so put sinks that want per-stream metadata before the tiler.
 
-    Frame accounting: of a batch of n frames one leaves as the mosaic and the other n − 1 are
-    counted under the drop reason :data:`MERGED` (``"tiler: merged into mosaic"``), so a run's
-    report stays balanced: ``frames_in == frames_out + drops``, where ``frames_out`` counts
-    mosaics (as stream 0) and the merged frames appear under that reason.
+    No frame is lost: a batch from the stream muxer holds at most one frame per stream and
+    becomes one mosaic; a batch holding several frames of one stream (made by hand) becomes as
+    many mosaics, in order, each showing one of them. Each mosaic lists the frames drawn into it
+    under ``user[COMPOSED_OF]`` (:data:`~visionflow.core.stats.COMPOSED_OF`:
+    ``[source_id, frame_num, created_ns]`` each), and the run's report counts it as those frames,
+    each under its own stream. Frames of a stream that a fixed grid has no cell for are counted
+    as dropped (reason :func:`no_cell`).
 
     Args:
         rows, columns: the grid (DeepStream ``[tiled-display]`` rows/columns); 0 = automatic.
@@ -109,18 +116,38 @@ class Tiler(Element):
         self._count = 0
 
     def process(self, batch: Batch) -> Batch:
-        latest = {frame.source_id: (frame, meta) for frame, meta in batch}
+        rounds: list[list[tuple[Frame, FrameMeta]]] = []
+        seen: Counter[int] = Counter()
+        for frame, meta in batch:  # the k-th frame of a stream goes to the k-th mosaic
+            k = seen[frame.source_id]
+            seen[frame.source_id] += 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append((frame, meta))
+        mosaics = [self._compose(frames) for frames in rounds]
+        return Batch(
+            [f for f, _ in mosaics],
+            BatchMeta([m for _, m in mosaics], dict(batch.meta.user)),
+            index=batch.index,
+        )
+
+    def _compose(self, frames: list[tuple[Frame, FrameMeta]]) -> tuple[Frame, FrameMeta]:
+        """Paint one frame per stream into the canvas and return the mosaic."""
+        latest = {frame.source_id: (frame, meta) for frame, meta in frames}
         grid = grid_shape(max([*self._tiles, *latest]) + 1, self.rows, self.columns)
         if grid != self.grid:
             self.grid = grid
             self._canvas[...] = 0
             for sid, tile in self._tiles.items():
                 self._tiles[sid] = self._place(sid, tile.pixels, tile.meta)
+        composed = []
         for sid, (frame, meta) in latest.items():
-            self._tiles[sid] = self._place(sid, frame.to_numpy(PixelFormat.RGB24), meta)
-        if len(batch) > 1 and self.stats is not None:
-            self.stats.drop(MERGED, len(batch) - 1)
-        return self._mosaic(batch)
+            tile = self._tiles[sid] = self._place(sid, frame.to_numpy(PixelFormat.RGB24), meta)
+            if tile.placement is not None:
+                composed.append(ComposedFrame(sid, frame.frame_num, frame.created_ns))
+            elif self.stats is not None:
+                self.stats.drop(no_cell(sid, self.grid))
+        return self._mosaic([f for f, _ in frames], composed)
 
     def cell(self, source_id: int) -> tuple[int, int, int, int] | None:
         """The ``(x1, y1, x2, y2)`` canvas cell of a stream in the current grid, or None."""
@@ -142,25 +169,12 @@ class Tiler(Element):
             return _Tile(pixels, meta, None, Detections.empty(), ())
         x1, y1, x2, y2 = cell
         fh, fw = pixels.shape[:2]
-        scale = min((x2 - x1) / fw, (y2 - y1) / fh)
-        tw, th = min(max(round(fw * scale), 1), x2 - x1), min(max(round(fh * scale), 1), y2 - y1)
-        left, top = x1 + (x2 - x1 - tw) // 2, y1 + (y2 - y1 - th) // 2
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        placement = Letterbox.place((fw, fh), cell, (self.width, self.height))
+        (tw, th), left, top = placement.scaled_size, int(placement.pad_left), int(placement.pad_top)
+        interpolation = cv2.INTER_AREA if tw < fw else cv2.INTER_LINEAR
         self._canvas[y1:y2, x1:x2] = 0
         self._canvas[top : top + th, left : left + tw] = cv2.resize(
             pixels, (tw, th), interpolation=interpolation
-        )
-        placement = Letterbox(
-            net_width=self.width,
-            net_height=self.height,
-            roi_left=0.0,
-            roi_top=0.0,
-            roi_width=float(fw),
-            roi_height=float(fh),
-            scale_x=tw / fw,
-            scale_y=th / fh,
-            pad_left=float(left),
-            pad_top=float(top),
         )
         dets = meta.detections
         xyxy = placement.to_network(dets.xyxy)
@@ -172,8 +186,10 @@ class Tiler(Element):
         )
         return _Tile(pixels, meta, placement, dets.replace(xyxy=xyxy, extra=extra), segmentation)
 
-    def _mosaic(self, batch: Batch) -> Batch:
-        first = batch.frames[0]
+    def _mosaic(
+        self, frames: list[Frame], composed: list[ComposedFrame]
+    ) -> tuple[Frame, FrameMeta]:
+        first = frames[0]
         shown = [
             self._tiles[s] for s in sorted(self._tiles) if self._tiles[s].placement is not None
         ]
@@ -186,7 +202,7 @@ class Tiler(Element):
             pts=first.pts,
             time_base=first.time_base,
             uri=f"tiler://{self.name}",
-            created_ns=min(f.created_ns for f in batch.frames),
+            created_ns=min(f.created_ns for f in frames),
         )
         meta = FrameMeta(
             source_id=0,
@@ -205,10 +221,13 @@ class Tiler(Element):
                 for s in t.segmentation
             ],
             inferred=set().union(*(t.meta.inferred for t in shown)),
-            user={"tiles": {t.meta.source_id: t.placement for t in shown}},
+            user={
+                "tiles": {t.meta.source_id: t.placement for t in shown},
+                COMPOSED_OF: composed,
+            },
         )
         self._count += 1
-        return Batch([frame], BatchMeta([meta], dict(batch.meta.user)), index=batch.index)
+        return frame, meta
 
 
 def _onto_canvas(
