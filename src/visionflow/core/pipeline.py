@@ -264,7 +264,7 @@ class Pipeline:
     def _probe(self, name: str, where: str, batch: Batch) -> bool:
         for probe in self._probes.get((name, where), ()):
             if probe(batch) is False:
-                self.stats.drop(f"probe {where} {name}", len(batch))
+                self.stats.drop_batch(f"probe {where} {name}", batch)
                 return False
         return True
 
@@ -273,10 +273,10 @@ class Pipeline:
     ) -> bool:
         if out is not None:
             if not out.put(batch):
-                self.stats.drop("pipeline stopped", len(batch))
+                self.stats.drop_batch("pipeline stopped", batch)
                 return False
             return True
-        self.stats.frames_done(batch.frames)
+        self.stats.batch_done(batch)
         if on_batch is not None:
             on_batch(batch)
         return True
