@@ -3,6 +3,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +222,30 @@ def test_fallback_builds_for_the_cpu_when_the_device_is_missing(
     assert sidecar(path)["device"].startswith("cpu ")
     assert sidecar(path)["precision"] == "fp32"
     assert "precision fp16: onnxruntime on cpu runs fp32, int8" in caplog.text
+
+
+def test_plain_fp32_inference_does_not_import_onnx_or_quantisation_tools(
+    tmp_path: Path, model: Path, cache: Path
+) -> None:
+    """Starting an FP32 element loads neither ``onnx`` (~0.6 s with ml_dtypes) nor ONNX Runtime's
+    quantisation tools, twice: building the engine, then reusing it."""
+    child = f"""
+import sys
+from visionflow.infer.config import InferConfig
+from visionflow.infer.element import Infer
+
+config = InferConfig.model_validate(
+    {{"onnx_file": {str(model)!r}, "network_type": "classifier", "batch_size": 2}}
+)
+Infer(config).start()
+heavy = ("onnx", "onnxruntime.quantization", "visionflow.convert.quantize")
+print(sorted(name for name in heavy if name in sys.modules))
+"""
+    env = {**os.environ, "VISIONFLOW_CACHE": str(cache)}
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", child], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[]"
+    assert list(cache.glob("*.onnx")), "the element built no engine"
