@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from visionflow.config.infer_loader import load_infer_config
 from visionflow.errors import ConfigError
+from visionflow.infer.cluster import ClusterMode
 from visionflow.infer.config import (
     ClassAttributes,
-    ClusterMode,
     InferConfig,
     NetworkType,
     Precision,

@@ -266,3 +266,134 @@ def test_python_file_parser(tmp_path: Path) -> None:
     )
     dets = run_one(Infer(cfg), (64, 64)).meta.frames[0].detections
     np.testing.assert_allclose(dets.xyxy, [[8, 8, 24, 24]])
+
+
+# -- DeepStream fidelity of the attach step (issue 10, items 11, 12, 16, 17, 18) ----------------
+
+
+def test_box_geometry_deepstream_moves_boxes_and_drops_those_past_the_bottom(
+    tmp_path: Path,
+) -> None:
+    # A 128x64 frame letterboxed into 64x64: scale 0.5, picture rows 16..48. The YOLO parser
+    # clamps boxes to the network input, but boxes reaching into the padding map off the frame.
+    rows = [
+        (10, 14, 10, 10, 0, 0.9),  # network (5, 9, 15, 19) → frame (10, -14, 30, 6)
+        (40, 46, 8, 8, 1, 0.8),  # network (36, 42, 44, 50) → frame (72, 52, 88, 68)
+    ]
+    model = constant_output_model(tmp_path / "det.onnx", {"output0": yolo_output(rows, 2)})
+    cfg = detector_config(model, box_geometry="deepstream")
+    dets = run_one(Infer(cfg), (128, 64)).meta.frames[0].detections
+    # attach_metadata_detector: the top moves to 0 with height 20 kept; the second box is dropped
+    # as top + height > frame height - roi-bottom-offset (offset 0; DeepStream-Yolo issue #697)
+    np.testing.assert_allclose(dets.xyxy, [[10, 0, 30, 20]])
+    dets = run_one(Infer(detector_config(model)), (128, 64)).meta.frames[0].detections
+    np.testing.assert_allclose(dets.xyxy, [[10, 0, 30, 6], [72, 52, 88, 64]])
+
+
+def test_odd_frame_is_cut_to_even_size_before_scaling(tmp_path: Path) -> None:
+    rows = [(20, 30, 10, 10, 0, 0.9), (40, 30, 8, 8, 1, 0.7)]
+    model = constant_output_model(tmp_path / "det.onnx", {"output0": yolo_output(rows, 2)})
+    batch = run_one(Infer(detector_config(model, output_tensor_meta=True)), (129, 65))
+    meta = batch.meta.frames[0]
+    # nvinfer scales the frame's even part, 128x64: scale 0.5, as for a 128x64 frame
+    transform = meta.tensors[0].transform
+    assert (transform.roi_width, transform.roi_height) == (128, 64)
+    np.testing.assert_allclose(meta.detections.xyxy, [[30, 18, 50, 38], [72, 20, 88, 36]])
+
+
+def secondary_detector(model: Path, **extra: object) -> Infer:
+    infer = Infer(
+        detector_config(
+            model,
+            process_mode="secondary",
+            operate_on_gie_id=1,
+            maintain_aspect_ratio=False,
+            symmetric_padding=False,
+            output_tensor_meta=True,
+            gie_unique_id=2,
+            **extra,
+        )
+    )
+    infer.start()
+    return infer
+
+
+def frame_with_objects(boxes: list[list[float]], size: tuple[int, int] = (100, 80)) -> Batch:
+    w, h = size
+    batch = Batch([Frame(np.zeros((h, w, 3), np.uint8), PixelFormat.RGB24, 0, 0)])
+    batch.meta.frames[0].detections = Detections(
+        np.array(boxes, np.float32), component_id=[1] * len(boxes)
+    )
+    return batch
+
+
+def test_secondary_detector_crop_and_mapping(tmp_path: Path) -> None:
+    # network 64x64; one box (24, 24, 40, 40) in network pixels
+    model = constant_output_model(
+        tmp_path / "det.onnx", {"output0": yolo_output([(32, 32, 16, 16, 0, 0.9)], 2)}
+    )
+    parent = [13.5, 21.25, 77.5, 61.25]  # left 13.5, top 21.25, width 64, height 40
+    infer = secondary_detector(model, box_geometry="deepstream")
+    meta = infer.process(frame_with_objects([parent])).meta.frames[0]
+    # the crop: left/top truncated and rounded up to even (14, 22); width/height truncated and
+    # rounded down to even (64, 40) — not "right edge minus rounded left" (62, 38)
+    t = meta.tensors[0].transform
+    assert (t.roi_left, t.roi_top, t.roi_width, t.roi_height) == (14, 22, 64, 40)
+    # scale 64/64 and 64/40: crop coordinates x 24..40, y 15..25; DeepStream adds the parent's
+    # stored left/top (13.5, 21.25), not the crop's (14, 22)
+    np.testing.assert_allclose(meta.detections.xyxy[1:], [[37.5, 36.25, 53.5, 46.25]])
+    assert meta.detections.parent.tolist() == [-1, 0]
+    # clipped geometry maps through the rectangle actually cut
+    meta = secondary_detector(model).process(frame_with_objects([parent])).meta.frames[0]
+    np.testing.assert_allclose(meta.detections.xyxy[1:], [[38, 37, 54, 47]])
+    # DeepStream filters in crop coordinates: crop-relative top 15 < roi-top-offset 20 drops the
+    # box although its frame top is 36.25
+    infer = secondary_detector(
+        model, box_geometry="deepstream", class_attrs_all={"roi_top_offset": 20}
+    )
+    assert len(infer.process(frame_with_objects([parent])).meta.frames[0].detections) == 1
+
+
+def test_secondary_detector_children_point_at_their_parents(tmp_path: Path) -> None:
+    model = constant_output_model(
+        tmp_path / "det.onnx", {"output0": yolo_output([(32, 32, 16, 16, 0, 0.9)], 2)}
+    )
+    parents = [[0, 0, 40, 40], [50, 0, 90, 40], [0, 40, 40, 80]]
+    for batch_size in (1, 2, 4):
+        infer = secondary_detector(model, batch_size=batch_size)
+        dets = infer.process(frame_with_objects(parents)).meta.frames[0].detections
+        assert dets.parent.tolist() == [-1, -1, -1, 0, 1, 2]
+        children = dets[dets.component_id == 2]
+        assert children.parent.tolist() == [-1, -1, -1]  # parents not selected
+        assert dets[[0, 3, 5]].parent.tolist() == [-1, 0, -1]
+
+
+@pytest.mark.parametrize("output_instance_mask", [False, True])
+def test_instance_masks_only_with_output_instance_mask(
+    tmp_path: Path, output_instance_mask: bool
+) -> None:
+    (tmp_path / "maskparser.py").write_text(
+        "import numpy as np\n"
+        "from visionflow.infer.parsers.base import DetectionCandidates\n"
+        "def parse(outputs, ctx):\n"
+        "    v = outputs['v']\n"
+        "    masks = np.ones((1, 4, 4), np.float32)\n"
+        "    return DetectionCandidates(v[None, :4], v[4:5], np.zeros(1, np.int32), masks)\n"
+    )
+    model = constant_output_model(
+        tmp_path / "m.onnx", {"v": np.array([8, 8, 24, 24, 0.9], np.float32)}
+    )
+    cfg = InferConfig.model_validate(
+        {
+            "onnx_file": model,
+            "network_type": "instance_segmentation",
+            "custom_lib_path": tmp_path / "maskparser.py",
+            "parse_bbox_instance_mask_func_name": "parse",
+            "num_detected_classes": 1,
+            "cluster_mode": "none",
+            "output_instance_mask": output_instance_mask,
+        }
+    )
+    dets = run_one(Infer(cfg), (64, 64)).meta.frames[0].detections
+    assert len(dets) == 1
+    assert (dets.masks is not None) == output_instance_mask

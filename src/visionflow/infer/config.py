@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from visionflow.errors import ConfigError
+from visionflow.infer.cluster import ClusterMode
 from visionflow.infer.preprocess import ColorFormat, ScalingFilter
 
 #: nvinfer builds without OpenCV (every stock build) replace ``cluster-mode=0`` (groupRectangles)
@@ -78,14 +79,15 @@ class ProcessMode(str, enum.Enum):
     SECONDARY = "secondary"
 
 
-class ClusterMode(str, enum.Enum):
-    """How detections are merged (``cluster-mode`` 0 to 4)."""
+class BoxGeometry(str, enum.Enum):
+    """How detector boxes are mapped back onto the frame (see :mod:`visionflow.infer.attach`).
 
-    GROUP_RECTANGLES = "group_rectangles"
-    DBSCAN = "dbscan"
-    NMS = "nms"
-    HYBRID = "hybrid"
-    NONE = "none"
+    ``deepstream``: as nvinfer's ``attach_metadata_detector`` (the default for nvinfer files);
+    ``clipped``: clipped to the frame on all four sides (the default for visionflow YAML).
+    """
+
+    DEEPSTREAM = "deepstream"
+    CLIPPED = "clipped"
 
 
 class TensorOrder(str, enum.Enum):
@@ -371,6 +373,14 @@ class InferConfig(_Frozen):
         default=False,
         description="Clip boxes to the roi_top/bottom_offset band instead of dropping them.",
     )
+    box_geometry: BoxGeometry = Field(
+        default=BoxGeometry.CLIPPED,
+        description=(
+            "How detector boxes are mapped onto the frame: clipped (to the frame, on all four "
+            "sides) or deepstream (nvinfer's rules: top/left moved to 0, right/bottom not "
+            "clipped, a bottom past the frame drops the box). nvinfer files read as deepstream."
+        ),
+    )
 
     # --- preprocessing -------------------------------------------------------------------------
     net_scale_factor: float = Field(
@@ -400,11 +410,12 @@ class InferConfig(_Frozen):
     )
 
     # --- detection post-processing -------------------------------------------------------------
-    cluster_mode: ClusterMode = Field(
+    cluster_mode: Annotated[ClusterMode, _int_enum_by_name(ClusterMode)] = Field(
         default=ClusterMode.GROUP_RECTANGLES,
         validate_default=True,
         description=(
-            "Configured clustering. A detector's group_rectangles runs as NMS with topk 20 and "
+            "Configured clustering (a name in any case, or cluster-mode's number 0-4). A "
+            "detector's group_rectangles runs as NMS with topk 20 and "
             "IoU 0.5, as in stock DeepStream: see ``effective_cluster_mode`` and "
             "``class_attributes``."
         ),
@@ -589,4 +600,3 @@ def read_label_file(path: str | os.PathLike[str]) -> tuple[tuple[str, ...], ...]
         for line in text.split("\n")
         if line
     )
-

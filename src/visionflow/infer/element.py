@@ -22,12 +22,10 @@ from visionflow.core.element import Element
 from visionflow.core.geometry import Letterbox
 from visionflow.core.meta import ClassifierLabel, Detections, FrameMeta, SegmentationMap, TensorMeta
 from visionflow.errors import ConfigError, ParserError
+from visionflow.infer.attach import DetectorAttach
 from visionflow.infer.backends import Backend, load_backend
-from visionflow.infer.cluster import ClusterMode as ClusterAlgorithm
-from visionflow.infer.cluster import ClusterParams, cluster
 from visionflow.config.infer_loader import load_infer_config
 from visionflow.infer.config import (
-    ClusterMode,
     InferConfig,
     NetworkType,
     ProcessMode,
@@ -46,14 +44,6 @@ from visionflow.infer.parsers.base import (
 from visionflow.infer.preprocess import even_crop, preprocess
 
 log = logging.getLogger(__name__)
-
-_CLUSTER_ALGORITHMS = {
-    ClusterMode.GROUP_RECTANGLES: ClusterAlgorithm.GROUP_RECTANGLES,
-    ClusterMode.DBSCAN: ClusterAlgorithm.DBSCAN,
-    ClusterMode.NMS: ClusterAlgorithm.NMS,
-    ClusterMode.HYBRID: ClusterAlgorithm.HYBRID,
-    ClusterMode.NONE: ClusterAlgorithm.NONE,
-}
 
 
 @dataclass(frozen=True)
@@ -134,47 +124,23 @@ class Infer(Element):
         self.input_name = spec.name
         self.preprocess_spec = preprocess_spec(cfg, spec.shape, spec.dtype)
         p = self.preprocess_spec
+        self.attach = DetectorAttach.from_config(cfg)
         self.context = ParseContext(
             network=NetworkInfo(p.width, p.height, p.channels),
             num_classes=cfg.num_detected_classes,
-            pre_cluster_threshold=self._class_column("pre_cluster_threshold", np.float32),
+            pre_cluster_threshold=self.attach.pre_cluster_threshold,
             classifier_threshold=cfg.classifier_threshold,
             segmentation_threshold=cfg.segmentation_threshold,
             output_names=tuple(o.name for o in self.backend.outputs),
             labels=cfg.labels,
             segmentation_output_order=0 if cfg.segmentation_output_order is TensorOrder.NCHW else 1,
         )
-        self.cluster_params = self._cluster_params()
-        filters = ("detected_min_w", "detected_min_h", "detected_max_w", "detected_max_h")
-        offsets = ("roi_top_offset", "roi_bottom_offset")
-        self._object_filters = np.stack(
-            [self._class_column(name, np.float32) for name in (*filters, *offsets)], axis=1
-        ).reshape(-1, 6)
         log.info(
             "%s: %s, input %s %s",
             self.name,
             self.backend,
             spec.name,
             (p.channels, p.height, p.width),
-        )
-
-    def _class_column(self, name: str, dtype: type | None = None) -> np.ndarray:
-        """(C,) the effective class attribute ``name`` of every class."""
-        cfg = self.config
-        attrs = [cfg.class_attributes(c) for c in range(cfg.num_detected_classes)]
-        return np.array([getattr(a, name) for a in attrs], dtype)
-
-    def _cluster_params(self) -> ClusterParams:
-        column = self._class_column
-        return ClusterParams(
-            pre_cluster=column("pre_cluster_threshold"),
-            post_cluster=column("post_cluster_threshold"),
-            nms_iou=column("nms_iou_threshold"),
-            topk=column("topk"),
-            eps=column("eps"),
-            min_boxes=column("min_boxes"),
-            dbscan_min_score=column("dbscan_min_score"),
-            group_threshold=column("group_threshold"),
         )
 
     # -- running -----------------------------------------------------------------------------
@@ -195,8 +161,10 @@ class Infer(Element):
 
     def _items(self, batch: Batch, images: Sequence[np.ndarray]) -> list[_Item]:
         if self.config.process_mode is ProcessMode.PRIMARY:
+            # the whole frame, rounded down to even width and height as nvinfer cuts it
             return [
-                _Item(i, -1, (0, 0, img.shape[1], img.shape[0])) for i, img in enumerate(images)
+                _Item(i, -1, _rect(even_crop(np.array([[0, 0, w, h]]), w, h)[0]))
+                for i, (h, w) in enumerate(img.shape[:2] for img in images)
             ]
         items = []
         for i, meta in enumerate(batch.meta.frames):
@@ -207,7 +175,7 @@ class Infer(Element):
             crops = even_crop(dets.xyxy[chosen], meta.width, meta.height)
             for obj, crop in zip(chosen, crops, strict=True):
                 if crop[2] > 0 and crop[3] > 0:
-                    items.append(_Item(i, int(obj), tuple(int(v) for v in crop)))  # type: ignore[arg-type]
+                    items.append(_Item(i, int(obj), _rect(crop)))
         return items
 
     def _eligible(self, dets: Detections) -> np.ndarray:
@@ -261,9 +229,10 @@ class Infer(Element):
                     self._objects(result, transform, meta, item.object)
                 )
             elif isinstance(result, ClassificationResult):
-                labels.setdefault(item.frame, {}).setdefault(item.object, []).extend(
-                    self._labels(result)
-                )
+                if result.attaches:  # as nvinfer: not without attributes and a description
+                    labels.setdefault(item.frame, {}).setdefault(item.object, []).extend(
+                        self._labels(result)
+                    )
             elif isinstance(result, SegmentationResult):
                 meta.segmentation.append(
                     SegmentationMap(
@@ -276,7 +245,7 @@ class Infer(Element):
                 )
         for frame, parts in detections.items():
             meta = batch.meta.frames[frame]
-            meta.detections = Detections.concat([meta.detections, *parts])
+            meta.detections = _with_children(meta.detections, parts)
         for frame, by_object in labels.items():
             self._attach_labels(batch.meta.frames[frame], by_object)
 
@@ -297,79 +266,46 @@ class Infer(Element):
     def _objects(
         self, found: DetectionCandidates, transform: Letterbox, meta: FrameMeta, parent: int
     ) -> Detections:
-        """Cluster candidates, map them onto the frame and apply nvinfer's object filters."""
+        """Cluster candidates, map them onto the frame and apply nvinfer's object filters.
+
+        ``parent`` is the index of the object the candidates were found in (−1: the frame); the
+        returned objects carry it as their parent.
+        """
         cfg = self.config
-        kept = cluster(found, self.cluster_params, _CLUSTER_ALGORITHMS[cfg.effective_cluster_mode])
-        xyxy = transform.to_frame(kept.xyxy)
-        xyxy[:, :2] = np.maximum(xyxy[:, :2], 0)
-        xyxy[:, 2] = np.minimum(xyxy[:, 2], meta.width)
-        xyxy[:, 3] = np.minimum(xyxy[:, 3], meta.height)
-        keep = (
-            ~np.isin(kept.class_id, cfg.filter_out_class_ids)
-            if cfg.filter_out_class_ids
-            else np.ones(len(kept), bool)
+        kept = self.attach.cluster(found)
+        origin = None
+        if parent >= 0:
+            x1, y1 = meta.detections.xyxy[parent, :2]
+            origin = (float(x1), float(y1))
+        xyxy, rows = self.attach.place(
+            kept.xyxy, kept.class_id, transform, (meta.width, meta.height), origin
         )
-        keep &= self._size_and_roi_filter(xyxy, kept.class_id, meta.height)
-        class_id = kept.class_id[keep]
+        class_id = kept.class_id[rows]
         names = cfg.class_labels
+        # DeepStream attaches instance masks only with output-instance-mask=1
+        masks = kept.masks[rows] if kept.masks is not None and cfg.output_instance_mask else None
         return Detections(
-            xyxy=xyxy[keep],
-            confidence=kept.confidence[keep],
+            xyxy=xyxy,
+            confidence=kept.confidence[rows],
             class_id=class_id,
             component_id=np.full(len(class_id), cfg.gie_unique_id, np.int32),
             parent=np.full(len(class_id), parent, np.int32),
             labels=tuple(names[c] if c < len(names) else str(c) for c in class_id),
-            masks=None if kept.masks is None or not self._keep_masks else kept.masks[keep],
+            masks=masks,
             mask_threshold=cfg.segmentation_threshold,
         )
-
-    @property
-    def _keep_masks(self) -> bool:
-        """Instance masks are attached for instance segmentation or ``output_instance_mask``."""
-        cfg = self.config
-        return cfg.output_instance_mask or cfg.network_type is NetworkType.INSTANCE_SEGMENTATION
-
-    def _size_and_roi_filter(
-        self, xyxy: np.ndarray, class_id: np.ndarray, frame_h: int
-    ) -> np.ndarray:
-        """(N,) bool: detected-min/max-w/h and roi-top/bottom-offset, per class (clips in place)."""
-        cfg = self.config
-        if not len(class_id):
-            return np.ones(0, bool)
-        table = self._object_filters[class_id]
-        min_w, min_h, max_w, max_h, top_off, bottom_off = table.T
-        if cfg.crop_objects_to_roi_boundary:
-            xyxy[:, 1] = np.where(top_off > 0, np.maximum(xyxy[:, 1], top_off), xyxy[:, 1])
-            xyxy[:, 3] = np.where(
-                bottom_off > 0, np.minimum(xyxy[:, 3], frame_h - bottom_off), xyxy[:, 3]
-            )
-        w = xyxy[:, 2] - xyxy[:, 0]
-        h = xyxy[:, 3] - xyxy[:, 1]
-        keep = (w >= min_w) & (h >= min_h) & (w > 0) & (h > 0)
-        keep &= (max_w <= 0) | (w <= max_w)
-        keep &= (max_h <= 0) | (h <= max_h)
-        keep &= (top_off <= 0) | (xyxy[:, 1] >= top_off)
-        keep &= (bottom_off <= 0) | (xyxy[:, 3] <= frame_h - bottom_off)
-        return keep
 
     def _labels(self, result: ClassificationResult) -> list[ClassifierLabel]:
         cfg = self.config
         out = []
-        for attr in result.attributes:
-            label = attr.label
-            if (
-                label is None
-                and attr.index < len(cfg.labels)
-                and attr.class_id < len(cfg.labels[attr.index])
-            ):
-                label = cfg.labels[attr.index][attr.class_id]
+        for attr in result.attributes:  # a label the parser left out stays empty, as in nvinfer
             out.append(
                 ClassifierLabel(
                     component_id=cfg.gie_unique_id,
                     attribute=attr.index,
                     class_id=attr.class_id,
                     confidence=attr.confidence,
-                    label=label or "",
+                    label=attr.label or "",
                     classifier_type=cfg.classifier_type or "",
                 )
             )
@@ -390,6 +326,22 @@ class Infer(Element):
             )
             dets = Detections.concat([dets, frame_object])
         meta.detections = dets
+
+
+def _rect(values: np.ndarray) -> tuple[int, int, int, int]:
+    left, top, width, height = (int(v) for v in values)
+    return left, top, width, height
+
+
+def _with_children(objects: Detections, children: Sequence[Detections]) -> Detections:
+    """``objects`` followed by ``children``, whose ``parent`` column holds indices into
+    ``objects`` (−1 for none); :meth:`Detections.concat` would shift those indices."""
+    orphans = [child.replace(parent=np.full(len(child), -1)) for child in children]
+    merged = Detections.concat([objects, *orphans])
+    if len(merged) == len(objects):
+        return objects
+    parent = np.concatenate([merged.parent[: len(objects)], *(c.parent for c in children)])
+    return merged.replace(parent=parent)
 
 
 def model_path(

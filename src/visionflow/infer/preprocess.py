@@ -87,20 +87,27 @@ class PreprocessSpec:
 
 
 def even_crop(xyxy: np.ndarray, frame_w: int, frame_h: int) -> np.ndarray:
-    """(N, 4) object boxes → (N, 4) ``left, top, width, height`` crops as nvinfer cuts them.
+    """(N, 4) object boxes (or a whole frame) → (N, 4) ``left, top, width, height`` source
+    rectangles as nvinfer cuts them.
 
-    Boxes are clipped to the frame; left/top are rounded up and width/height rounded down to even
-    numbers of pixels. Crops may come out empty (width or height 0) for tiny objects.
+    As ``get_converted_buffer`` in DeepStream's ``gstnvinfer.cpp``: left and top are truncated to
+    whole pixels and rounded *up* to even, width and height truncated and rounded *down* to even,
+    each on its own (the width is the box's width, not its right edge minus the rounded left); a
+    whole frame of odd size loses its last column or row. DeepStream cannot cut outside the frame;
+    here boxes are clipped to the frame first and a rectangle is shortened (to even) where it
+    would pass the frame's right or bottom edge. Crops may come out empty (width or height 0).
     """
     xyxy = np.asarray(xyxy, np.float32)
     x1 = np.clip(xyxy[:, 0], 0, frame_w)
     y1 = np.clip(xyxy[:, 1], 0, frame_h)
     x2 = np.clip(xyxy[:, 2], 0, frame_w)
     y2 = np.clip(xyxy[:, 3], 0, frame_h)
-    left = np.ceil(np.floor(x1) / 2) * 2
-    top = np.ceil(np.floor(y1) / 2) * 2
-    width = np.floor(np.maximum(np.floor(x2) - left, 0) / 2) * 2
-    height = np.floor(np.maximum(np.floor(y2) - top, 0) / 2) * 2
+    left = np.ceil(np.trunc(x1) / 2) * 2  # GST_ROUND_UP_2((unsigned int)left)
+    top = np.ceil(np.trunc(y1) / 2) * 2
+    width = np.floor(np.trunc(x2 - x1) / 2) * 2  # GST_ROUND_DOWN_2((unsigned int)width)
+    height = np.floor(np.trunc(y2 - y1) / 2) * 2
+    width = np.minimum(width, np.floor(np.maximum(frame_w - left, 0) / 2) * 2)
+    height = np.minimum(height, np.floor(np.maximum(frame_h - top, 0) / 2) * 2)
     return np.stack([left, top, width, height], axis=1).astype(np.int64)
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from visionflow.compat.deepstream.nvinfer import read_nvinfer
 from visionflow.errors import ConfigError
+from visionflow.infer.cluster import ClusterMode
 from visionflow.infer.config import (
     ClassAttributes,
-    ClusterMode,
     InferConfig,
     NetworkType,
     Precision,

@@ -35,9 +35,10 @@ from visionflow.compat.deepstream.gkeyfile import BadValueError, KeyFile, strtol
 from visionflow.compat.deepstream.keys import Entry, YamlDocument, is_null
 from visionflow.compat.deepstream.report import ConfigReport
 from visionflow.errors import ConfigError
+from visionflow.infer.cluster import ClusterMode
 from visionflow.infer.config import (
+    BoxGeometry,
     ClassAttributes,
-    ClusterMode,
     InferConfig,
     NetworkType,
     Precision,
@@ -716,7 +717,8 @@ class _Reader:
 
     def _build(self) -> InferConfig:
         try:
-            return InferConfig(**self.fields)
+            # nvinfer's own box rules (attach_metadata_detector); visionflow YAML clips boxes
+            return InferConfig(**{"box_geometry": BoxGeometry.DEEPSTREAM, **self.fields})
         except ValidationError as exc:
             error = exc.errors()[0]
             item = self.origin.get(str(error["loc"][0])) if error["loc"] else None
