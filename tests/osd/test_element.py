@@ -112,3 +112,36 @@ def test_segmentation_and_clock() -> None:
 def test_argument_validation(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         OSD(**kwargs)
+
+
+@pytest.mark.parametrize("text_scale", [0.4, 1.0])
+def test_on_a_mosaic_tags_and_boxes_stay_inside_their_tile(text_scale: float) -> None:
+    from visionflow.mux.tiler import Tiler
+
+    colors = [(200, 10, 10), (10, 200, 10)]
+    tag = ("a long label that is wider than its tile",)
+    # A box at the right edge of stream 0 (its tag runs right, towards stream 1), and one at the
+    # top-left of stream 1 (its tag would go up, over the letterbox bar).
+    boxes = [[[60, 10, 80, 30]], [[0, 0, 30, 20]]]
+    batch = Batch(
+        [
+            Frame(np.full((40, 80, 3), c, np.uint8), PixelFormat.RGB24, s, 0)
+            for s, c in enumerate(colors)
+        ]
+    )
+    for meta, box in zip(batch.meta.frames, boxes, strict=True):
+        meta.detections = Detections(np.array(box), class_id=[3], labels=tag)
+    mosaic = Tiler(width=200, height=100).process(batch)
+    osd = OSD(text_scale=text_scale, border_width=2)
+    drawn = osd.process(mosaic).frames[0].data
+
+    # Each 80x40 stream is a 100x50 picture at (100 * s, 25): it looks as the stream drawn alone
+    # at that size, and the letterbox bars stay black.
+    for sid, (color, box) in enumerate(zip(colors, boxes, strict=True)):
+        alone = Frame(np.full((50, 100, 3), color, np.uint8), PixelFormat.RGB24, sid, 0)
+        meta = Batch([alone]).meta.frames[0]
+        meta.detections = Detections(np.array(box) * 1.25, class_id=[3], labels=tag)
+        expected = osd.draw(alone, meta).data
+        np.testing.assert_array_equal(drawn[25:75, 100 * sid : 100 * (sid + 1)], expected)
+    assert (drawn[:25] == 0).all()
+    assert (drawn[75:] == 0).all()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.frame import Frame, PixelFormat
-from visionflow.core.meta import FrameMeta
+from visionflow.core.meta import Detections, FrameMeta
 from visionflow.osd.draw import draw_detections, draw_segmentation, draw_text
 from visionflow.osd.palette import Palette
 
@@ -21,7 +21,9 @@ class OSD(Element):
     """Draws detections (boxes, tags, instance masks) and segmentation maps onto every frame.
 
     Output frames are host ``RGB24`` arrays; the metadata is passed on unchanged. A frame is
-    drawn on a private copy of its pixels, never on a buffer another element may still hold. The
+    drawn on a private copy of its pixels, never on a buffer another element may still hold. On
+    a tiler's mosaic each stream's objects are drawn inside that stream's tile only: a tag that
+    would cross into the next tile is moved inside its own, as at the edge of a frame. The
     DeepStream ``[osd]`` keys map onto the arguments: ``display-text``, ``display-bbox``,
     ``display-mask``, ``border-width``, ``text-size`` (→ ``text_scale``: OpenCV's font scale,
     ``cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, text_size)``), ``show-clock``; the
@@ -87,21 +89,51 @@ class OSD(Element):
             index = segmap.object_index
             box = dets.xyxy[index] if 0 <= index < len(dets) else None
             draw_segmentation(image, segmap, colors=self.palette, box=box)
-        draw_detections(
-            image,
-            dets,
-            labels=self.display_text,
-            border_width=self.border_width if self.display_bbox else 0,
-            text_scale=self.text_scale,
-            colors=self.palette,
-            bg_colors=self.class_bg_colors,
-            masks=self.display_mask,
-        )
+        for view, objects in _by_tile(image, meta):
+            draw_detections(
+                view,
+                objects,
+                labels=self.display_text,
+                border_width=self.border_width if self.display_bbox else 0,
+                text_scale=self.text_scale,
+                colors=self.palette,
+                bg_colors=self.class_bg_colors,
+                masks=self.display_mask,
+            )
         if self.show_clock:
             margin = max(4, image.shape[0] // 90)
             clock = time.strftime("%Y-%m-%d %H:%M:%S")
             draw_text(image, clock, (margin, margin), bg_color=_CLOCK_BG, scale=self.text_scale)
         return frame.with_pixels(image, PixelFormat.RGB24)
+
+
+def _by_tile(image: np.ndarray, meta: FrameMeta) -> Iterator[tuple[np.ndarray, Detections]]:
+    """Where to draw which objects: the whole image, or on a tiler's mosaic each stream's tile.
+
+    A mosaic's metadata places each stream's picture (``user["tiles"]``) and names each object's
+    stream (the ``source_id`` column): its objects are drawn on a view of that picture alone, in
+    the picture's coordinates, so no border, mask or label tag reaches a neighbouring tile (a tag
+    that would leave its tile is moved inside, as at the edge of a frame).
+    """
+    dets = meta.detections
+    tiles = meta.user.get("tiles")
+    if not isinstance(tiles, Mapping) or "source_id" not in dets.extra:
+        yield image, dets
+        return
+    height, width = image.shape[:2]
+    sources = dets.extra["source_id"]
+    for source_id, placement in tiles.items():
+        objects = dets[sources == source_id]
+        if placement is None or not len(objects):
+            continue
+        tile_w, tile_h = placement.scaled_size
+        x0 = min(max(int(placement.pad_left), 0), width)
+        y0 = min(max(int(placement.pad_top), 0), height)
+        x1, y1 = min(x0 + tile_w, width), min(y0 + tile_h, height)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        shift = np.array([x0, y0, x0, y0], np.float32)
+        yield image[y0:y1, x0:x1], objects.replace(xyxy=objects.xyxy - shift)
 
 
 def _private_rgb(frame: Frame) -> np.ndarray:
