@@ -108,9 +108,41 @@ def test_frames_of_another_size_are_scaled_to_the_first(tmp_path: Path) -> None:
     assert [(f.width, f.height) for f in decoded] == [(128, 96)] * 9
 
 
-def test_odd_size_is_rounded_down_to_even(tmp_path: Path) -> None:
+def test_odd_size_is_padded_to_even_without_resampling(tmp_path: Path) -> None:
     encode(VideoFileSink(tmp_path / "odd.mp4"), synthetic(3, 101, 75))
-    assert {(f.width, f.height) for f in read_video(tmp_path / "odd.mp4")[2]} == {(100, 74)}
+    decoded = read_video(tmp_path / "odd.mp4")[2]
+    assert {(f.width, f.height) for f in decoded} == {(102, 76)}
+    pictures = [f.to_ndarray(format="rgb24") for f in decoded]
+    assert [decode_stamp(p[:75, :101]) for p in pictures] == [(0, 0), (0, 1), (0, 2)]
+    assert max(p[:, 101:].max() for p in pictures) < 40  # the padding is black
+
+
+@pytest.mark.parametrize(
+    ("codec", "size", "expected"),
+    [
+        ("h264", (1, 1), (2, 2)),
+        ("h264", (3, 1), (4, 2)),
+        ("mpeg4", (1, 1), (2, 2)),
+        ("h265", (1, 1), (64, 64)),
+        ("h265", (40, 3), (64, 64)),
+        ("h265", (101, 3), (102, 64)),
+    ],
+)
+def test_tiny_sizes_are_padded_to_the_encoders_minimum(
+    tmp_path: Path, codec: str, size: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    width, height = size
+    frames = [
+        Frame(np.full((height, width, 3), 255, np.uint8), PixelFormat.RGB24, 0, i) for i in range(5)
+    ]
+    sink = VideoFileSink(tmp_path / "tiny.mkv", codec=codec)
+    encode(sink, frames)
+    decoded = read_video(tmp_path / "tiny.mkv")[2]
+    assert sink.frames_written == 5
+    assert [(f.width, f.height) for f in decoded] == [expected] * 5
+    luma = decoded[-1].to_ndarray(format="gray")
+    assert luma[0, 0] > 100  # the picture, top left
+    assert luma[-1, -1] < 60  # the black padding
 
 
 @pytest.mark.parametrize(

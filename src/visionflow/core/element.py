@@ -1,4 +1,5 @@
-"""Elements: single-purpose stages of a pipeline, each run in its own worker thread."""
+"""Elements: single-purpose stages of a pipeline, each run in its own worker thread; sinks are the
+elements that write results out and fail alone."""
 
 from __future__ import annotations
 
@@ -43,3 +44,16 @@ class Element(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+class Sink(Element):
+    """An element that writes results somewhere (a file, a socket) and passes every batch on.
+
+    A sink fails alone: when its :meth:`start`, :meth:`process` or :meth:`flush` raises, the
+    pipeline reports the error with the sink's name (``PipelineReport.sink_failures``), calls its
+    :meth:`stop` at once so that what it wrote is closed and stays valid, and passes the batches
+    on without it; the other sinks keep receiving. A sink's :meth:`process` returns the batch it
+    was given.
+    """
+
+    kind = "sink"

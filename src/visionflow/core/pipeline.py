@@ -1,25 +1,39 @@
 """The pipeline: sources → streammux → elements, each in its own thread behind a bounded queue.
 
 Threads never hang: every blocking call waits in short slices and checks a shared stop event, so an
-error anywhere stops every thread within a fraction of a second, and :meth:`Pipeline.run` raises a
+element error stops every thread within a fraction of a second, and :meth:`Pipeline.run` raises a
 :class:`~visionflow.errors.PipelineError` naming the element. End of stream travels as a marker that
-makes every element flush, so output files are complete. A source that fails (missing file,
-corrupt data, vanished stream) is reported with its URI and ends alone; the other streams go on.
-Ctrl-C drains the pipeline the same way (a second Ctrl-C stops at once).
+makes every element flush, so output files are complete.
+
+Failures are isolated where they can be:
+
+* a source that fails (missing file, corrupt data, vanished stream, any error in its thread) or
+  ends without a single frame is reported with its URI and ends alone; the other streams go on;
+* a :class:`~visionflow.core.element.Sink` that fails is detached: its error is reported with its
+  name, its ``stop()`` closes what it wrote, and the batches go on to the other elements.
+
+Ctrl-C, SIGTERM and SIGHUP (how docker, systemd and Kubernetes stop a service) drain the pipeline:
+the sources stop and every frame already read goes through every element, so all outputs hold the
+same frames; the same signal again stops at once. SIGTERM and SIGHUP are handled while
+:meth:`Pipeline.run` runs in the main thread, unless the program installed its own handler or
+ignores the signal (``nohup``).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from types import FrameType
+from typing import Any, Literal, cast
 
 from visionflow.core.batch import Batch
-from visionflow.core.element import Element
+from visionflow.core.element import Element, Sink
 from visionflow.core.source import Source
 from visionflow.core.stats import PipelineStats, StreamReport
 from visionflow.errors import PipelineError, SourceError, VisionflowError
@@ -33,6 +47,13 @@ returning ``False`` drops the batch (its frames are counted as dropped by the pr
 
 _POLL_S = 0.05
 _EOS = object()
+_STOP_GRACE_S = 2.0
+DRAIN_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""Signals that drain a running pipeline as Ctrl-C (SIGINT) does."""
+
+Outcome = Literal["ok", "partial", "failed"]
 
 
 @dataclass(frozen=True)
@@ -44,9 +65,25 @@ class SourceFailure:
     error: str
 
 
+@dataclass(frozen=True)
+class SinkFailure:
+    """A sink that failed and was detached while the rest of the pipeline went on."""
+
+    name: str
+    error: str
+
+
 @dataclass
 class PipelineReport:
-    """What a run did: frames in/out/dropped, per-stream fps and latency, failures."""
+    """What a run did: frames in/out/dropped, per-stream fps and latency, failures.
+
+    Attributes:
+        num_sources, sinks: how many sources the run had, and the names of its sinks, so that
+            :attr:`outcome` can tell "some failed" from "all failed".
+        interrupted: the run was stopped by Ctrl-C or a drain signal (:attr:`stop_signal`).
+        stop_signal: the number of the signal that stopped the run (``signal.SIGINT`` for
+            Ctrl-C), or None.
+    """
 
     elapsed_s: float
     frames_in: int
@@ -56,6 +93,10 @@ class PipelineReport:
     source_failures: list[SourceFailure] = field(default_factory=list)
     element_busy_s: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    sink_failures: list[SinkFailure] = field(default_factory=list)
+    num_sources: int = 0
+    sinks: list[str] = field(default_factory=list)
+    stop_signal: int | None = None
 
     @property
     def fps(self) -> float:
@@ -65,6 +106,19 @@ class PipelineReport:
     @property
     def balanced(self) -> bool:
         return self.frames_in == self.frames_out + sum(self.drops.values())
+
+    @property
+    def outcome(self) -> Outcome:
+        """``"ok"``: no source or sink failed. ``"failed"``: nothing could be processed — sources
+        failed and no frame came through, or every sink failed. ``"partial"``: some sources or
+        sinks failed, the rest ran to the end."""
+        if not self.source_failures and not self.sink_failures:
+            return "ok"
+        nothing_through = bool(self.source_failures) and self.frames_out == 0
+        every_sink = bool(self.sinks) and len({f.name for f in self.sink_failures}) >= len(
+            self.sinks
+        )
+        return "failed" if nothing_through or every_sink else "partial"
 
 
 class _Channel:
@@ -131,7 +185,9 @@ class Pipeline:
         self._error: tuple[str, BaseException] | None = None
         self._error_lock = threading.Lock()
         self._failures: list[SourceFailure] = []
+        self._sink_failures: list[SinkFailure] = []
         self._busy: dict[str, float] = {}
+        self._signal: int | None = None
 
     # -- configuration ---------------------------------------------------------------------
     def add_probe(
@@ -162,21 +218,18 @@ class Pipeline:
         """Run to the end of every stream and report. Raises PipelineError if an element fails.
 
         ``on_batch`` is called with every batch that leaves the last element (progress bars).
+        Ctrl-C, SIGTERM and SIGHUP drain the pipeline and return a report with
+        ``interrupted=True``; the same signal again stops at once.
         """
         started = time.monotonic()
-        threads = self._start_threads(on_batch)
-        interrupted = False
-        try:
-            self._join(threads)
-        except KeyboardInterrupt:
-            interrupted = True
-            log.warning("interrupted: draining the pipeline (Ctrl-C again to stop at once)")
-            self._drain.set()
-            try:
-                self._join(threads)
-            except KeyboardInterrupt:
-                self._stop.set()
-                self._join(threads, timeout=2.0)
+        with self._drain_on_signals():
+            threads = self._start_threads(on_batch)
+            while True:
+                try:
+                    self._join(threads)
+                    break
+                except KeyboardInterrupt:
+                    self._interrupt(signal.SIGINT)
         elapsed = time.monotonic() - started
         if self._error is not None:
             name, exc = self._error
@@ -189,19 +242,58 @@ class Pipeline:
             streams=self.stats.streams(elapsed),
             source_failures=list(self._failures),
             element_busy_s=dict(self._busy),
-            interrupted=interrupted,
+            interrupted=self._signal is not None,
+            sink_failures=list(self._sink_failures),
+            num_sources=len(self.sources),
+            sinks=[e.name for e in self.elements if isinstance(e, Sink)],
+            stop_signal=self._signal,
         )
 
     def stop(self) -> None:
         """Ask a running pipeline to finish: sources stop and everything drains."""
         self._drain.set()
 
-    def _join(self, threads: list[threading.Thread], timeout: float | None = None) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def _interrupt(self, signum: int) -> None:
+        """First signal: drain. A second one: stop at once."""
+        name = signal.Signals(signum).name
+        if self._signal is None:
+            self._signal = signum
+            again = "Ctrl-C" if signum == signal.SIGINT else name
+            log.warning("%s: draining the pipeline (%s again to stop at once)", name, again)
+            self._drain.set()
+        else:
+            log.warning("%s: stopping at once", name)
+            self._stop.set()
+
+    @contextmanager
+    def _drain_on_signals(self) -> Iterator[None]:
+        """Handle :data:`DRAIN_SIGNALS` as Ctrl-C while running in the main thread, unless the
+        program has its own handler for them or ignores them."""
+        previous: dict[int, Any] = {}  # the handlers to put back
+        if threading.current_thread() is threading.main_thread():
+            for signum in DRAIN_SIGNALS:
+                if signal.getsignal(signum) is signal.SIG_DFL:
+                    previous[signum] = signal.signal(signum, self._on_signal)
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._interrupt(signum)
+
+    def _join(self, threads: list[threading.Thread]) -> None:
+        """Wait for every thread; once the pipeline is told to stop at once, wait at most
+        :data:`_STOP_GRACE_S` more (a thread inside a long call cannot be interrupted)."""
+        deadline: float | None = None
         for t in threads:
             while t.is_alive():
-                if deadline is not None and time.monotonic() > deadline:
-                    return
+                if self._stop.is_set() and self._signal is not None:
+                    if deadline is None:
+                        deadline = time.monotonic() + _STOP_GRACE_S
+                    elif time.monotonic() > deadline:
+                        return
                 t.join(0.1)
 
     def _start_threads(self, on_batch: Callable[[Batch], None] | None) -> list[threading.Thread]:
@@ -234,25 +326,39 @@ class Pipeline:
         return threads
 
     def _fail(self, name: str, exc: BaseException) -> None:
+        """An element failed: stop everything; :meth:`run` raises (the caller prints it, so it
+        is logged only at debug level, with the traceback)."""
         with self._error_lock:
             if self._error is None:
                 self._error = (name, exc)
-                log.error("element '%s' failed: %s", name, exc)
+                log.debug("element '%s' failed", name, exc_info=exc)
         self._stop.set()
+
+    def _source_failed(self, source: Source, error: str) -> None:
+        log.error("source #%d (%s) failed: %s", source.source_id, source.uri, error)
+        with self._error_lock:
+            self._failures.append(SourceFailure(source.source_id, source.uri, error))
 
     def _run_source(self, source: Source, inputs: SourceQueues) -> None:
         sid = source.source_id
+        count = 0
         try:
             for frame in source.frames():
                 if self._stop.is_set() or self._drain.is_set():
                     break
+                count += 1
                 self.stats.frame_in(sid)
                 if not inputs.put(sid, frame, leaky=source.live, stats=self.stats):
                     self.stats.drop("pipeline stopped")
                     break
+            else:
+                if count == 0 and not (self._stop.is_set() or self._drain.is_set()):
+                    self._source_failed(source, "the stream ended without a single frame")
         except SourceError as exc:
-            log.error("source #%d (%s) failed: %s", sid, source.uri, exc)
-            self._failures.append(SourceFailure(sid, source.uri, str(exc)))
+            self._source_failed(source, str(exc))
+        except Exception as exc:  # any error of one stream ends that stream alone
+            log.debug("source #%d (%s) failed", sid, source.uri, exc_info=exc)
+            self._source_failed(source, f"{type(exc).__name__}: {exc}")
         except BaseException as exc:
             self._fail(f"source #{sid} ({source.uri})", exc)
         finally:
@@ -301,6 +407,22 @@ class Pipeline:
             if out is not None:
                 out.put(_EOS)
 
+    def _sink_failed(self, sink: Element, exc: BaseException, *, close: bool = True) -> None:
+        """A sink failed: report it and, unless its ``stop()`` is what failed, call it now so
+        that what it wrote is closed; batches pass it by from now on."""
+        error = str(exc) if isinstance(exc, VisionflowError) else f"{type(exc).__name__}: {exc}"
+        log.error("sink '%s' failed (the other outputs go on): %s", sink.name, error)
+        log.debug("sink '%s' failed", sink.name, exc_info=exc)
+        with self._error_lock:
+            self._sink_failures.append(SinkFailure(sink.name, error))
+        if close:
+            try:
+                sink.stop()
+            except Exception as stop_exc:
+                log.debug(
+                    "sink '%s': stop() after the failure raised", sink.name, exc_info=stop_exc
+                )
+
     def _run_element(
         self,
         element: Element,
@@ -310,26 +432,50 @@ class Pipeline:
     ) -> None:
         name = element.name
         element.stats = self.stats
+        isolated = isinstance(element, Sink)
+        attached = True
         busy = 0.0
         try:
-            element.start()
+            try:
+                element.start()
+            except Exception as exc:
+                if not isolated:
+                    raise
+                attached = False
+                self._sink_failed(element, exc)
             while True:
                 item = inbox.get()
                 if item is None:  # stopping
                     break
                 if item is _EOS:
-                    for batch in element.flush():
-                        if self._probe(name, "after", batch):
-                            self._deliver(batch, out, on_batch)
+                    if attached:
+                        try:
+                            held = list(element.flush())
+                        except Exception as exc:
+                            if not isolated:
+                                raise
+                            attached, held = False, []
+                            self._sink_failed(element, exc)
+                        for batch in held:
+                            if self._probe(name, "after", batch):
+                                self._deliver(batch, out, on_batch)
                     if out is not None:
                         out.put(_EOS)
                     break
                 batch = cast(Batch, item)
                 if not self._probe(name, "before", batch):
                     continue
-                t0 = time.perf_counter()
-                result = element.process(batch)
-                busy += time.perf_counter() - t0
+                result: Batch | None = batch
+                if attached:
+                    t0 = time.perf_counter()
+                    try:
+                        result = element.process(batch)
+                    except Exception as exc:
+                        if not isolated:
+                            raise
+                        attached, result = False, batch
+                        self._sink_failed(element, exc)
+                    busy += time.perf_counter() - t0
                 if result is None or not self._probe(name, "after", result):
                     continue
                 self._deliver(result, out, on_batch)
@@ -337,7 +483,13 @@ class Pipeline:
             self._fail(name, exc)
         finally:
             self._busy[name] = busy
-            try:
-                element.stop()
-            except BaseException as exc:
-                self._fail(name, exc)
+            if attached:
+                try:
+                    element.stop()
+                except Exception as exc:
+                    if isolated:
+                        self._sink_failed(element, exc, close=False)
+                    else:
+                        self._fail(name, exc)
+                except BaseException as exc:
+                    self._fail(name, exc)

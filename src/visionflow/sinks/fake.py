@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from visionflow.core.batch import Batch
-from visionflow.core.element import Element
+from visionflow.core.element import Sink
 
 
-class FakeSink(Element):
+class FakeSink(Sink):
     """Passes every batch on untouched; the pipeline's end counts the frames.
 
     Useful to end a pipeline whose results are read by probes, or to measure throughput without

@@ -11,12 +11,12 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 
 from visionflow.core.batch import Batch
-from visionflow.core.element import Element
+from visionflow.core.element import Sink
 from visionflow.core.meta import UNTRACKED, Detections, FrameMeta, SegmentationMap, TensorMeta
 from visionflow.errors import SinkError
 
@@ -151,18 +151,24 @@ def frame_record(meta: FrameMeta, *, include_tensors: bool = False) -> dict[str,
     return record
 
 
-class JsonLinesSink(Element):
+class JsonLinesSink(Sink):
     """Writes one JSON object per frame per line (schema :data:`SCHEMA`) and passes batches on.
 
     User metadata (``FrameMeta.user``) is written under ``"user"``, key by key, for the values
     JSON can hold (NumPy scalars and arrays included); other values are left out, with a warning
-    the first time a key is. The output is flushed after every batch.
+    the first time a key is. Each batch's lines reach the operating system before the batch is
+    passed on. A file always holds whole lines: when a write fails (a full disk), the file is cut
+    back to the end of the last complete line before :class:`~visionflow.errors.SinkError` is
+    raised. A file that no frame reached is removed when the sink stops.
 
     Args:
         path_or_stream: a file path (created, parent folders too, and closed by :meth:`stop`) or
             an open text stream (written to, never closed).
         include_tensors: also write raw output tensors (``"tensors"``), as nested lists.
         name: the element's name in the pipeline.
+
+    Attributes:
+        frames_written: lines written so far (one per frame).
     """
 
     kind = "jsonlines"
@@ -177,7 +183,10 @@ class JsonLinesSink(Element):
         super().__init__(name)
         self.target = path_or_stream
         self.include_tensors = include_tensors
-        self._out: IO[str] | None = None
+        self.frames_written = 0
+        self._stream: IO[str] | None = None
+        self._file: BinaryIO | None = None
+        self._size = 0
         self._left_out: set[str] = set()
 
     @property
@@ -189,34 +198,62 @@ class JsonLinesSink(Element):
         )
 
     def start(self) -> None:
+        self.frames_written = 0
         if not isinstance(self.target, str | os.PathLike):
-            self._out = self.target
+            self._stream = self.target
             return
         path = Path(self.target)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._out = path.open("w", encoding="utf-8")
+            self._file = path.open("wb", buffering=0)
         except OSError as exc:
             raise SinkError(f"cannot create metadata file '{path}': {exc}") from exc
+        self._size = 0
 
     def process(self, batch: Batch) -> Batch:
-        if self._out is None:
+        if self._file is None and self._stream is None:
             raise SinkError(f"metadata output {self._where} is not open: start() was not called")
-        lines = [self._line(meta) for meta in batch.meta.frames]
+        text = "".join(self._line(meta) for meta in batch.meta.frames)
         try:
-            self._out.write("".join(lines))
-            self._out.flush()
+            if self._file is not None:
+                self._write_whole(self._file, text.encode("utf-8"))
+            elif self._stream is not None:
+                self._stream.write(text)
+                self._stream.flush()
         except OSError as exc:
             raise SinkError(f"cannot write metadata to {self._where}: {exc}") from exc
+        self.frames_written += len(batch)
         return batch
 
-    def stop(self) -> None:
-        out, self._out = self._out, None
-        if out is not None and out is not self.target:
+    def _write_whole(self, file: BinaryIO, data: bytes) -> None:
+        """Write all of ``data`` or, on an error, cut the file back to its last whole line."""
+        view = memoryview(data)
+        try:
+            while view:
+                written = file.write(view)
+                if not written:
+                    raise OSError(f"no byte of the last {len(view)} could be written")
+                view = view[written:]
+        except OSError:
             try:
-                out.close()
-            except OSError as exc:
-                raise SinkError(f"cannot close metadata file {self._where}: {exc}") from exc
+                file.truncate(self._size)
+                file.seek(self._size)
+            except OSError as cut:
+                log.debug("%s: cannot cut back to %d bytes: %s", self._where, self._size, cut)
+            raise
+        self._size += len(data)
+
+    def stop(self) -> None:
+        file, self._file, self._stream = self._file, None, None
+        if file is None:
+            return
+        try:
+            file.close()
+        except OSError as exc:
+            raise SinkError(f"cannot close metadata file {self._where}: {exc}") from exc
+        if self.frames_written == 0:
+            log.warning("%s: no frames to write; no file created", self._where)
+            Path(self._where).unlink(missing_ok=True)
 
     def _line(self, meta: FrameMeta) -> str:
         record = frame_record(meta, include_tensors=self.include_tensors)
