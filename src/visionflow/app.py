@@ -55,6 +55,7 @@ class App:
                     "operate_on_gie_id",
                     "operate_on_class_ids",
                     "process_mode",
+                    "box_geometry",
                 },
                 exclude_none=True,
             )

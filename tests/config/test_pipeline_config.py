@@ -101,3 +101,25 @@ def test_a_run_writes_to_absolute_sink_paths(tmp_path: Path) -> None:
     assert len(lines) == 12
     assert (out / "annotated.mp4").stat().st_size > 1000
     assert sorted(p.name for p in conf.iterdir()) == ["pipeline.yml"]  # nothing lands beside it
+
+
+@pytest.mark.parametrize(("override", "expected"), [("", "deepstream"), ("clipped", "clipped")])
+def test_box_geometry_override_of_an_nvinfer_file(
+    tmp_path: Path, override: str, expected: str
+) -> None:
+    """nvinfer files get DeepStream's box rules; the pipeline's infer stage can pick clipped."""
+    from visionflow.app import load_app
+    from visionflow.infer.element import Infer
+    from visionflow.zoo.scenes import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", 64, 64, 2, seed=1)
+    (tmp_path / "pgie.txt").write_text(
+        "[property]\nonnx-file=m.onnx\nnum-detected-classes=1\n"
+        "parse-bbox-func-name=NvDsInferParseYolo\ncustom-lib-path=libnvdsinfer_custom_impl_Yolo.so\n"
+    )
+    stage = "  - config: pgie.txt\n" + (f"    box_geometry: {override}\n" if override else "")
+    path = write(
+        tmp_path, f"sources:\n  - uri: {clip}\ninfer:\n{stage}sinks:\n  - {{type: fake}}\n"
+    )
+    (infer,) = [e for e in load_app(path).pipeline.elements if isinstance(e, Infer)]
+    assert infer.config.box_geometry.value == expected

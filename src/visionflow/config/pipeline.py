@@ -94,6 +94,13 @@ class InferStageConfig(_Strict):
         None,
         description="Override: whole frames (primary) or crops of upstream objects (secondary).",
     )
+    box_geometry: Literal["deepstream", "clipped"] | None = Field(
+        None,
+        description=(
+            "Override: detector boxes as nvinfer attaches them (deepstream, what nvinfer files "
+            "get) or clipped to the frame (clipped, visionflow YAML's default)."
+        ),
+    )
 
 
 class OSDConfig(_Strict):
