@@ -41,7 +41,7 @@ from visionflow.infer.parsers.base import (
     Parser,
     SegmentationResult,
 )
-from visionflow.infer.preprocess import even_crop, preprocess
+from visionflow.infer.preprocess import Preprocessor, even_crop
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class Infer(Element):
         spec = self.backend.inputs[0]
         self.input_name = spec.name
         self.preprocess_spec = preprocess_spec(cfg, spec.shape, spec.dtype)
+        self._preprocessor = Preprocessor(self.preprocess_spec)  # keeps its batch buffers
         p = self.preprocess_spec
         self.attach = DetectorAttach.from_config(cfg)
         self.context = ParseContext(
@@ -202,8 +203,8 @@ class Infer(Element):
         if not items:
             return
         backend = self._require_backend()
-        tensor, transforms = preprocess(
-            [images[it.frame] for it in items], [it.roi for it in items], self.preprocess_spec
+        tensor, transforms = self._preprocessor(
+            [images[it.frame] for it in items], [it.roi for it in items]
         )
         outputs = backend.infer({self.input_name: tensor})
         detections: dict[int, list[Detections]] = {}

@@ -4,8 +4,12 @@ For each frame (primary) or object (secondary), a region is cut from the frame (
 their left/top rounded up and width/height rounded down to even pixels), scaled to the network
 input — stretched, or letterboxed with black padding right/bottom or symmetric — converted to the
 model's colour format and normalised per pixel as ``y = net_scale_factor * (x - mean_c)``, where
-``mean_c`` comes from ``offsets`` or a mean image. The batch is built in one uint8 array and
-normalised in one vectorised operation.
+``mean_c`` comes from ``offsets`` or a mean image.
+
+A :class:`Preprocessor` does this for one network input: it prepares the scaled mean and per-channel
+lookup tables once, and keeps its batch buffers between batches (resized crops are written into
+them in place, the float conversion is one table lookup per plane). :func:`preprocess` is the
+one-off form, returning arrays of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import cv2
 import numpy as np
 
 from visionflow.core.geometry import Letterbox
+from visionflow.errors import ConfigError
 
 
 class ColorFormat(enum.IntEnum):
@@ -111,13 +116,191 @@ def even_crop(xyxy: np.ndarray, frame_w: int, frame_h: int) -> np.ndarray:
     return np.stack([left, top, width, height], axis=1).astype(np.int64)
 
 
-def _to_color(pixels: np.ndarray, color: ColorFormat) -> np.ndarray:
-    """RGB24 (H, W, 3) pixels → the network's channel order, (H, W, C)."""
-    if color is ColorFormat.BGR:
-        return pixels[..., ::-1]
-    if color is ColorFormat.GRAY:
-        return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)[..., None]
-    return pixels
+class Preprocessor:
+    """Turns frames into network input batches for one :class:`PreprocessSpec`, reusing its
+    buffers from batch to batch.
+
+    The result is identical, bit for bit, to converting each crop on its own: resize (OpenCV),
+    colour conversion, then ``float32(x) * scale − float32(mean_c * scale)`` in float32, cast to
+    the network's type.
+
+    Args:
+        spec: the network's preprocessing.
+
+    Raises:
+        ConfigError: the colour format does not fit the channel count (RGB and BGR need 3), or
+            ``offsets`` has fewer values than channels, but more than one (one is applied to
+            every channel, extra ones are ignored, as before).
+    """
+
+    def __init__(self, spec: PreprocessSpec) -> None:
+        c = spec.channels
+        if spec.color_format is not ColorFormat.GRAY and c != 3:
+            raise ConfigError(
+                f"{spec.color_format.name} needs a network input of 3 channels, this one has {c}",
+                key="model-color-format",
+                value=str(int(spec.color_format)),
+                allowed=f"{int(ColorFormat.GRAY)} (GRAY) for a {c}-channel input",
+            )
+        self.spec = spec
+        self._interpolation = _CV2_INTERPOLATION[spec.scaling_filter]
+        self._raw = spec.dtype == np.uint8 and spec.net_scale_factor == 1.0 and not spec.offsets
+        scale = np.float32(spec.net_scale_factor)
+        self._scale = scale
+        # The mean, scaled once: an image (H, W, C), or one value per channel (C,), or none.
+        self._mean_image: np.ndarray | None = None
+        channel_mean = np.zeros(c, np.float32)
+        if spec.mean_image is not None:
+            self._mean_image = spec.mean_image.astype(np.float32) * scale
+        elif any(spec.offsets):
+            offsets = np.asarray(spec.offsets[:c], np.float32)
+            if len(offsets) not in (1, c):
+                raise ConfigError(
+                    f"{len(offsets)} values for a network input of {c} channels",
+                    key="offsets",
+                    value=";".join(f"{v:g}" for v in spec.offsets),
+                    allowed=f"one value per channel ({c})",
+                )
+            channel_mean = np.broadcast_to(offsets * scale, (c,)).astype(np.float32)
+        # Per channel, y for every uint8 x: the same float32 operations as computing it per pixel.
+        levels = np.multiply(np.arange(256, dtype=np.uint8), scale, dtype=np.float32)
+        self._tables = [(levels - channel_mean[ch]).reshape(1, 256) for ch in range(c)]
+        self._channel_mean = channel_mean if any(spec.offsets) else None
+        self._mean_planes = None
+        if self._mean_image is not None:
+            self._mean_planes = np.ascontiguousarray(self._mean_image.transpose(2, 0, 1))
+        self._capacity = -1
+        self._reserve(0)
+
+    def __call__(
+        self, images: Sequence[np.ndarray], rois: Sequence[tuple[float, float, float, float]]
+    ) -> tuple[np.ndarray, list[Letterbox]]:
+        """Build a network input batch in this preprocessor's buffers.
+
+        Args:
+            images: per item, the RGB24 (H, W, 3) uint8 frame it is cut from (items may share
+                a frame).
+            rois: per item, the region ``(left, top, width, height)`` in frame pixels (integers).
+
+        Returns:
+            The batch, (N, C, H, W) or (N, H, W, C) in ``spec.dtype`` — a view of a buffer that
+            the next call overwrites (copy it to keep it) — and per item the geometry mapping
+            network pixels back to frame pixels.
+        """
+        n = len(images)
+        self._reserve(n)
+        canvas = self._canvas[:n]
+        transforms = [
+            self._place(canvas[i], image, roi)
+            for i, (image, roi) in enumerate(zip(images, rois, strict=True))
+        ]
+        return self._normalize(canvas), transforms
+
+    def _reserve(self, n: int) -> None:
+        """Grow the buffers to hold ``n`` items (they never shrink)."""
+        if n <= self._capacity:
+            return
+        spec = self.spec
+        c, h, w = spec.channels, spec.height, spec.width
+        shape = (n, h, w, c) if spec.nhwc else (n, c, h, w)
+        self._canvas = np.zeros((n, h, w, 3), np.uint8)  # RGB, as the frames come
+        self._planes = np.zeros((n, c, h, w), np.uint8)  # the network's channels, planar
+        self._float = np.zeros(shape, np.float32)
+        self._out = self._float if spec.dtype == np.float32 else np.zeros(shape, spec.dtype)
+        self._capacity = n
+
+    def _place(
+        self, canvas: np.ndarray, image: np.ndarray, roi: tuple[float, float, float, float]
+    ) -> Letterbox:
+        """Scale ``roi`` of ``image`` into ``canvas`` (H, W, 3), padding black around it."""
+        spec = self.spec
+        box = Letterbox.fit(
+            roi,
+            spec.net_size,
+            maintain_aspect_ratio=spec.maintain_aspect_ratio,
+            symmetric_padding=spec.symmetric_padding,
+        )
+        left, top, width, height = (int(v) for v in roi)
+        crop = image[top : top + height, left : left + width]
+        dst_w = min(spec.width, round(width * box.scale_x))
+        dst_h = min(spec.height, round(height * box.scale_y))
+        px, py = int(box.pad_left), int(box.pad_top)
+        target = canvas[py : py + dst_h, px : px + dst_w]
+        if crop.shape[:2] == (dst_h, dst_w):
+            target[...] = crop
+        else:
+            resized = cv2.resize(
+                crop, (dst_w, dst_h), dst=target, interpolation=self._interpolation
+            )
+            if not np.shares_memory(resized, target):  # OpenCV could not write in place
+                target[...] = resized
+        canvas[:py] = 0
+        canvas[py + dst_h :] = 0
+        canvas[py : py + dst_h, :px] = 0
+        canvas[py : py + dst_h, px + dst_w :] = 0
+        return box
+
+    def _normalize(self, canvas: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) RGB uint8 → the network tensor, in the preprocessor's buffers."""
+        spec = self.spec
+        n = len(canvas)
+        if spec.nhwc:
+            return self._normalize_nhwc(canvas)
+        planes = self._planes[:n]
+        for i in range(n):
+            if spec.color_format is ColorFormat.GRAY:
+                gray = cv2.cvtColor(canvas[i], cv2.COLOR_RGB2GRAY)
+                planes[i] = gray
+            else:
+                dst = list(planes[i] if spec.color_format is ColorFormat.RGB else planes[i, ::-1])
+                split = cv2.split(canvas[i], dst)
+                if not all(np.shares_memory(a, b) for a, b in zip(split, dst, strict=True)):
+                    for a, b in zip(split, dst, strict=True):
+                        b[...] = a
+        if self._raw:
+            self._out[:n] = planes
+            return self._out[:n]
+        out = self._float[:n]
+        for i in range(n):
+            for ch in range(spec.channels):
+                looked = cv2.LUT(planes[i, ch], self._tables[ch], dst=out[i, ch])
+                if not np.shares_memory(looked, out[i, ch]):
+                    out[i, ch] = looked
+        if self._mean_planes is not None:
+            np.subtract(out, self._mean_planes, out=out)
+        return self._cast(out)
+
+    def _normalize_nhwc(self, canvas: np.ndarray) -> np.ndarray:
+        spec = self.spec
+        n = len(canvas)
+        source: np.ndarray
+        if spec.color_format is ColorFormat.GRAY:
+            gray = cv2.cvtColor(canvas.reshape(-1, spec.width, 3), cv2.COLOR_RGB2GRAY)
+            source = np.broadcast_to(
+                gray.reshape(n, spec.height, spec.width, 1),
+                (n, spec.height, spec.width, spec.channels),
+            )
+        elif spec.color_format is ColorFormat.BGR:
+            source = canvas[..., ::-1]
+        else:
+            source = canvas
+        if self._raw:
+            self._out[:n] = source
+            return self._out[:n]
+        out = self._float[:n]
+        np.multiply(source, self._scale, out=out, dtype=np.float32)
+        if self._mean_image is not None:
+            np.subtract(out, self._mean_image, out=out)
+        elif self._channel_mean is not None:
+            np.subtract(out, self._channel_mean, out=out)
+        return self._cast(out)
+
+    def _cast(self, out: np.ndarray) -> np.ndarray:
+        if self._out is self._float:
+            return out
+        target = self._out[: len(out)]
+        np.copyto(target, out, casting="unsafe")
+        return target
 
 
 def preprocess(
@@ -125,7 +308,7 @@ def preprocess(
     rois: Sequence[tuple[float, float, float, float]],
     spec: PreprocessSpec,
 ) -> tuple[np.ndarray, list[Letterbox]]:
-    """Build a network input batch.
+    """Build a network input batch in new arrays (a :class:`Preprocessor` used once).
 
     Args:
         images: per item, the RGB24 (H, W, 3) uint8 frame it is cut from (items may share a frame).
@@ -136,55 +319,4 @@ def preprocess(
         The batch, (N, C, H, W) or (N, H, W, C) in ``spec.dtype``, and per item the geometry
         mapping network pixels back to frame pixels.
     """
-    n = len(images)
-    canvas = np.zeros((n, spec.height, spec.width, spec.channels), np.uint8)
-    interpolation = _CV2_INTERPOLATION[spec.scaling_filter]
-    transforms = []
-    for i, (image, roi) in enumerate(zip(images, rois, strict=True)):
-        box = Letterbox.fit(
-            roi,
-            spec.net_size,
-            maintain_aspect_ratio=spec.maintain_aspect_ratio,
-            symmetric_padding=spec.symmetric_padding,
-        )
-        transforms.append(box)
-        left, top, width, height = (int(v) for v in roi)
-        crop = image[top : top + height, left : left + width]
-        dst_w = min(spec.width, round(width * box.scale_x))
-        dst_h = min(spec.height, round(height * box.scale_y))
-        if crop.shape[:2] != (dst_h, dst_w):
-            crop = cv2.resize(crop, (dst_w, dst_h), interpolation=interpolation)
-        px, py = int(box.pad_left), int(box.pad_top)
-        canvas[i, py : py + dst_h, px : px + dst_w] = _to_color(crop, spec.color_format)
-    return normalize(canvas, spec), transforms
-
-
-def normalize(canvas: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    """(N, H, W, C) uint8 → the network tensor: ``scale * (x - mean)``, laid out per spec.
-
-    The conversion runs plane by plane on contiguous memory (one pass converting and scaling,
-    one subtracting the mean), which is about three times faster than converting the whole
-    batch to float and transposing it.
-    """
-    if spec.dtype == np.uint8 and spec.net_scale_factor == 1.0 and not spec.offsets:
-        return canvas if spec.nhwc else np.ascontiguousarray(canvas.transpose(0, 3, 1, 2))
-    n, h, w, c = canvas.shape
-    scale = np.float32(spec.net_scale_factor)
-    mean: np.ndarray | None = None
-    if spec.mean_image is not None:
-        mean = spec.mean_image.astype(np.float32) * scale
-    elif any(spec.offsets):
-        mean = np.broadcast_to(np.asarray(spec.offsets[:c], np.float32) * scale, (h, w, c))
-    if spec.nhwc:
-        out = np.multiply(canvas, scale, dtype=np.float32)
-        if mean is not None:
-            out -= mean
-        return out.astype(spec.dtype, copy=False)
-    out = np.empty((n, c, h, w), np.float32)
-    for i in range(n):
-        planes = cv2.split(canvas[i]) if c > 1 else [canvas[i, :, :, 0]]
-        for ch, plane in enumerate(planes):
-            np.multiply(plane, scale, out=out[i, ch], dtype=np.float32)
-            if mean is not None:
-                out[i, ch] -= mean[:, :, ch]
-    return out.astype(spec.dtype, copy=False)
+    return Preprocessor(spec)(images, rois)
