@@ -1,4 +1,11 @@
-"""The ``visionflow`` command line. Subcommands import heavy modules only when they run."""
+"""The ``visionflow`` command line. Subcommands import heavy modules only when they run.
+
+Exit status of ``run``, ``infer`` and ``demo`` (:data:`EXIT_STATUS_HELP`): 0 when every source
+and every output ran to the end; 1 on an error — nothing could be processed (every source failed
+before a frame came through, or every output failed) or an element failed; 2 for an invalid
+config or command line; 3 when some sources or outputs failed and the rest ran to the end;
+128 + N when signal N stopped the run after draining it (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,20 @@ import typer
 
 if TYPE_CHECKING:
     from visionflow.app import App
+    from visionflow.core.pipeline import PipelineReport
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_PARTIAL = 3
+EXIT_STATUS_HELP = (
+    "\b\nExit status:\n"
+    "  0  every source and every output ran to the end\n"
+    "  1  error: nothing could be processed (every source or every output failed),\n"
+    "     or an element failed\n"
+    "  2  invalid config or command line\n"
+    "  3  partial: some sources or outputs failed, the rest ran to the end\n"
+    "  128+N  stopped by signal N after draining (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)"
+)
 
 app = typer.Typer(
     name="visionflow",
@@ -20,9 +41,30 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich help shows every flag as taking a "<bool>" value.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-EXIT_INVALID = 2
+
+def _print_version(value: bool) -> None:
+    if value:
+        from visionflow import __version__
+
+        typer.echo(f"visionflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """DeepStream-style video analytics in Python: decode, batch, infer, draw, publish."""
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -48,13 +90,15 @@ def doctor(
     typer.echo(json.dumps(info, indent=2) if json_output else doc.render(info))
 
 
-@app.command()
+@app.command(epilog=EXIT_STATUS_HELP)
 def run(
     pipeline: Annotated[
         Path, typer.Argument(help="A visionflow pipeline YAML or a deepstream-app config.")
     ],
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug messages too.")
+    ] = False,
 ) -> None:
     """Run a pipeline file."""
     _setup_logging(verbose)
@@ -63,7 +107,7 @@ def run(
     _run_app(lambda: load_app(pipeline), progress)
 
 
-@app.command()
+@app.command(epilog=EXIT_STATUS_HELP)
 def infer(
     config: Annotated[
         Path,
@@ -86,10 +130,22 @@ def infer(
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N …")] = "cpu",
     batch_size: Annotated[int | None, typer.Option(help="Streammux and model batch size.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug messages too.")
+    ] = False,
 ) -> None:
-    """Run one model over one or more inputs, writing an annotated video and/or metadata."""
+    """Run one model over one or more inputs, writing an annotated video and/or metadata.
+
+    Without --output and --meta nothing is written (a warning says so): the run only counts
+    frames, e.g. to measure speed.
+    """
     _setup_logging(verbose)
+    if output is None and meta is None:
+        typer.echo(
+            "warning: neither --output nor --meta given: nothing will be written "
+            "(the run only counts frames)",
+            err=True,
+        )
     from visionflow.app import App
     from visionflow.config.pipeline import (
         InferStageConfig,
@@ -133,7 +189,7 @@ def validate(
     raise typer.Exit(0 if report.valid else EXIT_INVALID)
 
 
-@app.command()
+@app.command(epilog=EXIT_STATUS_HELP)
 def demo(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Where to write the results.")
@@ -150,6 +206,7 @@ def demo(
     typer.echo(f"annotated video: {result.video}")
     typer.echo(f"metadata:        {result.metadata}")
     typer.echo(f"objects found:   {result.objects} in {result.report.frames_out} frames")
+    raise typer.Exit(_exit_status(result.report))
 
 
 def _register_model_tools() -> None:
@@ -166,30 +223,50 @@ _register_model_tools()
 
 
 def _run_app(build: Callable[[], App], progress: bool) -> None:
-    """Build and run an app; exit 2 on an invalid config, 1 on a failure, 130 when interrupted."""
+    """Build and run an app; exit with the status :data:`EXIT_STATUS_HELP` describes."""
     from visionflow.errors import ConfigError, VisionflowError
 
     try:
         built = build()
     except ConfigError as exc:
         _fail(str(exc), EXIT_INVALID)
+    except VisionflowError as exc:
+        _fail(str(exc))
     try:
         report = built.run(progress=progress)
     except VisionflowError as exc:
         _fail(str(exc))
     _print_report(report)
-    if report.interrupted:
-        raise typer.Exit(130)
+    raise typer.Exit(_exit_status(report))
 
 
-def _print_report(report: object) -> None:
+def _exit_status(report: PipelineReport) -> int:
+    """The exit status of a run, with a last line saying why when it is not 0."""
+    if report.stop_signal is not None:
+        return 128 + report.stop_signal
+    failed_sources = len(report.source_failures)
+    failed_sinks = len(report.sink_failures)
+    what = []
+    if failed_sources:
+        what.append(f"{failed_sources} of {report.num_sources} sources failed")
+    if failed_sinks:
+        what.append(f"{failed_sinks} of {len(report.sinks)} outputs failed")
+    if report.outcome == "failed":
+        typer.echo(f"error: nothing could be processed: {'; '.join(what)}", err=True)
+        return EXIT_FAILED
+    if report.outcome == "partial":
+        typer.echo(
+            f"warning: {'; '.join(what)}; the rest ran to the end (exit status {EXIT_PARTIAL})",
+            err=True,
+        )
+        return EXIT_PARTIAL
+    return 0
+
+
+def _print_report(report: PipelineReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from visionflow.core.pipeline import PipelineReport
-
-    if not isinstance(report, PipelineReport):
-        return
     console = Console(stderr=True)
     table = Table(
         title=f"{report.frames_out} frames in {report.elapsed_s:.1f} s ({report.fps:.1f} fps)"
@@ -207,10 +284,11 @@ def _print_report(report: object) -> None:
     console.print(table)
     for reason, count in report.drops.items():
         console.print(f"dropped {count} frames: {reason}")
-    for failure in report.source_failures:
-        console.print(
-            f"[red]source #{failure.source_id} {failure.uri} failed:[/red] {failure.error}"
-        )
+    # The errors themselves were logged when they happened: name what failed, once.
+    for source in report.source_failures:
+        console.print(f"[red]failed:[/red] source #{source.source_id} ({source.uri})")
+    for sink in report.sink_failures:
+        console.print(f"[red]failed:[/red] output '{sink.name}'")
 
 
 def main() -> None:
