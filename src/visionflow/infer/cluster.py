@@ -287,8 +287,9 @@ def _suppressions(
     xyxy: np.ndarray, later: np.ndarray, class_id: np.ndarray, iou_threshold: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """All same-class pairs ``(i, j)``, i before j, whose IoU exceeds the class threshold."""
-    wh = np.clip(xyxy[:, 2:] - xyxy[:, :2], 0, None)
-    area = wh[:, 0] * wh[:, 1]
+    columns = [np.ascontiguousarray(xyxy[:, k]) for k in range(4)]
+    x1, y1, x2, y2 = columns
+    area = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     threshold = iou_threshold[class_id]
     ends = np.cumsum(later)
     firsts, seconds = [], []
@@ -299,21 +300,29 @@ def _suppressions(
         rows = np.arange(start_row, stop_row)
         counts = later[rows]
         first = np.repeat(rows, counts)
-        step = np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts)
-        second = first + 1 + step
-        iou = _pair_iou(xyxy[first], xyxy[second], area[first], area[second])
-        above = iou > threshold[first]
+        second = np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts - rows - 1, counts)
+        # Values of the first box of each pair repeat row by row: np.repeat, not a gather.
+        a = [np.repeat(column[rows], counts) for column in columns]
+        b = [column[second] for column in columns]
+        iou = _pair_iou(a, b, np.repeat(area[rows], counts), area[second])
+        above = iou > np.repeat(threshold[rows], counts)
         firsts.append(first[above])
         seconds.append(second[above])
         start_row, start_pair = stop_row, int(ends[stop_row - 1])
     return np.concatenate(firsts), np.concatenate(seconds)
 
 
-def _pair_iou(a: np.ndarray, b: np.ndarray, area_a: np.ndarray, area_b: np.ndarray) -> np.ndarray:
-    """(P,) IoU of box ``a[p]`` with box ``b[p]``: element for element the float32 operations of
-    :func:`~visionflow.core.geometry.box_iou`, so the results are identical."""
-    inter_wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
-    inter = inter_wh[:, 0] * inter_wh[:, 1]
+def _pair_iou(
+    a: list[np.ndarray], b: list[np.ndarray], area_a: np.ndarray, area_b: np.ndarray
+) -> np.ndarray:
+    """(P,) IoU of box ``a[p]`` with box ``b[p]`` (each given as ``x1, y1, x2, y2`` columns):
+    element for element the float32 operations of :func:`~visionflow.core.geometry.box_iou`,
+    so the results are identical."""
+    ax1, ay1, ax2, ay2 = a
+    bx1, by1, bx2, by2 = b
+    inter_w = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None)
+    inter_h = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None)
+    inter = inter_w * inter_h
     union = area_a + area_b - inter
     positive = union > 0
     return np.where(positive, inter / np.where(positive, union, 1), 0.0).astype(np.float32)
