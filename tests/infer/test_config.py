@@ -210,3 +210,15 @@ def test_read_label_file(tmp_path: Path) -> None:
     assert read_label_file(path) == (("a", "b"), ("",), ("c",), (" ",))
     with pytest.raises(ConfigError, match="labels file not found"):
         read_label_file(tmp_path / "none.txt")
+
+
+@pytest.mark.parametrize("value", ["nms", "NMS", "2", 2])
+def test_cluster_mode_by_name_or_number(tmp_path: Path, value: object) -> None:
+    path = write(tmp_path, f"num_detected_classes: 1\ncluster_mode: {value!r}\n")
+    assert load_infer_config(path).cluster_mode is ClusterMode.NMS
+
+
+def test_unknown_cluster_mode_lists_names_and_numbers(tmp_path: Path) -> None:
+    path = write(tmp_path, "num_detected_classes: 1\ncluster_mode: nmss\n")
+    with pytest.raises(ConfigError, match=r"group_rectangles \(0\), dbscan \(1\), nms \(2\)"):
+        load_infer_config(path)

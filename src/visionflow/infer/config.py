@@ -102,8 +102,11 @@ def _int_enum_by_name(enum_type: type[enum.IntEnum]) -> BeforeValidator:
     """Accept an IntEnum member by its number or (case-insensitively) by its name."""
 
     def convert(value: Any) -> Any:
-        if isinstance(value, str) and value.upper() in enum_type.__members__:
-            return enum_type.__members__[value.upper()]
+        if isinstance(value, str) and not value.strip().isdigit():
+            if value.upper() in enum_type.__members__:
+                return enum_type.__members__[value.upper()]
+            choices = ", ".join(f"{m.name.lower()} ({m.value})" for m in enum_type)
+            raise ValueError(f"expected one of {choices}")
         return value
 
     return BeforeValidator(convert)
