@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
 from visionflow.core.batch import Batch
-from visionflow.core.element import Element
+from visionflow.core.element import Element, Sink
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.meta import Detections
-from visionflow.core.pipeline import Pipeline
+from visionflow.core.pipeline import Pipeline, PipelineReport, SinkFailure, SourceFailure
 from visionflow.core.source import Source
 from visionflow.errors import PipelineError, SourceError
 from visionflow.mux.streammux import StreamMux
@@ -205,3 +207,90 @@ def test_drain_on_stop_flushes_everything() -> None:
     assert collect.flushed
     assert 0 < report.frames_out < 100_000
     assert report.balanced
+
+
+class BrokenSource(CountingSource):
+    """A source whose own code fails (not with a SourceError) after ``fail_after`` frames."""
+
+    def frames(self) -> Iterator[Frame]:
+        for frame in super().frames():
+            if frame.frame_num == 3:
+                raise KeyError("width")
+            yield frame
+
+
+def test_any_error_of_a_source_ends_that_source_alone() -> None:
+    collect = Collect()
+    report = Pipeline([CountingSource(10), BrokenSource(10)], [collect], mux=StreamMux(2)).run()
+    assert report.source_failures == [SourceFailure(1, "count://10", "KeyError: 'width'")]
+    assert sorted(i for s, i in collect.seen if s == 0) == list(range(10))
+    assert sorted(i for s, i in collect.seen if s == 1) == [0, 1, 2]
+    assert report.outcome == "partial"
+    assert report.balanced
+
+
+def test_a_stream_without_a_single_frame_is_a_failure() -> None:
+    report = Pipeline([CountingSource(0), CountingSource(5)], [Collect()]).run()
+    assert report.source_failures == [
+        SourceFailure(0, "count://0", "the stream ended without a single frame")
+    ]
+    assert report.outcome == "partial"
+    report = Pipeline([CountingSource(0)], [Collect()]).run()
+    assert report.outcome == "failed"
+
+
+class FailingSink(Sink):
+    """A sink whose output breaks at its ``fail_at``-th batch."""
+
+    def __init__(self, name: str, fail_at: int) -> None:
+        super().__init__(name)
+        self.fail_at = fail_at
+        self.batches = self.stops = 0
+
+    def process(self, batch: Batch) -> Batch:
+        self.batches += 1
+        if self.batches == self.fail_at:
+            raise OSError(28, "No space left on device")
+        return batch
+
+    def stop(self) -> None:
+        self.stops += 1
+
+
+def test_a_failing_sink_is_detached_and_the_rest_goes_on() -> None:
+    broken, after = FailingSink("disk", fail_at=5), Collect("after")
+    report = Pipeline([CountingSource(50)], [Collect("before"), broken, after]).run()
+    assert report.sink_failures == [
+        SinkFailure("disk", "OSError: [Errno 28] No space left on device")
+    ]
+    assert broken.batches == 5  # no batch after its failure
+    assert broken.stops == 1  # stopped once, when it failed
+    assert [i for _, i in after.seen] == list(range(50))
+    assert report.frames_out == 50
+    assert report.sinks == ["disk"]
+    assert report.outcome == "failed"  # its only sink failed
+    assert after.stopped
+
+
+def _report(**kwargs: Any) -> PipelineReport:
+    """A report of 10 frames from 2 sources into 2 sinks, with ``kwargs`` changed."""
+    base = PipelineReport(1.0, 10, 10, {}, [], num_sources=2, sinks=["meta", "video"])
+    return dataclasses.replace(base, **kwargs)
+
+
+SRC = SourceFailure(0, "a.mp4", "not found")
+
+
+@pytest.mark.parametrize(
+    ("report", "outcome"),
+    [
+        (_report(), "ok"),
+        (_report(source_failures=[SRC]), "partial"),
+        (_report(source_failures=[SRC], frames_out=0), "failed"),
+        (_report(sink_failures=[SinkFailure("video", "full")]), "partial"),
+        (_report(sink_failures=[SinkFailure("video", "x"), SinkFailure("meta", "y")]), "failed"),
+        (_report(frames_out=0, drops={"probe after infer": 10}), "ok"),
+    ],
+)
+def test_outcome(report: PipelineReport, outcome: str) -> None:
+    assert report.outcome == outcome
