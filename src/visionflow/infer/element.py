@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from visionflow.config.infer_loader import load_infer_config
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.geometry import Letterbox
@@ -24,7 +25,6 @@ from visionflow.core.meta import ClassifierLabel, Detections, FrameMeta, Segment
 from visionflow.errors import ConfigError, ParserError
 from visionflow.infer.attach import DetectorAttach
 from visionflow.infer.backends import Backend, load_backend
-from visionflow.config.infer_loader import load_infer_config
 from visionflow.infer.config import (
     InferConfig,
     NetworkType,
