@@ -25,6 +25,9 @@ from visionflow.core.pipeline import PipelineReport
 from visionflow.zoo import bundled_config
 from visionflow.zoo.scenes import write_clip
 
+SEED = 7
+"""Seed of the demo's :class:`~visionflow.zoo.scenes.MovingScene` (its ground truth)."""
+
 
 @dataclass(frozen=True)
 class DemoResult:
@@ -48,7 +51,7 @@ def run_demo(
     """Generate the clip, run the bundled detector over it and write video + metadata."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    clip = write_clip(out / "input.mp4", width, height, num_frames, fps=30, seed=7)
+    clip = write_clip(out / "input.mp4", width, height, num_frames, fps=30, seed=SEED)
     video, metadata = out / "annotated.mp4", out / "metadata.jsonl"
     config = PipelineConfig(
         sources=[SourceConfig(uri=str(clip))],

@@ -1,0 +1,84 @@
+"""The README's first command, as a user runs it: ``visionflow demo`` in an empty folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+
+from visionflow.core.geometry import box_iou
+from visionflow.demo import SEED
+from visionflow.zoo.scenes import CLASSES, MovingScene
+
+FRAMES, WIDTH, HEIGHT = 240, 960, 540  # the demo's defaults
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_visionflow_demo_writes_an_annotated_video_and_metadata(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("visionflow")  # the console script pip installed
+    assert script.is_file(), f"no console script at {script}"
+    result = subprocess.run(
+        [str(script), "demo", "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = tmp_path / "visionflow-demo"
+    assert f"annotated video: {Path('visionflow-demo') / 'annotated.mp4'}" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["annotated.mp4", "input.mp4", "metadata.jsonl"]
+
+    annotated, original = decode(out / "annotated.mp4"), decode(out / "input.mp4")
+    assert len(annotated) == len(original) == FRAMES
+    assert annotated[0].shape == (HEIGHT, WIDTH, 3)
+
+    records = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    assert [r["frame_num"] for r in records] == list(range(FRAMES))
+    assert all(r["schema"] == "visionflow.frame/1" for r in records)
+    objects = sum(len(r["objects"]) for r in records)
+    assert f"objects found:   {objects} in {FRAMES} frames" in result.stdout
+
+    # The objects are the shapes of the generated scene: the detections are right (box and
+    # class), and the shapes big enough for the 320x320 model (≥ 60 px) are found.
+    scene = MovingScene(SEED, WIDTH, HEIGHT)
+    right = found = big = 0
+    for record in records:
+        truth = scene.frame(record["frame_num"])[1]
+        boxes = np.array(
+            [
+                [b["left"], b["top"], b["left"] + b["width"], b["top"] + b["height"]]
+                for b in (o["bbox"] for o in record["objects"])
+            ],
+            np.float32,
+        ).reshape(-1, 4)
+        labels = [o["label"] for o in record["objects"]]
+        assert set(labels) <= set(CLASSES)
+        same = (box_iou(boxes, truth.xyxy) >= 0.5) & (
+            np.array(labels)[:, None] == np.array(CLASSES)[truth.class_id][None, :]
+        )
+        right += int(same.any(axis=1).sum())
+        large = truth.xyxy[:, 2] - truth.xyxy[:, 0] >= 60
+        found += int(same.any(axis=0)[large].sum())
+        big += int(large.sum())
+    assert right / objects >= 0.85, f"{right} of {objects} detections match a shape"
+    assert found / big >= 0.8, f"{found} of {big} shapes of 60 px or more found"
+
+    first = records[0]["objects"][0]["bbox"]
+    top, left, right = (
+        round(first["top"]),
+        round(first["left"]),
+        round(first["left"] + first["width"]),
+    )
+    border = (slice(top, top + 2), slice(left + 4, right - 4))  # the box's top edge, drawn
+    difference = np.abs(annotated[0][border].astype(int) - original[0][border].astype(int))
+    assert difference.mean() > 40
