@@ -122,7 +122,8 @@ class Preprocessor:
 
     The result is identical, bit for bit, to converting each crop on its own: resize (OpenCV),
     colour conversion, then ``float32(x) * scale − float32(mean_c * scale)`` in float32, cast to
-    the network's type.
+    the network's type. Not for concurrent calls: the buffers are shared (an inference element
+    calls it from its one thread).
 
     Args:
         spec: the network's preprocessing.
