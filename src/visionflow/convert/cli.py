@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -23,7 +24,10 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from visionflow.convert.evaluate import ComparisonReport
+    from visionflow.convert.spec import ImportResult
     from visionflow.infer.backends import Backend
+    from visionflow.infer.config import InferConfig
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,13 @@ def convert(
     eval_data: Annotated[
         Path | None, typer.Option(help="Labelled data: COCO JSON or class folders.")
     ] = None,
+    max_drop: Annotated[
+        float, typer.Option(help="INT8 with --eval-data: most accuracy points it may lose.")
+    ] = 1.0,
+    min_agreement: Annotated[
+        float,
+        typer.Option(help="INT8 with --calib only: least agreement with fp32 (0-1)."),
+    ] = 0.9,
     report: Annotated[Path | None, typer.Option(help="Write the conversion report (JSON).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -80,7 +91,8 @@ def convert(
     try:
         result = _convert(
             model, output, precision, backend, device, batch, input_shape, source_format, proto,
-            config, calib, calib_file, calib_samples, calib_method, eval_data,
+            config, calib, calib_file, calib_samples, calib_method, eval_data, max_drop,
+            min_agreement,
         )  # fmt: skip
     except ConfigError as exc:
         _fail(str(exc), EXIT_INVALID)
@@ -108,22 +120,12 @@ def _convert(
     calib_samples: int,
     calib_method: str,
     eval_data: Path | None,
+    max_drop: float = 1.0,
+    min_agreement: float = 0.9,
 ) -> dict[str, Any]:
-    from visionflow.convert.engine import (
-        ENGINE_SUFFIXES,
-        model_preprocess,
-        read_key,
-        resolve_engine,
-    )
-    from visionflow.convert.evaluate import compare_models, load_eval_data
-    from visionflow.convert.importers import import_model
-    from visionflow.convert.parity import check_parity, sample_inputs
-    from visionflow.convert.quantize import Calibration, sample_images
-    from visionflow.convert.spec import DEFAULT_TOLERANCES
+    from visionflow.convert.engine import ENGINE_SUFFIXES
     from visionflow.errors import ConfigError
-    from visionflow.infer.backends import BACKENDS, load_backend
-    from visionflow.config.infer_loader import load_infer_config
-    from visionflow.infer.config import InferConfig, Precision
+    from visionflow.infer.backends import BACKENDS
 
     backend = BACKENDS.get(backend).name
     suffix = ENGINE_SUFFIXES.get(backend)
@@ -139,16 +141,60 @@ def _convert(
             "with --config (a visionflow inference YAML or a DeepStream nvinfer file)",
             key="--config",
         )
+    if output.resolve() == model.resolve():
+        raise ConfigError(
+            "the engine would overwrite the model; name another file",
+            key="--output",
+            value=str(output),
+        )
+    with tempfile.TemporaryDirectory(prefix="visionflow-convert-") as scratch:
+        return _build_and_verify(
+            model, output, precision, backend, device, batch, input_shape, source_format, proto,
+            config_file, calib, calib_file, calib_samples, calib_method, eval_data, max_drop,
+            min_agreement, Path(scratch),
+        )  # fmt: skip
+
+
+def _build_and_verify(
+    model: Path,
+    output: Path,
+    precision: str,
+    backend: str,
+    device: str,
+    batch: int | None,
+    input_shape: str | None,
+    source_format: str | None,
+    proto: Path | None,
+    config_file: Path | None,
+    calib: Path | None,
+    calib_file: Path | None,
+    calib_samples: int,
+    calib_method: str,
+    eval_data: Path | None,
+    max_drop: float,
+    min_agreement: float,
+    scratch: Path,
+) -> dict[str, Any]:
+    from visionflow.config.infer_loader import load_infer_config
+    from visionflow.convert.engine import model_preprocess, resolve_engine
+    from visionflow.convert.importers import import_model
+    from visionflow.convert.quantize import Calibration
+    from visionflow.errors import ParityError
+    from visionflow.infer.config import InferConfig
+
     imported = import_model(
         model,
         fmt=source_format,
         input_shape=_shape(input_shape) if input_shape else None,
         proto=proto,
-        output=_imported_path(model, output),
+        output=_imported_path(model, output, scratch),
     )
+    # an ONNX model is checked, then built as it is: the engine key and the INT8 calibration
+    # cache then name the file that configs and `bench` use, not a by-product beside it
+    source = model if imported.source_format == "onnx" else imported.onnx_path
     base = load_infer_config(config_file) if config_file is not None else InferConfig()
     update: dict[str, Any] = {
-        "onnx_file": imported.onnx_path,
+        "onnx_file": source,
         "model_engine_file": output,
         "precision": precision,
         "int8_calib_file": calib_file or base.int8_calib_file or output.with_suffix(".calib.json"),
@@ -167,13 +213,57 @@ def _convert(
             batch_size=8,
             method=calib_method,  # type: ignore[arg-type]
         )
+    calib_path = cfg.int8_calib_file
+    kept_calibration = calib_path is not None and calib_path.is_file()
     engine = resolve_engine(cfg, backend, device, calibration=calibration, preprocess=spec)
+    try:
+        return _verify(
+            cfg, engine, backend, device, model, imported, source, calib, eval_data, max_drop,
+            min_agreement, scratch,
+        )  # fmt: skip
+    except ParityError:
+        # an engine that failed its check must not be found and used by the next run
+        for path in (engine, engine.with_name(engine.name + ".json")):
+            path.unlink(missing_ok=True)
+        if calib_path is not None and not kept_calibration:
+            calib_path.unlink(missing_ok=True)
+        raise
+
+
+def _verify(
+    cfg: InferConfig,
+    engine: Path,
+    backend: str,
+    device: str,
+    model: Path,
+    imported: ImportResult,
+    source: Path,
+    calib: Path | None,
+    eval_data: Path | None,
+    max_drop: float,
+    min_agreement: float,
+    scratch: Path,
+) -> dict[str, Any]:
+    """Check the built engine against the FP32 model; the conversion report.
+
+    Raises:
+        ParityError: an FP32/FP16 engine differs beyond its tolerance, or an INT8 engine lost
+            more accuracy (labelled data) or agrees less with FP32 (images) than allowed.
+    """
+    from visionflow.convert.engine import read_key
+    from visionflow.convert.evaluate import compare_models, load_eval_data
+    from visionflow.convert.parity import check_parity, sample_inputs
+    from visionflow.convert.quantize import sample_images
+    from visionflow.convert.spec import DEFAULT_TOLERANCES
+    from visionflow.infer.backends import load_backend
+    from visionflow.infer.config import Precision
+
     key = read_key(engine)
     built = key.precision
     result: dict[str, Any] = {
         "model": str(model),
         "format": imported.source_format,
-        "onnx": str(imported.onnx_path),
+        "onnx": str(source) if source.exists() and scratch not in source.parents else None,
         "import_parity": imported.parity.to_dict() if imported.parity else None,
         "engine": str(engine),
         "backend": backend,
@@ -191,26 +281,62 @@ def _convert(
         )
         typer.echo(comparison.render())
         result["verification"] = comparison.to_dict()
+        if built == "int8":
+            _judge_int8(comparison, max_drop, min_agreement)
     else:
         candidate = load_backend(engine, backend, device=device)
-        samples = sample_inputs(imported.onnx_path, imported.spec, batch_sizes=(1, cfg.batch_size))
+        samples = sample_inputs(source, imported.spec, batch_sizes=(1, cfg.batch_size))
         parity = check_parity(
-            imported.onnx_path,
+            source,
             candidate.infer,
             samples,
             DEFAULT_TOLERANCES[built],
             raise_on_failure=built != "int8",
         )
-        typer.echo(str(parity))
+        if built == "int8":
+            typer.echo(
+                f"int8: raw outputs differ from fp32 by up to {parity.max_abs_diff:.3g} on random "
+                "inputs; not judged (INT8 moves raw outputs, accuracy decides): give --calib "
+                "or --eval-data images to check agreement or accuracy"
+            )
+        else:
+            typer.echo(str(parity))
         result["verification"] = {"precision": built, "parity": parity.to_dict()}
     return result
 
 
-def _imported_path(model: Path, output: Path) -> Path:
-    """Where the imported FP32 ONNX goes: beside the engine, never over the model or engine."""
+def _judge_int8(comparison: ComparisonReport, max_drop: float, min_agreement: float) -> None:
+    """Raise :class:`ParityError` when the INT8 engine lost more than the allowed accuracy
+    (labelled data) or agrees with FP32 less than required (unlabelled images)."""
+    from visionflow.errors import ParityError
+
+    for metric, drop in comparison.accuracy_drop.items():
+        if drop * 100 > max_drop:
+            raise ParityError(
+                f"INT8 verification failed: {metric} fell by {drop * 100:.2f} points "
+                f"({comparison.accuracy['before'][metric]:.4f} → "
+                f"{comparison.accuracy['after'][metric]:.4f}), more than --max-drop {max_drop:g}; "
+                "calibrate on more representative images (--calib) or use fp32"
+            )
+    agreement = comparison.agreement
+    if agreement is not None and agreement < min_agreement:
+        raise ParityError(
+            f"INT8 verification failed: the engine agrees with fp32 on {agreement:.1%} of results "
+            f"over {comparison.images} images, below --min-agreement {min_agreement:g}; "
+            "calibrate on more representative images (--calib) or use fp32"
+        )
+
+
+def _imported_path(model: Path, output: Path, scratch: Path) -> Path:
+    """Where the imported FP32 ONNX goes.
+
+    A model of another framework becomes ``<stem>.onnx`` beside the engine, the FP32 model the
+    engine was built from. An ONNX model's checked copy, or an import whose name is the
+    engine's own, is only a by-product: it goes to ``scratch``, removed after the conversion.
+    """
     candidate = output.parent / f"{model.stem}.onnx"
-    if candidate.resolve() in (model.resolve(), output.resolve()):
-        candidate = output.parent / f"{model.stem}.prepared.onnx"
+    if model.suffix.lower() == ".onnx" or candidate.resolve() == output.resolve():
+        return scratch / f"{model.stem}.onnx"
     return candidate
 
 

@@ -31,6 +31,7 @@ from visionflow.convert.parity import check_parity
 from visionflow.convert.spec import DEFAULT_TOLERANCES, ParityReport
 from visionflow.core.batch import Batch
 from visionflow.core.frame import Frame, PixelFormat
+from visionflow.core.geometry import box_iou
 from visionflow.errors import MissingDependencyError, ParityError, SourceNotFoundError
 from visionflow.infer.backends import Backend
 from visionflow.infer.config import InferConfig, NetworkType, Precision
@@ -147,6 +148,31 @@ def top1(predictions: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predicted == labels)) if len(labels) else 0.0
 
 
+def detection_agreement(
+    reference: Sequence[Boxes], candidate: Sequence[Boxes], iou_threshold: float = 0.5
+) -> float:
+    """How far two detectors agree, in [0, 1]: ``2 * matched / (N_reference + N_candidate)``.
+
+    Boxes of one image are matched one to one, same class, IoU >= ``iou_threshold``, greedily
+    from the highest IoU down. Images where neither detects anything agree fully.
+    """
+    if len(reference) != len(candidate):
+        raise ValueError(f"{len(reference)} reference images for {len(candidate)} candidates")
+    matched = total = 0
+    for ref, cand in zip(reference, candidate, strict=True):
+        total += len(ref.xyxy) + len(cand.xyxy)
+        if not len(ref.xyxy) or not len(cand.xyxy):
+            continue
+        iou = box_iou(ref.xyxy, cand.xyxy)
+        iou[np.asarray(ref.class_id)[:, None] != np.asarray(cand.class_id)[None, :]] = 0
+        while iou.size and iou.max() >= iou_threshold:
+            i, j = np.unravel_index(int(iou.argmax()), iou.shape)
+            matched += 1
+            iou[i, :] = 0
+            iou[:, j] = 0
+    return 1.0 if total == 0 else 2 * matched / total
+
+
 @dataclass(frozen=True)
 class LabelledBoxes:
     """Ground-truth boxes of one image: ``xyxy (N, 4) float32`` pixels, ``class_id (N,) int64``."""
@@ -222,12 +248,16 @@ class ComparisonReport:
             model and the converted engine; empty without labels.
         parity: the per-output comparison of raw outputs.
         images: how many images were evaluated.
+        agreement: without labels, how far the converted engine's results agree with the FP32
+            model's on the same images (:func:`detection_agreement` for detectors, the fraction
+            of equal top-1 classes for classifiers); None with labels or for other networks.
     """
 
     precision: str
     accuracy: Mapping[str, Mapping[str, float]] = field(hash=False)
     parity: ParityReport
     images: int
+    agreement: float | None = None
 
     @property
     def accuracy_drop(self) -> dict[str, float]:
@@ -243,6 +273,7 @@ class ComparisonReport:
             "images": self.images,
             "accuracy": {k: dict(v) for k, v in self.accuracy.items()},
             "accuracy_drop": self.accuracy_drop,
+            "agreement": self.agreement,
             "parity": self.parity.to_dict(),
         }
 
@@ -262,7 +293,11 @@ class ComparisonReport:
                 after = self.accuracy["after"][name]
                 table.add_row(name, f"{before:.4f}", f"{after:.4f}", f"{drop[name]:+.4f}")
             console.print(table)
+        if self.agreement is not None:
+            console.print(f"agreement with fp32 on {self.images} images: {self.agreement:.1%}")
         verdict = "passed" if self.parity.passed else "outside tolerance"
+        if self.precision == "int8":  # 8-bit arithmetic moves raw outputs; accuracy decides
+            verdict = "reported, not judged"
         table = Table(title=f"parity fp32 vs {self.precision}: {verdict}")
         for column in ("output", "shape", "max abs diff", "max rel diff", "tolerance", "result"):
             table.add_column(column)
@@ -331,9 +366,12 @@ def compare_models(
     if not parity.passed and precision != "int8":
         raise ParityError(f"the {precision} engine does not match the FP32 model\n{parity}")
     accuracy: dict[str, dict[str, float]] = {}
+    agreement = None
     if labels is not None:
         accuracy = {name: _accuracy(infer, images, labels) for name, infer in runs.items()}
-    report = ComparisonReport(precision, accuracy, parity, len(images))
+    else:
+        agreement = _agreement(runs["before"], runs["after"], images)
+    report = ComparisonReport(precision, accuracy, parity, len(images), agreement)
     log.info(
         "fp32 vs %s on %d images: accuracy %s, largest output difference %.3g",
         precision,
@@ -365,6 +403,26 @@ def _accuracy(
         for feeds in _parity_inputs(infer, images)
     ]
     return {"top1": top1(np.concatenate(scores), np.asarray(labels))}
+
+
+def _agreement(before: Infer, after: Infer, images: Sequence[np.ndarray]) -> float | None:
+    """How far ``after`` agrees with ``before`` on ``images`` (see :class:`ComparisonReport`)."""
+    kind = before.config.network_type
+    if kind is NetworkType.DETECTOR:
+        return detection_agreement(run_detector(before, images), run_detector(after, images))
+    if kind is NetworkType.CLASSIFIER:
+        top = [_top1_classes(infer, images) for infer in (before, after)]
+        return float(np.mean(top[0] == top[1])) if len(images) else 1.0
+    return None
+
+
+def _top1_classes(infer: Infer, images: Sequence[np.ndarray]) -> np.ndarray:
+    backend = _backend(infer)
+    scores = [
+        next(iter(backend.infer(feeds).values())).reshape(len(feeds[infer.input_name]), -1)
+        for feeds in _parity_inputs(infer, images)
+    ]
+    return np.concatenate(scores).argmax(axis=1) if scores else np.zeros(0, np.int64)
 
 
 def _backend(infer: Infer) -> Backend:
