@@ -205,7 +205,7 @@ def test_key_differences_are_listed_in_order() -> None:
 
 def test_the_inference_element_runs_the_engine(tmp_path: Path, model: Path) -> None:
     engine = tmp_path / "net_fp32.onnx"
-    infer = Infer(config(model, model_engine_file=engine))
+    infer = Infer(config(model, model_engine_file=engine), backend="onnxruntime")
     infer.start()
     assert infer.backend is not None
     assert infer.backend.model == engine
@@ -237,7 +237,7 @@ from visionflow.infer.element import Infer
 config = InferConfig.model_validate(
     {{"onnx_file": {str(model)!r}, "network_type": "classifier", "batch_size": 2}}
 )
-Infer(config).start()
+Infer(config, backend="onnxruntime").start()
 heavy = ("onnx", "onnxruntime.quantization", "visionflow.convert.quantize")
 print(sorted(name for name in heavy if name in sys.modules))
 """

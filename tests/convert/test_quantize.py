@@ -79,6 +79,31 @@ def test_precision_choice(requested: str, device: str, int8_ready: bool, expecte
     assert choose_precision(requested, "onnxruntime", device, int8_ready=int8_ready) == expected
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda:0", "dml:0"])
+def test_auto_is_fp32_on_onnxruntime_never_int8_or_fp16(device: str) -> None:
+    """``auto`` (visionflow YAML without a precision) never quantises: not even with a
+    calibration cache at hand, and not to FP16 on a GPU."""
+    assert choose_precision("auto", "onnxruntime", device, int8_ready=True) == "fp32"
+
+
+def test_auto_is_bf16_where_openvino_runs_it_natively() -> None:
+    pytest.importorskip("openvino")
+    from visionflow.infer.backends.openvino import openvino_precisions
+
+    native = "bf16" in openvino_precisions("cpu")
+    with open("/proc/cpuinfo") as stream:
+        flags = stream.read()
+    assert native == ("avx512_bf16" in flags or "amx_bf16" in flags)
+    expected = "bf16" if native else "fp32"
+    assert choose_precision("auto", "openvino", "cpu", int8_ready=True) == expected
+    assert choose_precision("best", "openvino", "cpu", int8_ready=False) == expected
+
+
+def test_bf16_is_refused_where_the_backend_does_not_run_it() -> None:
+    with pytest.raises(ConfigError, match="onnxruntime on cpu runs fp32, int8"):
+        choose_precision("bf16", "onnxruntime", "cpu", int8_ready=False)
+
+
 def test_fp16_on_cpu_onnxruntime_names_what_it_runs() -> None:
     with pytest.raises(ConfigError) as err:
         choose_precision("fp16", "onnxruntime", "cpu", int8_ready=True)

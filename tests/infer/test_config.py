@@ -80,7 +80,7 @@ def test_native_yaml(tmp_path: Path) -> None:
             "onnx_file: m.onnx\nprecision: fp64\n",
             2,
             "precision",
-            "input should be 'fp32', 'int8', 'fp16' or 'best'",
+            "input should be 'fp32', 'int8', 'fp16', 'best', 'bf16' or 'auto'",
         ),
         ("onnx_file: m.onnx\nnetwork_mode: 2\n", 2, "network_mode", "unknown key; known keys:"),
         (

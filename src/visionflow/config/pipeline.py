@@ -70,7 +70,11 @@ class InferStageConfig(_Strict):
     )
     name: str | None = Field(None, description="Element name (default: infer, infer2, …).")
     device: str = Field("cpu", description="cpu, cuda, cuda:N …")
-    backend: str = Field("onnxruntime", description="Inference backend.")
+    backend: str = Field(
+        "auto",
+        description="Inference backend: onnxruntime, openvino, or auto (the fastest installed "
+        "for the device: OpenVINO on the CPU where installed, else ONNX Runtime).",
+    )
     allow_fallback: bool = Field(
         False, description="Run on the CPU with a warning when the device is unavailable."
     )

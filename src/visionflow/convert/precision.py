@@ -3,7 +3,9 @@
 ONNX Runtime runs FP32 and INT8 on the CPU, FP32 and FP16 on CUDA, FP32 elsewhere; OpenVINO
 runs what the device reports. ``best`` picks the fastest precision the backend runs on the
 device: INT8 when it can be built (a calibration cache, calibration data or a model that carries
-Q/DQ nodes already), else FP16, else FP32.
+Q/DQ nodes already), else FP16, else BF16, else FP32. ``auto`` (visionflow YAML without a
+precision) picks BF16 where the backend runs it natively (OpenVINO on CPUs with AVX512-BF16 or
+AMX), else FP32.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from visionflow.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-_FASTEST_FIRST = ("int8", "fp16", "fp32")
+_FASTEST_FIRST = ("int8", "fp16", "bf16", "fp32")
+_AUTO = ("bf16", "fp32")
+"""What ``auto`` may pick: no INT8 (it needs calibration and an accuracy check by the user), no
+FP16 (10-bit mantissa, 5-bit exponent: overflow risk); BF16 keeps FP32's range, and lost no mAP
+on the bundled detector (docs/benchmarks.md, cpu-int8)."""
 
 _ORT_PRECISIONS = {"cpu": ("fp32", "int8"), "cuda": ("fp32", "fp16")}
 """What ONNX Runtime runs well per device kind; other providers run the FP32 model."""
@@ -39,7 +45,8 @@ def choose_precision(
     """The concrete precision to build: ``requested`` if the backend runs it, or ``best``'s pick.
 
     Args:
-        requested: ``fp32``, ``fp16``, ``int8`` or ``best``.
+        requested: ``fp32``, ``fp16``, ``bf16``, ``int8``, ``best`` or ``auto`` (BF16 where
+            the backend runs it natively on the device, else FP32; never INT8 or FP16).
         int8_ready: whether an INT8 model can be built (calibration cache or data, or Q/DQ
             nodes in the model).
         allow_fallback: run FP32, with a warning, instead of raising.
@@ -50,6 +57,10 @@ def choose_precision(
             without calibration.
     """
     runnable = runnable_precisions(backend, device)
+    if requested == "auto":
+        chosen = next(p for p in _AUTO if p == "fp32" or p in runnable)
+        log.info("precision auto: %s on %s runs %s", backend, device, chosen)
+        return chosen
     if requested == "best":
         chosen = next(
             p

@@ -64,12 +64,21 @@ class NetworkType(str, enum.Enum):
 
 
 class Precision(str, enum.Enum):
-    """Arithmetic precision (``network-mode``: 0 FP32, 1 INT8, 2 FP16, 3 best)."""
+    """Arithmetic precision (``network-mode``: 0 FP32, 1 INT8, 2 FP16, 3 best).
+
+    visionflow adds ``bf16`` (OpenVINO on CPUs with AVX512-BF16 or AMX) and ``auto``, the
+    default of visionflow's own YAML when ``precision`` is not given: FP32, or BF16 where the
+    backend runs it natively on the device (:func:`visionflow.convert.precision.choose_precision`);
+    never INT8, which needs calibration. A DeepStream file without ``network-mode`` is FP32, as
+    in DeepStream.
+    """
 
     FP32 = "fp32"
     INT8 = "int8"
     FP16 = "fp16"
     BEST = "best"
+    BF16 = "bf16"
+    AUTO = "auto"
 
 
 class ProcessMode(str, enum.Enum):
@@ -290,7 +299,9 @@ class InferConfig(_Frozen):
         description="Primary: whole frames. Secondary: crops of upstream objects.",
     )
     precision: Precision = Field(
-        default=Precision.FP32, description="Arithmetic precision (``network-mode``)."
+        default=Precision.AUTO,
+        description="Arithmetic precision (``network-mode``); auto: FP32, or BF16 where the "
+        "backend runs it natively (DeepStream files: FP32 unless network-mode says otherwise).",
     )
     batch_size: int = Field(
         default=1, ge=1, le=1024, description="Maximum frames or objects per inference."

@@ -25,6 +25,7 @@ from visionflow.core.meta import ClassifierLabel, Detections, FrameMeta, Segment
 from visionflow.errors import ConfigError, ParserError
 from visionflow.infer.attach import DetectorAttach
 from visionflow.infer.backends import Backend, load_backend
+from visionflow.infer.backends.auto import resolve_backend
 from visionflow.infer.config import (
     InferConfig,
     NetworkType,
@@ -62,7 +63,8 @@ class Infer(Element):
         config: the config, or a path to a visionflow YAML / DeepStream nvinfer file.
         name: the element name.
         device: ``cpu``, ``cuda``, ``cuda:N`` … (plain ``cuda`` takes the config's ``gpu_id``).
-        backend: the inference backend (``onnxruntime`` by default).
+        backend: the inference backend; ``auto`` (the default) is the fastest installed for
+            the device (:func:`~visionflow.infer.backends.auto.resolve_backend`).
         allow_fallback: run on the CPU with a warning when ``device`` is unavailable.
         threads: backend threads (0: the runtime's default).
         overrides: config fields to override, as deepstream-app's GIE groups do
@@ -77,7 +79,7 @@ class Infer(Element):
         *,
         name: str | None = None,
         device: str = "cpu",
-        backend: str = "onnxruntime",
+        backend: str = "auto",
         allow_fallback: bool = False,
         threads: int = 0,
         overrides: Mapping[str, Any] | None = None,
@@ -97,7 +99,7 @@ class Infer(Element):
             )
         self.config = config
         self.device = f"cuda:{config.gpu_id}" if device == "cuda" else device
-        self.backend_name = backend
+        self.backend_name = resolve_backend(backend, self.device)
         self.allow_fallback = allow_fallback
         self.threads = threads
         self.parser: Parser | None = None

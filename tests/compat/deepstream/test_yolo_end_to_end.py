@@ -2,7 +2,8 @@
 
 The model is the bundled shapes detector re-exported with DeepStream-Yolo's output layout
 (``output`` (N, A, 6): x1, y1, x2, y2, score, class), as DeepStream-Yolo's exporter does. The
-DeepStream files are the corpus's own, with only their values pointed at the test's files.
+DeepStream files are DeepStream-Yolo's own (shipped in ``tests/data/deepstream``), with only their
+values pointed at the test's files.
 """
 
 from __future__ import annotations
@@ -15,16 +16,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from support.corpus import DATA
 from support.deepstream_yolo import to_deepstream_yolo
 from visionflow.cli import app
 from visionflow.zoo import bundled_config
 from visionflow.zoo.scenes import CLASSES, write_clip
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "deepstream"
-YOLO = CORPUS / "marcoslucianops__DeepStream-Yolo"
+YOLO = DATA / "marcoslucianops__DeepStream-Yolo"
 runner = CliRunner()
-
-pytestmark = pytest.mark.skipif(not YOLO.is_dir(), reason="DeepStream corpus not available")
 
 
 def set_values(text: str, values: dict[str, str]) -> str:
@@ -60,7 +59,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The native route: the ultralytics-layout model with the same preprocessing and thresholds.
     (work / "native.yml").write_text(
         f"onnx_file: {model_dir / 'shapes_det.onnx'}\nparser: yolov8\nlabels: {list(CLASSES)}\n"
-        "num_detected_classes: 3\nnet_scale_factor: 0.0039215697906911373\n"
+        "num_detected_classes: 3\nnet_scale_factor: 0.0039215697906911373\nprecision: fp32\n"
         "maintain_aspect_ratio: true\n"
         "symmetric_padding: true\ncluster_mode: nms\ngie_unique_id: 1\n"
         "class_attrs_all: {nms_iou_threshold: 0.45, pre_cluster_threshold: 0.25, topk: 300}\n",

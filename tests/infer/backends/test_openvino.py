@@ -83,7 +83,9 @@ def test_an_fp32_engine_runs_fp32_when_loaded_again(
     from visionflow.infer.config import InferConfig
 
     monkeypatch.setenv("VISIONFLOW_CACHE", str(tmp_path / "cache"))
-    config = InferConfig.model_validate({"onnx_file": model, "network_type": "classifier"})
+    config = InferConfig.model_validate(
+        {"onnx_file": model, "network_type": "classifier", "precision": "fp32"}
+    )
     engine = resolve_engine(config, "openvino", "cpu")
     assert engine.suffix == ".blob"
     x = batch(1)

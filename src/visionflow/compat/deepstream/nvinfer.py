@@ -20,6 +20,7 @@ about (deprecated, unknown or duplicate keys, a missing labels file) is listed w
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -708,7 +709,7 @@ class _Reader:
         path = self.fields.get("labelfile_path")
         if path is None:
             return
-        if path.is_file():
+        if os.path.isfile(path):
             self.fields["labels"] = read_label_file(path)
         else:
             self._warn(
@@ -718,7 +719,13 @@ class _Reader:
     def _build(self) -> InferConfig:
         try:
             # nvinfer's own box rules (attach_metadata_detector); visionflow YAML clips boxes
-            return InferConfig(**{"box_geometry": BoxGeometry.DEEPSTREAM, **self.fields})
+            return InferConfig(
+                **{
+                    "box_geometry": BoxGeometry.DEEPSTREAM,
+                    "precision": Precision.FP32,  # network-mode's default, 0
+                    **self.fields,
+                }
+            )
         except ValidationError as exc:
             error = exc.errors()[0]
             item = self.origin.get(str(error["loc"][0])) if error["loc"] else None

@@ -33,7 +33,7 @@ from visionflow.infer.backends.base import BACKENDS, Backend, TensorSpec
 log = logging.getLogger(__name__)
 
 BLOB_SUFFIX = ".blob"
-_PRECISION_HINTS = {"fp32": "f32", "fp16": "f16"}
+_PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
 _VIRTUAL_DEVICES = frozenset({"AUTO", "MULTI", "HETERO"})
 
 
@@ -78,13 +78,14 @@ def openvino_precisions(device: str) -> tuple[str, ...]:
     """The precisions OpenVINO runs on ``device``, in ``network-mode`` order.
 
     INT8 runs wherever the device reports INT8 capability; FP16 where it reports FP16 (GPUs,
-    NPUs, CPUs with AVX512-FP16 or AMX-FP16); FP32 everywhere but on NPUs.
+    NPUs, CPUs with AVX512-FP16 or AMX-FP16); BF16 where it reports BF16 (CPUs with AVX512-BF16
+    or AMX-BF16); FP32 everywhere but on NPUs.
     """
     name = ov_device(device)
     capabilities = set(_core().get_property(name, "OPTIMIZATION_CAPABILITIES"))
     found = [
         p
-        for p, cap in (("fp32", "FP32"), ("int8", "INT8"), ("fp16", "FP16"))
+        for p, cap in (("fp32", "FP32"), ("int8", "INT8"), ("fp16", "FP16"), ("bf16", "BF16"))
         if cap in capabilities
     ]
     return tuple(found) or ("fp32",)
@@ -104,9 +105,9 @@ class OpenVINOBackend(Backend):
         device: ``CPU``, ``GPU[.N]``, ``NPU``, ``AUTO`` (any case, ``openvino:`` prefix allowed).
         allow_fallback: run on the CPU, with a warning, when ``device`` is not available.
         threads: inference threads (0: OpenVINO's default).
-        precision: ``fp32`` or ``fp16`` sets the inference precision hint (OpenVINO otherwise
-            picks bf16/fp16 where the hardware has it); ``int8`` leaves it to the model and the
-            device. None: for a blob, the precision in its engine key file, if any.
+        precision: ``fp32``, ``fp16`` or ``bf16`` sets the inference precision hint (OpenVINO
+            otherwise picks bf16/fp16 where the hardware has it); ``int8`` leaves it to the model
+            and the device. None: for a blob, the precision in its engine key file, if any.
         batch: fix the batch axis of a dynamic-batch model to this size before compiling.
         performance_hint: ``LATENCY`` (default) or ``THROUGHPUT``.
     """
