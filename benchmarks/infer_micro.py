@@ -16,8 +16,9 @@ Workloads (all inputs generated, seeded):
 * ``yolo``: a YOLOv8 head output (84, 8400) with 60 objects among low-score anchors, parsed at
   pre-cluster threshold 0.25. Variants: ``arg-max all anchors`` (before anchors were filtered) and
   ``parse_yolov8`` (current).
-* ``nms``: 30, 300 and 2,000 candidate boxes over 80 classes (clusters of overlapping boxes around
-  objects, as a detector emits them), nvinfer NMS at IoU 0.45. Variants: ``per-class loop`` (the
+* ``nms``: 30, 300 and 2,000 candidate boxes over 80 classes (clusters of six overlapping boxes
+  around each object, as a detector emits them; and 30 lone boxes of random classes), nvinfer NMS
+  at IoU 0.45. Variants: ``per-class loop`` (the
   former implementation, kept in ``tests/infer/test_cluster.py`` as the reference) and
   ``cluster`` (current, vectorised over all classes).
 
@@ -214,9 +215,12 @@ def bench_yolo(repeats: int, rng: np.random.Generator) -> list[dict[str, Any]]:
 # --- NMS ------------------------------------------------------------------------------------
 
 
-def detector_like_boxes(rng: np.random.Generator, n: int, classes: int) -> DetectionCandidates:
-    """``n`` candidates around n/6 objects: jittered copies of each object's box, one class."""
-    objects = max(1, n // 6)
+def detector_like_boxes(
+    rng: np.random.Generator, n: int, classes: int, per_object: int = 6
+) -> DetectionCandidates:
+    """``n`` candidates around ``n / per_object`` objects: jittered copies of each object's box,
+    one class per object."""
+    objects = max(1, n // per_object)
     centre = rng.uniform(0, 640, (objects, 2))
     size = rng.uniform(12, 160, (objects, 2))
     object_class = rng.integers(0, classes, objects)
@@ -232,8 +236,8 @@ def bench_nms(repeats: int, rng: np.random.Generator) -> list[dict[str, Any]]:
     classes = 80
     params = ClusterParams.uniform(classes, pre_cluster=0.25, nms_iou=0.45)
     rows = []
-    for n in (30, 300, 2000):
-        dets = detector_like_boxes(rng, n, classes)
+    for n, per_object in ((30, 1), (30, 6), (300, 6), (2000, 6)):
+        dets = detector_like_boxes(rng, n, classes, per_object)
         kept = cluster(dets, params, ClusterMode.NMS)
         former = dets.select(reference.reference_selection(dets, params, ClusterMode.NMS))
         for column in ("xyxy", "confidence", "class_id"):
@@ -247,7 +251,8 @@ def bench_nms(repeats: int, rng: np.random.Generator) -> list[dict[str, Any]]:
             },
             repeats,
         )
-        case = f"{n} boxes, 80 classes → {len(kept)} kept"
+        present = len(np.unique(dets.class_id))
+        case = f"{n} boxes, {present} of 80 classes → {len(kept)} kept"
         rows.append({"workload": "nms", "case": case, "times": times, "new": "cluster"})
     return rows
 
