@@ -15,16 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support.corpus import CORPUS, DATA, corpus_params, listed, needs_corpus
 from visionflow.compat.deepstream.report import ConfigReport
 from visionflow.validate import validate_file
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared/corpus/deepstream"
-FILES = (
-    sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "SOURCES.txt")
-    if CORPUS.is_dir()
-    else []
-)
-pytestmark = pytest.mark.skipif(not FILES, reason="DeepStream corpus not present")
+FILES = corpus_params("corpus-files.txt")  # collected without the corpus too, then skipped
 
 #: Corpus files DeepStream rejects, with the error visionflow must report. Spec §10 names one
 #: such file (the UNet config with network-mode=100, #19 @b60f99a); this corpus snapshot does not
@@ -62,7 +57,7 @@ def _keys(path: Path, report: ConfigReport) -> set[str]:
     return keys
 
 
-@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(CORPUS)) for p in FILES])
+@pytest.mark.parametrize("path", FILES)
 def test_corpus_file(path: Path) -> None:
     report = validate_file(path)
 
@@ -81,7 +76,7 @@ def test_corpus_file(path: Path) -> None:
 
 def test_unet_with_network_mode_100_is_rejected(tmp_path: Path) -> None:
     """Spec §10 #19: tao_apps' UNet config at b60f99a has ``network-mode=100``."""
-    source = CORPUS / (
+    source = DATA / (
         "NVIDIA-AI-IOT__deepstream_tao_apps/configs/nvinfer/citysemsegformer_tao/"
         "pgie_citysemsegformer_tao_config.txt"
     )
@@ -98,3 +93,11 @@ def test_unet_with_network_mode_100_is_rejected(tmp_path: Path) -> None:
         f"{copy}:{line + 1}: [property] network-mode = 100: invalid value; expected 0 (FP32), "
         "1 (INT8), 2 (FP16) or 3 (best)"
     ]
+
+
+@needs_corpus
+def test_the_shipped_list_of_corpus_files_is_current() -> None:
+    """``tests/data/deepstream/corpus-files.txt`` names every corpus file (it is what the corpus
+    tests are collected from without the corpus); update it when the corpus changes."""
+    present = [param.id for param in FILES]  # every corpus file, found in the corpus
+    assert sorted(listed("corpus-files.txt")) == sorted(present)

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support.corpus import CORPUS, corpus_params, listed, needs_corpus
 from visionflow.compat.deepstream.nvinfer import read_nvinfer
-
-CORPUS = (Path(__file__).parents[3] / "../shared/corpus/deepstream").resolve()
 
 _MODEL_KEY = re.compile(
     r"^\s*(onnx-file|model-engine-file|tlt-encoded-model|model-file|uff-file|proto-file)\s*[=:]",
@@ -26,11 +25,11 @@ _MODEL_KEY = re.compile(
 _PROPERTY = re.compile(r"^(\[property\]|property:)\s*$", re.M)
 
 
-def nvinfer_files() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    files = [p for p in sorted(CORPUS.rglob("*")) if p.suffix in (".txt", ".yml", ".yaml")]
-    return [p for p in files if _PROPERTY.search(text := p.read_text()) and _MODEL_KEY.search(text)]
+def is_nvinfer_file(path: Path) -> bool:
+    if path.suffix not in (".txt", ".yml", ".yaml"):
+        return False
+    text = path.read_text()
+    return bool(_PROPERTY.search(text) and _MODEL_KEY.search(text))
 
 
 def keys_in(path: Path) -> set[str]:
@@ -56,13 +55,18 @@ def keys_in(path: Path) -> set[str]:
     return keys
 
 
-FILES = nvinfer_files()
+FILES = corpus_params("corpus-nvinfer-files.txt", is_nvinfer_file)  # skipped without the corpus
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared DeepStream corpus not available")
+@needs_corpus
 def test_corpus_has_the_nvinfer_files_of_the_spec() -> None:
-    names = {p.name for p in FILES}
-    assert len(FILES) >= 80
+    paths = [param.values[0] for param in FILES]
+    names = {p.name for p in paths}
+    assert len(paths) >= 80
+    # the shipped list, from which these tests are collected without the corpus, is current
+    assert sorted(listed("corpus-nvinfer-files.txt")) == sorted(
+        str(p.relative_to(CORPUS)) for p in paths
+    )
     assert {
         "pgie_trafficcamnet_config.txt",
         "pgie_trafficcamnet_config.yml",
@@ -70,7 +74,7 @@ def test_corpus_has_the_nvinfer_files_of_the_spec() -> None:
     } <= names
 
 
-@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(CORPUS)) for p in FILES])
+@pytest.mark.parametrize("path", FILES)
 def test_corpus_file_loads_and_every_key_is_accounted_for(path: Path) -> None:
     config, report = read_nvinfer(path)
     honoured, ignored = set(report.honoured), set(report.ignored)

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from support.corpus import DATA
 from visionflow.compat.deepstream.detect import KINDS, detect_kind
 from visionflow.errors import ConfigError
-
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared/corpus/deepstream"
 
 CASES = [
     ("pgie.txt", "[property]\nonnx-file=m.onnx\nnetwork-type=0\n", "nvinfer"),
@@ -92,7 +91,6 @@ CORPUS_KINDS = {
 }
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="DeepStream corpus not present")
 @pytest.mark.parametrize(("name", "kind"), CORPUS_KINDS.items())
 def test_corpus_kinds(name: str, kind: str) -> None:
-    assert detect_kind(CORPUS / name) == kind
+    assert detect_kind(DATA / name) == kind

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from support.corpus import DATA
 from visionflow.compat.deepstream.nvinfer import read_nvinfer
 from visionflow.errors import ConfigError
 from visionflow.infer.cluster import ClusterMode
@@ -19,8 +20,7 @@ from visionflow.infer.config import (
     TensorOrder,
 )
 
-CORPUS = (Path(__file__).parents[3] / "../shared/corpus/deepstream").resolve()
-TRAFFICCAMNET = CORPUS / "NVIDIA-AI-IOT__deepstream_tao_apps/configs/nvinfer/trafficcamnet_tao"
+TRAFFICCAMNET = DATA / "NVIDIA-AI-IOT__deepstream_tao_apps/configs/nvinfer/trafficcamnet_tao"
 
 
 def write(folder: Path, text: str, name: str = "pgie.txt") -> Path:
@@ -413,7 +413,6 @@ def test_element_defaults_when_keys_are_absent(tmp_path: Path) -> None:
     assert config.scaling_filter.name == "DEFAULT"
 
 
-@pytest.mark.skipif(not TRAFFICCAMNET.is_dir(), reason="shared DeepStream corpus not available")
 def test_trafficcamnet_ini_and_yaml_give_the_same_config() -> None:
     ini, ini_report = read_nvinfer(TRAFFICCAMNET / "pgie_trafficcamnet_config.txt")
     yml, _ = read_nvinfer(TRAFFICCAMNET / "pgie_trafficcamnet_config.yml")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from support.corpus import DATA
 from visionflow.compat.deepstream.analytics import read_analytics
 from visionflow.compat.deepstream.msgconv import read_msgbroker, read_msgconv
 from visionflow.compat.deepstream.preprocess import read_preprocess
@@ -16,15 +17,12 @@ from visionflow.compat.deepstream.tracker import read_tracker, read_tracker_ini
 from visionflow.compat.deepstream.unsupported import read_nvinferserver
 from visionflow.errors import ConfigError
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared/corpus/deepstream"
 PY = "NVIDIA-AI-IOT__deepstream_python_apps/apps"
 TAO = "NVIDIA-AI-IOT__deepstream_tao_apps"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="DeepStream corpus not present")
 
 Reader = Callable[[Path], ConfigReport]
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     ("reader", "name", "count", "reason"),
     [
@@ -60,7 +58,7 @@ Reader = Callable[[Path], ConfigReport]
 def test_corpus_files_load_with_every_key_ignored(
     reader: Reader, name: str, count: int, reason: str
 ) -> None:
-    report = reader(CORPUS / name)
+    report = reader(DATA / name)
 
     assert report.valid
     assert report.honoured == []
@@ -70,7 +68,7 @@ def test_corpus_files_load_with_every_key_ignored(
 
 def broken(tmp_path: Path, name: str, old: str, new: str) -> Path:
     """A copy of a corpus file with ``old`` replaced by ``new`` (which must occur)."""
-    source = CORPUS / name
+    source = DATA / name
     text = source.read_text()
     assert old in text
     copy = tmp_path / source.name
@@ -82,7 +80,6 @@ def broken(tmp_path: Path, name: str, old: str, new: str) -> Path:
 ANALYTICS = f"{PY}/deepstream-nvdsanalytics/config_nvdsanalytics.txt"
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     ("reader", "name", "old", "new", "message"),
     [
