@@ -7,14 +7,23 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
+from onnx import helper, numpy_helper
 
 from support.conv_net import conv_net
 from support.onnx_models import constant_output_model
 from visionflow.convert.engine import model_preprocess, resolve_engine
-from visionflow.convert.evaluate import compare_models, detection_map, load_eval_data, top1
+from visionflow.convert.evaluate import (
+    compare_models,
+    detection_agreement,
+    detection_map,
+    load_eval_data,
+    top1,
+)
 from visionflow.convert.quantize import Calibration, preprocessed_batches
+from visionflow.errors import ParityError
 from visionflow.infer.config import InferConfig
 from visionflow.infer.preprocess import preprocess
 
@@ -97,13 +106,41 @@ def test_coco_json_is_read_as_images_and_xyxy_boxes(tmp_path: Path) -> None:
     np.testing.assert_array_equal(labels[0].class_id, [2])
 
 
-def test_detector_accuracy_through_the_inference_element(tmp_path: Path) -> None:
-    # YOLOv8 layout (4 + 2, anchors): two boxes in network pixels (cx, cy, w, h) of a 64x64 net.
+def two_box_model(path: Path, second_cx: float = 40, *, qdq: bool = False) -> Path:
+    """A YOLOv8-layout detector (4 + 2 rows, 2 anchors) with two fixed boxes in network pixels
+    of a 64x64 net: class 0 at (20, 30, 10, 10) score 0.9, class 1 at (``second_cx``, 30, 8, 8)
+    score 0.7. With ``qdq`` the graph carries a QuantizeLinear/DequantizeLinear pair, so it is
+    an INT8 model (outputs unchanged: the pair sits on the input's zero-weighted mean)."""
     out = np.zeros((6, 2), np.float32)
     out[:4, 0], out[4, 0] = (20, 30, 10, 10), 0.9
-    out[:4, 1], out[5, 1] = (40, 30, 8, 8), 0.7
-    model = constant_output_model(tmp_path / "det.onnx", {"output0": out})
-    config = InferConfig.model_validate(
+    out[:4, 1], out[5, 1] = (second_cx, 30, 8, 8), 0.7
+    constant_output_model(path, {"output0": out})
+    if qdq:
+        model = onnx.load(str(path))
+        graph = model.graph
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(np.array(1.0, np.float32), "q_scale"),
+                numpy_helper.from_array(np.array(0, np.uint8), "q_zero"),
+            ]
+        )
+        mul = next(n for n in graph.node if n.op_type == "Mul")
+        mul.input[0] = "mean_dq"
+        graph.node.insert(
+            list(graph.node).index(mul),
+            helper.make_node("QuantizeLinear", ["mean", "q_scale", "q_zero"], ["mean_q"]),
+        )
+        graph.node.insert(
+            list(graph.node).index(mul),
+            helper.make_node("DequantizeLinear", ["mean_q", "q_scale", "q_zero"], ["mean_dq"]),
+        )
+        onnx.checker.check_model(model)
+        onnx.save(model, str(path))
+    return path
+
+
+def detector_config(model: Path, engine: Path, precision: str = "fp32") -> InferConfig:
+    return InferConfig.model_validate(
         {
             "onnx_file": model,
             "parser": "yolov8",
@@ -112,19 +149,64 @@ def test_detector_accuracy_through_the_inference_element(tmp_path: Path) -> None
             "symmetric_padding": True,
             "cluster_mode": "nms",
             "class_attrs_all": {"pre_cluster_threshold": 0.25},
-            "model_engine_file": tmp_path / "det_engine.onnx",
+            "model_engine_file": engine,
+            "precision": precision,
         }
     )
-    # 128x64 frames letterboxed into 64x64 (scale 0.5, 16 px padding on top) put the boxes at
-    # (30, 18, 50, 38) and (72, 20, 88, 36) in frame pixels; the second truth box is 16x13 inside
-    # the 16x16 detection: IoU 0.8125, a hit at the thresholds 0.50 … 0.80 (7 of 10)
-    labels = [truth([(30, 18, 50, 38, 0), (72, 20, 88, 33, 1)])]
-    report = compare_models(config, config, [np.zeros((64, 128, 3), np.uint8)], labels=labels)
-    expected = {"map50": 1.0, "map50_95": (1.0 + 7 / 10) / 2}
-    assert report.accuracy["before"] == pytest.approx(expected)
-    assert report.accuracy["after"] == pytest.approx(expected)
+
+
+# 128x64 frames letterboxed into 64x64 (scale 0.5, 16 px padding on top) put the boxes at
+# (30, 18, 50, 38) and (72, 20, 88, 36) in frame pixels; the second truth box is 16x13 inside the
+# 16x16 detection: IoU 0.8125, a hit at the thresholds 0.50 … 0.80 (7 of 10)
+TWO_BOX_TRUTH = [truth([(30, 18, 50, 38, 0), (72, 20, 88, 33, 1)])]
+FRAME = np.zeros((64, 128, 3), np.uint8)
+
+
+def test_detector_accuracy_before_and_after_against_hand_checked_truth(tmp_path: Path) -> None:
+    fp32 = detector_config(two_box_model(tmp_path / "det.onnx"), tmp_path / "det_engine.onnx")
+    # the "converted" model moved the class-1 box 8 network px (16 frame px) right, to
+    # (88, 20, 104, 36): IoU 0 with its truth box, so class 1 is lost at every threshold
+    moved = two_box_model(tmp_path / "moved.onnx", second_cx=48, qdq=True)
+    int8 = detector_config(moved, tmp_path / "moved_engine.onnx", "int8")
+    report = compare_models(fp32, int8, [FRAME], labels=TWO_BOX_TRUTH)
+    assert report.precision == "int8"
+    assert report.accuracy["before"] == pytest.approx({"map50": 1.0, "map50_95": 0.85})
+    assert report.accuracy["after"] == pytest.approx({"map50": 0.5, "map50_95": 0.5})
+    assert report.accuracy_drop == pytest.approx({"map50": 0.5, "map50_95": 0.35})
+    assert not report.parity.passed  # raw outputs differ by the 8 px move, reported for INT8
+    assert report.parity.max_abs_diff == pytest.approx(8.0)
+    assert report.agreement is None  # labelled data: accuracy decides
+
+    unlabelled = compare_models(fp32, int8, [FRAME])
+    assert unlabelled.agreement == pytest.approx(0.5)  # 1 of 2 boxes on each side match
+
+
+def test_an_fp32_engine_that_differs_is_an_error(tmp_path: Path) -> None:
+    fp32 = detector_config(two_box_model(tmp_path / "det.onnx"), tmp_path / "det_engine.onnx")
+    moved = detector_config(
+        two_box_model(tmp_path / "moved.onnx", second_cx=48), tmp_path / "moved_engine.onnx"
+    )
+    with pytest.raises(ParityError, match="the fp32 engine does not match the FP32 model"):
+        compare_models(fp32, moved, [FRAME], labels=TWO_BOX_TRUTH)
+    same = detector_config(two_box_model(tmp_path / "copy.onnx"), tmp_path / "copy_engine.onnx")
+    report = compare_models(fp32, same, [FRAME], labels=TWO_BOX_TRUTH)
     assert report.parity.passed
-    assert report.parity.max_abs_diff == 0.0
+    assert report.accuracy["after"] == pytest.approx({"map50": 1.0, "map50_95": 0.85})
+
+
+@pytest.mark.parametrize(
+    ("reference", "candidate", "expected"),
+    [
+        ([truth([(0, 0, 10, 10, 0)])], [truth([(1, 0, 11, 10, 0)])], 1.0),  # IoU 0.82
+        ([truth([(0, 0, 10, 10, 0)])], [truth([(0, 0, 10, 10, 1)])], 0.0),  # class differs
+        ([truth([(0, 0, 10, 10, 0)])], [truth([(6, 0, 16, 10, 0)])], 0.0),  # IoU 0.25
+        ([truth([(0, 0, 10, 10, 0), (20, 20, 30, 30, 0)])], [truth([(0, 0, 10, 10, 0)])], 2 / 3),
+        ([truth([])], [truth([])], 1.0),
+        ([truth([]), truth([(0, 0, 10, 10, 0)])], [truth([(0, 0, 9, 9, 0)]), truth([])], 0.0),
+    ],
+)
+def test_detection_agreement(reference: list[Dets], candidate: list[Dets], expected: float) -> None:
+    assert detection_agreement(reference, candidate) == pytest.approx(expected)
 
 
 def test_classifier_before_and_after_int8(tmp_path: Path) -> None:
