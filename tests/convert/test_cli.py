@@ -94,6 +94,30 @@ def test_convert_int8_calibrates_on_a_video_once(
     assert "calibrating" not in caplog.text
 
 
+def test_convert_fp32_fails_on_an_engine_that_differs_and_passes_once_rebuilt(
+    tmp_path: Path, model: Path
+) -> None:
+    """The check compares two different things: the FP32 model and the engine file on disk.
+    An engine file replaced by another network (same interface, other weights) under a still
+    valid key must fail; the rebuilt engine must pass."""
+    engine = tmp_path / "out" / "net_fp32.onnx"
+    args = ["convert", str(model), "-o", str(engine), "--report", str(tmp_path / "r.json")]
+    assert runner.invoke(app, args).exit_code == 0
+    engine.write_bytes(conv_net(tmp_path / "other.onnx", seed=1).read_bytes())
+
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert f"{model} does not match its source model" in result.output
+    assert "FAIL" in result.output
+    assert not engine.exists()  # never left for the next run to load
+
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    parity = json.loads((tmp_path / "r.json").read_text())["verification"]["parity"]
+    assert parity["passed"] is True
+    assert all(out["max_abs_diff"] <= 1e-4 for out in parity["outputs"].values())
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
