@@ -170,3 +170,28 @@ def test_the_muxer_letterboxes_as_geometry_does(
     ys, xs = np.nonzero(out[..., 0])
     assert (xs.min(), ys.min()) == origin
     assert (xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()) == scaled
+
+
+def test_visionflow_run_tiles_a_300_and_a_150_frame_clip_into_300_mosaics(tmp_path: Path) -> None:
+    """The issue's case through the user's route: a pipeline YAML run by ``visionflow run``."""
+    from typer.testing import CliRunner
+
+    from visionflow.cli import app
+
+    clips = [write_clip(tmp_path / f"cam{i}.mp4", i, n) for i, n in enumerate((300, 150))]
+    out = tmp_path / "mosaic.mp4"
+    (tmp_path / "pipeline.yml").write_text(
+        "sources:\n"
+        + "".join(f"  - uri: {clip}\n" for clip in clips)
+        + f"tiler: {{rows: 1, columns: 2, width: {2 * W}, height: {H}}}\n"
+        + f"sinks:\n  - type: video\n    path: {out}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "pipeline.yml"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+
+    mosaics = decoded(out)
+    seen = {decode_stamp(m[:, sid * W : (sid + 1) * W]) for m in mosaics for sid in (0, 1)}
+    assert seen == {(0, n) for n in range(300)} | {(1, n) for n in range(150)}
+    assert 300 <= len(mosaics) <= 450
+    assert "dropped" not in result.output
