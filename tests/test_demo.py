@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from visionflow.core.geometry import box_iou
 from visionflow.demo import SEED
@@ -22,6 +23,7 @@ def decode(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
+@pytest.mark.slow
 def test_visionflow_demo_writes_an_annotated_video_and_metadata(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("visionflow")  # the console script pip installed
     assert script.is_file(), f"no console script at {script}"
