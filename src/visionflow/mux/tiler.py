@@ -56,22 +56,24 @@ class Tiler(Element):
     """Composes every frame of a batch into one ``width × height`` canvas of ``rows × columns``.
 
     Stream ``source_id`` goes to cell ``source_id`` in row-major order, letterboxed (aspect kept,
-    centred, black bars). With ``rows`` or ``columns`` 0 the grid follows the number of sources
-    seen so far (the highest ``source_id`` + 1; see :func:`grid_shape`) and grows when a new
-    stream appears (give both to keep it fixed from the first frame); streams beyond a fixed grid
-    are not shown. A stream with no frame in a batch keeps its last frame on the canvas (and its
-    objects in the metadata), so the mosaic does not flicker.
+    centred, black bars; the rounding of :meth:`~visionflow.core.geometry.Letterbox.place`).
+    With ``rows`` or ``columns`` 0 the grid follows the number of sources seen so far (the
+    highest ``source_id`` + 1; see :func:`grid_shape`) and grows when a new stream appears (give
+    both to keep it fixed from the first frame); streams beyond a fixed grid are not shown. A
+    stream with no frame in a batch keeps its last frame on the canvas (and its objects in the
+    metadata), so the mosaic does not flicker.
 
-    Output: a batch of ONE frame (RGB24, ``source_id`` 0, ``frame_num`` counting mosaics from 0,
-    ``pts``/``time_base`` of the batch's first frame, ``created_ns`` of the batch's oldest frame,
-    so latency counts from it). Its :class:`FrameMeta` carries the objects of every shown stream
-    mapped into canvas pixels (clipped to their tile) with an extra column ``source_id``;
-    segmentation maps with their transforms mapped onto the canvas; ``inferred`` as the union of
-    the streams'; and ``user["tiles"]``: source_id → the
+    Output: one mosaic per batch (more for a batch made by hand, see below), each a frame (RGB24,
+    ``source_id`` 0, ``frame_num`` counting mosaics from 0, ``pts``/``time_base`` of its first
+    source frame, ``created_ns`` of its oldest). Its :class:`FrameMeta` carries the objects of
+    every shown stream mapped into canvas pixels (clipped to their tile) with an extra column
+    ``source_id``; segmentation maps with their transforms mapped onto the canvas; ``inferred``
+    as the union of the streams'; and ``user["tiles"]``: source_id → the
     :class:`~visionflow.core.geometry.Letterbox` placing that stream on the canvas
     (``tiles[s].to_frame(xyxy)`` maps canvas boxes back to stream pixels). Raw tensor metadata is
-    not carried. An OSD after the tiler therefore draws correctly; a metadata sink after it sees
-    canvas coordinates, so put sinks that want per-stream metadata before the tiler.
+    not carried. An OSD after the tiler therefore draws correctly (each stream's objects inside
+    its tile); a metadata sink after it sees canvas coordinates, so put sinks that want
+    per-stream metadata before the tiler.
 
     No frame is lost: a batch from the stream muxer holds at most one frame per stream and
     becomes one mosaic; a batch holding several frames of one stream (made by hand) becomes as
