@@ -166,3 +166,34 @@ def test_subclassed_keras_model_needs_and_takes_input_shape(tmp_path):
     assert result.input_layout is None
     assert result.parity is not None
     assert result.parity.passed
+
+
+def test_keras3_sequential_file_converts_with_parity(tmp_path):
+    """A Keras 3 Sequential model saved as .keras (tf2onnx's from_keras failed on it with
+    "'keras_tensor_9'"): converted, named after its last layer, equal to Keras on new inputs."""
+    keras = tf.keras
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax", name="scores"),
+        ]
+    )
+    model.save(tmp_path / "seq.keras")
+
+    result = import_model(tmp_path / "seq.keras", output=tmp_path / "seq.onnx")
+
+    assert result.source_format == "keras"
+    assert result.input_layout == "NHWC"
+    assert result.spec.input_shapes == ((None, 16, 16, 3),)
+    assert result.spec.output_names == ("scores",)
+    assert result.parity is not None
+    assert result.parity.passed
+    x = np.random.default_rng(4).random((5, 16, 16, 3), np.float32)
+    name = ort.InferenceSession(str(result.onnx_path)).get_inputs()[0].name
+    (scores,) = run(result.onnx_path, **{name: x})
+    np.testing.assert_allclose(scores, model(x, training=False).numpy(), atol=1e-5)

@@ -45,11 +45,22 @@ def import_keras(
         source_format = "h5" if path.suffix.lower() in (".h5", ".hdf5") else "keras"
         model = _load_keras(path, tf)
     signature = _keras_signature(model, spec, tf)
+    names = _keras_output_names(model)
+
+    # Traced as a tf.function with an explicit signature, not through tf2onnx's from_keras:
+    # from_keras looks tensors up by Keras 2 names and fails on Keras 3 Sequential models
+    # ("'keras_tensor_9'"). The outputs keep the model's output names.
+    @tf.function(input_signature=signature)
+    def serve(*args: Any) -> dict[str, Any]:
+        outputs = model(args[0] if len(args) == 1 else list(args), training=False)
+        flat = tf.nest.flatten(outputs)
+        keys = names if len(names) == len(flat) else [f"output_{i}" for i in range(len(flat))]
+        return dict(zip(keys, flat, strict=True))
 
     output = _output_path(output)
     _convert(
-        lambda: tf2onnx.convert.from_keras(
-            model, input_signature=signature, opset=spec.opset, output_path=str(output)
+        lambda: tf2onnx.convert.from_function(
+            serve, input_signature=signature, opset=spec.opset, output_path=str(output)
         )
     )
 
@@ -256,6 +267,17 @@ def _keras_signature(model: Any, spec: ExportSpec, tf: Any) -> tuple[Any, ...]:
             dims = (None, *dims[1:])
         signature.append(tf.TensorSpec(dims, dtype, name=name))
     return tuple(signature)
+
+
+def _keras_output_names(model: Any) -> list[str]:
+    """The model's output names (``output_names``; a Sequential model's last layer)."""
+    try:
+        names = list(getattr(model, "output_names", None) or [])
+        if not names and getattr(model, "layers", None):  # Sequential: its last layer
+            names = [model.layers[-1].name]
+    except (AttributeError, ValueError):  # a subclassed model
+        names = []
+    return [str(name) for name in names]
 
 
 def _graph_def_to_onnx(
