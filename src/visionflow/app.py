@@ -169,10 +169,12 @@ def load_app(path: str | Path) -> App:
 def _looks_like_deepstream_app(path: Path) -> bool:
     """A visionflow pipeline file has a top-level ``sources`` list; deepstream-app files do not
     (they have ``source0``, ``source-list``, ``application`` … groups)."""
-    import yaml
+    from visionflow.config.text import read_config_text
+    from visionflow.config.yamlio import compose, construct
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        node = compose(read_config_text(path), str(path))
+        data = None if node is None else construct(node, str(path))
+    except ConfigError:  # the pipeline reader reports it, naming the place
         return False
     return isinstance(data, dict) and "sources" not in data

@@ -8,6 +8,9 @@ PyTorch or FFmpeg are translated into these at the boundary of the module that c
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class VisionflowError(Exception):
     """Base class of every error visionflow raises."""
@@ -26,6 +29,7 @@ class ConfigError(VisionflowError, ValueError):
         *,
         file: str | None = None,
         line: int | None = None,
+        column: int | None = None,
         group: str | None = None,
         key: str | None = None,
         value: str | None = None,
@@ -34,6 +38,7 @@ class ConfigError(VisionflowError, ValueError):
         self.reason = message
         self.file = file
         self.line = line
+        self.column = column
         self.group = group
         self.key = key
         self.value = value
@@ -44,6 +49,8 @@ class ConfigError(VisionflowError, ValueError):
         where = ""
         if self.file is not None:
             where = self.file if self.line is None else f"{self.file}:{self.line}"
+            if self.line is not None and self.column is not None:
+                where += f":{self.column}"
             where += ": "
         subject = ""
         if self.key is not None:
@@ -54,6 +61,13 @@ class ConfigError(VisionflowError, ValueError):
         if self.allowed is not None:
             text += f"; expected {self.allowed}"
         return text
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"did you mean 'batch-size'?"`` for the known name nearest to a misspelt one, else
+    ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f"did you mean '{close[0]}'?" if close else ""
 
 
 class SourceError(VisionflowError):

@@ -20,24 +20,16 @@ from visionflow.errors import ConfigError
 
 def validate_file(path: str | os.PathLike[str]) -> ConfigReport:
     """Check one config file; every problem is in the returned report, nothing is raised."""
-    from visionflow.compat.deepstream.detect import detect_kind
+    from visionflow.compat.deepstream.detect import detect_kind, unrecognised
 
     file = os.fspath(path)
     try:
         kind = detect_kind(path)
     except ConfigError as exc:
         return ConfigReport(file, "unknown", errors=[str(exc)])
-    if kind == "unknown":
-        return ConfigReport(
-            file,
-            kind,
-            errors=[
-                f"{file}: not a configuration file visionflow recognises (a DeepStream "
-                "nvinfer, deepstream-app, tracker, nvdsanalytics, nvmsgconv, broker, "
-                "nvdspreprocess or nvinferserver config, or a visionflow YAML)"
-            ],
-        )
     try:
+        if kind == "unknown":
+            raise unrecognised(path)
         return _READERS[kind](Path(path))
     except ConfigError as exc:
         return ConfigReport(file, kind, errors=[str(exc)])

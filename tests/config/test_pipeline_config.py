@@ -39,7 +39,8 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
         ),
         (
             "sources:\n  - uri: a.mp4\n    lop: true\n",
-            r"pipeline.yml:3: sources.0.lop: unknown key; known keys: live, loop, uri",
+            r"pipeline.yml:3: sources.0.lop: unknown key; did you mean 'loop'\? "
+            "known keys: live, loop, uri",
         ),
         (
             "sources:\n  - uri: a.mp4\nsinks:\n  - type: video\n",
@@ -49,7 +50,10 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
             "sources:\n  - uri: a.mp4\nsinks:\n  - {type: kafka, path: x}\n",
             r"pipeline.yml:4: sinks.0.type = 'kafka': input should be 'video', 'jsonl' or 'fake'",
         ),
-        ("sources: [\n", r"pipeline.yml:2: invalid YAML"),
+        (
+            "sources: [\n",
+            r"pipeline.yml:2:1: invalid YAML: expected the node content, but found '<stream end>'",
+        ),
     ],
 )
 def test_errors_name_file_line_key_and_allowed(tmp_path: Path, text: str, message: str) -> None:

@@ -82,7 +82,12 @@ def test_native_yaml(tmp_path: Path) -> None:
             "precision",
             "input should be 'fp32', 'int8', 'fp16', 'best', 'bf16' or 'auto'",
         ),
-        ("onnx_file: m.onnx\nnetwork_mode: 2\n", 2, "network_mode", "unknown key; known keys:"),
+        (
+            "onnx_file: m.onnx\nnetwork_mode: 2\n",
+            2,
+            "network_mode",
+            "unknown key; did you mean 'network_type'? known keys:",
+        ),
         (
             "num_detected_classes: 2\nclass_attrs:\n  0:\n    topk: -5\n",
             4,

@@ -68,7 +68,7 @@ def resolve_paths(config: InferConfig, path: str | os.PathLike[str]) -> InferCon
     }
     labels_file = update.get("labelfile_path")
     if labels_file is not None and not config.labels:
-        if labels_file.is_file():
+        if os.path.isfile(labels_file):
             update["labels"] = read_label_file(labels_file)
         else:
             log.warning("%s: labels file %s not found", path, labels_file)

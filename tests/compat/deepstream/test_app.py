@@ -337,7 +337,8 @@ def test_missing_nested_files_are_errors_to_run_and_warnings_to_validate(tmp_pat
     report = check_deepstream_app(path)
     assert report.valid
     assert (
-        f"{path}: [primary-gie] config-file: {tmp_path / 'absent.txt'} not found" in report.warnings
+        f"{path}:8: [primary-gie] config-file: {tmp_path / 'absent.txt'} not found"
+        in report.warnings
     )
 
 
@@ -693,8 +694,10 @@ def test_other_kinds_of_file_are_refused(tmp_path: Path) -> None:
         read_deepstream_app(path)
 
     assert str(info.value) == (
-        f"{path}: not a deepstream-app config (its content is that of a 'nvinfer' file; see "
-        "'visionflow validate')"
+        f"{path}:1: this is an nvinfer config, not a deepstream-app config or a visionflow "
+        "pipeline; run a model config with 'visionflow infer -c FILE -i INPUT'; expected a "
+        "deepstream-app config ([source0], [primary-gie], [sink0] …) or a visionflow pipeline "
+        "YAML (sources:, infer:, sinks:)"
     )
 
 

@@ -35,8 +35,8 @@ from pydantic import BaseModel, ValidationError
 
 from visionflow.compat.deepstream import app_keys as K
 from visionflow.compat.deepstream.analytics import read_analytics
-from visionflow.compat.deepstream.detect import detect_kind
-from visionflow.compat.deepstream.gkeyfile import strtol
+from visionflow.compat.deepstream.detect import detect_kind, unrecognised
+from visionflow.compat.deepstream.gkeyfile import decimal, strtol
 from visionflow.compat.deepstream.keys import (
     CsvDocument,
     Document,
@@ -127,11 +127,21 @@ def read_deepstream_app(path: str | os.PathLike[str]) -> tuple[PipelineConfig, C
             unsupported inference plugin, no source visionflow can read.
     """
     kind = detect_kind(path)
+    if kind == "unknown":
+        raise unrecognised(path)
     if kind != KIND:
+        hint = (
+            "; run a model config with 'visionflow infer -c FILE -i INPUT'"
+            if kind in ("nvinfer", "visionflow-infer")
+            else ""
+        )
         raise ConfigError(
-            f"not a deepstream-app config (its content is that of a '{kind}' file; "
-            "see 'visionflow validate')",
+            f"this is {'an' if kind.startswith('nv') else 'a'} {kind} config, not a "
+            f"deepstream-app config or a visionflow pipeline{hint}",
             file=os.fspath(path),
+            line=1,
+            allowed="a deepstream-app config ([source0], [primary-gie], [sink0] …) or a "
+            "visionflow pipeline YAML (sources:, infer:, sinks:)",
         )
     config, report = _AppReader(Path(path), strict=True).read()
     if config is None:  # strict mode raises before this
@@ -161,7 +171,7 @@ def model_warnings(config: InferConfig, where: str) -> list[str]:
             f"{where}: no ONNX model (onnx-file); visionflow runs ONNX models — convert the "
             "model with 'visionflow convert'"
         ]
-    return [] if model.is_file() else [f"{where}: model file {model} not found"]
+    return [] if os.path.isfile(model) else [f"{where}: model file {model} not found"]
 
 
 @dataclass
@@ -244,11 +254,20 @@ class _AppReader:
         else:
             ignore_group(self.doc, group, self.report, f"deepstream-app does not read [{group}]")
 
-    def _blocker(self, message: str) -> None:
-        """What stops a run but does not make the file invalid (a missing nested file …)."""
+    def _blocker(self, message: str, group: str | None = None, key: str | None = None) -> None:
+        """What stops a run but does not make the file invalid (a missing nested file …);
+        ``group`` and ``key`` place it (the key's last line, else the group's header)."""
+        line = self._line(group, key)
         if self.strict:
-            raise ConfigError(message, file=self.doc.file)
-        self.report.warnings.append(f"{self.doc.file}: {message}")
+            raise ConfigError(message, file=self.doc.file, line=line)
+        where = self.doc.file if line is None else f"{self.doc.file}:{line}"
+        self.report.warnings.append(f"{where}: {message}")
+
+    def _line(self, group: str | None, key: str | None) -> int | None:
+        if group is None or group not in self.doc.groups():
+            return None
+        entries = [e for e in self.doc.entries(group) if e.key == key]
+        return entries[-1].line if entries else self.doc.group_line(group)
 
     def _enablement(self, doc: Document, group: str) -> tuple[bool, str | None]:
         """(whether DeepStream parses the group's keys, why it is not built or None)."""
@@ -327,8 +346,11 @@ class _AppReader:
         if uri.startswith("rtsp://"):
             return {"type": 4, "uri": uri}
         node = uri[4:]
-        if uri[:4] in ("usb:", "csi:") and node.isdigit():
-            return {"type": 1 if uri.startswith("usb") else 5, "camera-v4l2-dev-node": int(node)}
+        if uri[:4] in ("usb:", "csi:") and node.isascii() and node.isdigit():
+            return {
+                "type": 1 if uri.startswith("usb") else 5,
+                "camera-v4l2-dev-node": decimal(node),
+            }
         if not uri:
             return {}
         raise self._key_error(
@@ -391,8 +413,10 @@ class _AppReader:
                 line=self.doc.group_line(group),
             )
         path = resolve(values["csv-file-path"], self.doc.file)
-        if not path.is_file():
-            self._blocker(f"source: csv-file-path: CSV source table {path} not found")
+        if not os.path.isfile(path):
+            self._blocker(
+                f"source: csv-file-path: CSV source table {path} not found", group, "csv-file-path"
+            )
             return
         csv = CsvDocument(path)
         nested = ConfigReport(csv.file, KIND)
@@ -495,10 +519,12 @@ class _AppReader:
             )
         if "labelfile-path" in values and reason is None:
             labels = resolve(values["labelfile-path"], self.doc.file)
-            if not labels.is_file():
+            if not os.path.isfile(labels):
                 self._blocker(
                     f"[{group}] labelfile-path: {labels} not found (deepstream-app "
-                    "fails when it cannot open it)"
+                    "fails when it cannot open it)",
+                    group,
+                    "labelfile-path",
                 )
         gie = _Gie(group, values, table, reason)
         if primary:
@@ -547,15 +573,17 @@ class _AppReader:
         plugin = gie.values.get("plugin-type", 0)
         if plugin != 0:
             name = {1: "nvinferserver (Triton)", 2: "nvdsvideotemplate"}[plugin]
-            if plugin == 1 and path.is_file():
+            if plugin == 1 and os.path.isfile(path):
                 self.report.merge(read_nvinferserver(path), prefix=f"{gie.group}/")
             self._blocker(
                 f"[{gie.group}] plugin-type={plugin}: {name} is not supported; use an "
-                "nvinfer config (plugin-type=0) with an ONNX model"
+                "nvinfer config (plugin-type=0) with an ONNX model",
+                gie.group,
+                "plugin-type",
             )
             return None
-        if not path.is_file():
-            self._blocker(f"[{gie.group}] config-file: {path} not found")
+        if not os.path.isfile(path):
+            self._blocker(f"[{gie.group}] config-file: {path} not found", gie.group, "config-file")
             return None
         config, nested = read_nvinfer(path)
         prefix = f"{gie.group}/"
@@ -609,7 +637,7 @@ class _AppReader:
         self, group: str, key: str, path: Path, reader: Callable[[Path], ConfigReport] | None
     ) -> None:
         """Check a config file named by an accepted-but-not-run group, when it exists."""
-        if not path.is_file():
+        if not os.path.isfile(path):
             self.report.warnings.append(f"{self.doc.file}: [{group}] {key}: {path} not found")
         elif reader is not None:
             self.report.merge(reader(path), prefix=f"{group}/")
@@ -728,7 +756,11 @@ class _AppReader:
             self._output(group, values, tiled.get("enable", 0)) for group, values in self.sinks
         ]
         if not self.sources:
-            self._blocker("no source visionflow can read (no enabled URI, MultiURI or RTSP source)")
+            groups = [g for g in self.doc.groups() if g.startswith("source")]
+            self._blocker(
+                "no source visionflow can read (no enabled URI, MultiURI or RTSP source)",
+                groups[0] if groups else None,
+            )
             return None
         if not sinks:
             self.report.warnings.append(f"{self.doc.file}: no enabled sink; frames are discarded")

@@ -20,7 +20,9 @@ import yaml
 
 from visionflow.compat.deepstream.gkeyfile import KeyFile
 from visionflow.compat.deepstream.keys import opencv_to_yaml
-from visionflow.errors import ConfigError
+from visionflow.config.text import read_config_text
+from visionflow.config.yamlio import compose, construct
+from visionflow.errors import ConfigError, did_you_mean
 
 KINDS = (
     "nvinfer",
@@ -121,16 +123,7 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
         ConfigError: the file cannot be read, or is not UTF-8 text.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise ConfigError("is a folder, not a file", file=str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", file=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    text = read_config_text(path)
     if _PROTOBUF.match(text):
         return "nvinferserver"
     yaml_first = path.suffix in (".yml", ".yaml") or _OPENCV_YAML.match(text)
@@ -153,9 +146,10 @@ def _ini_kind(text: str) -> str | None:
 
 def _yaml_kind(text: str) -> str | None:
     try:
-        data = yaml.safe_load(opencv_to_yaml(text))
-    except yaml.YAMLError:
+        node = compose(opencv_to_yaml(text), "<text>")
+    except ConfigError:
         return None
+    data = _shape(node)
     if not isinstance(data, dict) or not data:
         return None
     if "sources" in data:
@@ -169,6 +163,16 @@ def _yaml_kind(text: str) -> str | None:
     if kind is None and _is_visionflow_infer(data):
         return "visionflow-infer"
     return kind
+
+
+def _shape(node: yaml.Node | None) -> Any:
+    """The layout of a YAML document (mappings, lists, scalars as text): what decides the kind,
+    whether or not each value can be built (the file's reader reports values)."""
+    if isinstance(node, yaml.MappingNode):
+        return {str(k.value): _shape(v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+    if isinstance(node, yaml.SequenceNode):
+        return [_shape(item) for item in node.value]
+    return None if node is None else node.value
 
 
 def _kind(groups: Mapping[str, Collection[str]]) -> str | None:
@@ -213,3 +217,95 @@ def _looks_like_labels(text: str) -> bool:
     return bool(lines) and not any(
         line.startswith(("[", "#", "{")) or "=" in line or ": " in line for line in lines
     )
+
+
+#: What ``validate`` recognises, for the message about a file it does not.
+RECOGNISED = (
+    "a DeepStream nvinfer, deepstream-app, tracker, nvdsanalytics, nvmsgconv, broker, "
+    "nvdspreprocess or nvinferserver config, or a visionflow YAML"
+)
+_INI_HEADER = re.compile(r"^[ \t]*\[[^\]\n]*\][ \t]*\r?$", re.MULTILINE)
+
+
+def unrecognised(path: str | os.PathLike[str]) -> ConfigError:
+    """Why ``path`` is of no kind :func:`detect_kind` knows, as precisely as the text allows.
+
+    The syntax error of the file's own syntax (GKeyFile for INI-looking text, YAML for ``.yml``
+    or YAML-looking text) names its line and column; a file that parses but whose groups or keys
+    are none visionflow knows names the first of them, with the nearest known name.
+    """
+    file = os.fspath(path)
+    text = read_config_text(path)
+    if not text.strip():
+        return ConfigError("empty file", file=file, allowed=RECOGNISED)
+    keyfile: KeyFile | None = None
+    ini_error: ConfigError | None = None
+    try:
+        keyfile = KeyFile.parse(text, file=file)
+    except ConfigError as exc:
+        ini_error = exc
+    node: yaml.Node | None = None
+    yaml_error: ConfigError | None = None
+    try:
+        node = compose(opencv_to_yaml(text), file)
+        if node is not None:
+            construct(node, file)
+    except ConfigError as exc:
+        yaml_error = exc
+    yaml_first = Path(path).suffix in (".yml", ".yaml") or bool(_OPENCV_YAML.match(text))
+    looks_ini = bool(_INI_HEADER.search(text))
+    if yaml_error is not None and (yaml_first or not looks_ini):
+        return yaml_error
+    if ini_error is not None and (looks_ini or not yaml_first):
+        return ini_error
+    names: list[tuple[str, int]] = []
+    if keyfile is not None and keyfile.groups:
+        names = [(f"[{g}]", keyfile.group_line(g)) for g in keyfile.groups]
+        known = [f"[{g}]" for g in _KNOWN_GROUPS]
+    elif isinstance(node, yaml.MappingNode):
+        names = [(str(k.value), k.start_mark.line + 1) for k, _ in node.value]
+        known = [*_KNOWN_GROUPS, *_visionflow_keys()]
+    if names:
+        for name, line in names:
+            hint = did_you_mean(name, known)
+            if hint and name not in known:
+                return ConfigError(
+                    f"{name} is not a group or key visionflow knows; {hint}",
+                    file=file,
+                    line=line,
+                    allowed=RECOGNISED,
+                )
+        shown = ", ".join(name for name, _ in names[:5])
+        return ConfigError(
+            f"none of its groups or keys ({shown}) is one visionflow knows",
+            file=file,
+            line=names[0][1],
+            allowed=RECOGNISED,
+        )
+    return ConfigError(
+        "not a configuration file visionflow recognises", file=file, line=1, allowed=RECOGNISED
+    )
+
+
+_KNOWN_GROUPS = (
+    "property",
+    "class-attrs-all",
+    "user-configs",
+    "group-0",
+    *_APP_GROUPS,
+    *(f"{g}0" for g in ("source", "sink", "secondary-gie")),
+    *_TRACKER_SECTIONS,
+    *_SAMPLE_APP_GROUPS,
+    "message-broker",
+    "nvmsgbroker",
+    "sensor0",
+    "place0",
+    "analytics0",
+)
+
+
+def _visionflow_keys() -> list[str]:
+    from visionflow.config.pipeline import PipelineConfig
+    from visionflow.infer.config import InferConfig
+
+    return [*PipelineConfig.model_fields, *InferConfig.model_fields]

@@ -24,12 +24,14 @@ and the accepted form.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from visionflow.config.text import read_config_text
 from visionflow.errors import ConfigError
 
 T = TypeVar("T")
@@ -48,6 +50,7 @@ _DOUBLE = re.compile(
     re.VERBOSE,
 )
 _INT32 = (-(2**31), 2**31 - 1)
+_LONG = (-(2**63), 2**63 - 1)
 _ESCAPES = {"s": " ", "n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
 INTEGER_FORM = "a decimal integer (text after it must be separated by whitespace)"
@@ -68,10 +71,21 @@ class BadValueError(ValueError):
 def strtol(text: str) -> tuple[int, int]:
     """C ``strtol(text, &end, 10)``: the value and the characters consumed (0 when none).
 
-    Leading blanks and a sign are accepted; the value is not clamped.
+    Leading blanks and a sign are accepted; as in C, a value beyond the 64-bit ``long`` range is
+    clamped to it (callers then reject it as out of their range).
     """
     match = _INT_PREFIX.match(text)
-    return (int(match.group(1)), match.end()) if match else (0, 0)
+    return (decimal(match.group(1)), match.end()) if match else (0, 0)
+
+
+def decimal(digits: str) -> int:
+    """A signed decimal ASCII integer, clamped to the 64-bit ``long`` range as C's ``strtol``
+    clamps it (so a value of thousands of digits is an out-of-range number, not an error)."""
+    sign = -1 if digits.startswith("-") else 1
+    significant = digits.lstrip("+-").lstrip("0") or "0"
+    if len(significant) > 19:
+        return _LONG[1] if sign > 0 else _LONG[0]
+    return max(_LONG[0], min(_LONG[1], sign * int(significant)))
 
 
 def strtod(text: str) -> tuple[float, int]:
@@ -85,7 +99,10 @@ def strtod(text: str) -> tuple[float, int]:
         return 0.0, 0
     number = match.group("number")
     if match.group("hex"):
-        return float.fromhex(number), match.end()
+        try:
+            return float.fromhex(number), match.end()
+        except OverflowError:  # strtod gives ±HUGE_VAL (ERANGE), which GLib does not check
+            return math.copysign(math.inf, -1.0 if number.startswith("-") else 1.0), match.end()
     return float(number.partition("(")[0]), match.end()
 
 
@@ -208,18 +225,7 @@ class KeyFile:
     def load(cls, path: str | Path) -> KeyFile:
         """Read and parse a file; ``str(path)`` names it in errors."""
         file = str(path)
-        try:
-            data = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise ConfigError("file not found", file=file) from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read file: {exc.strerror}", file=file) from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise ConfigError("not UTF-8 text", file=file, line=line) from None
-        return cls.parse(text, file=file)
+        return cls.parse(read_config_text(path), file=file)
 
     @classmethod
     def parse(cls, text: str, file: str = "<string>") -> KeyFile:
@@ -245,6 +251,7 @@ class KeyFile:
                     f"line {stripped!r} is not a key=value pair, a [group] header or a # comment",
                     file=file,
                     line=number,
+                    allowed="key=value, [group] or # comment lines",
                 )
             if group is None:
                 raise ConfigError(

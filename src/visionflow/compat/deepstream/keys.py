@@ -31,9 +31,11 @@ from typing import Any
 import yaml
 
 from visionflow.compat.deepstream import yamlcpp
-from visionflow.compat.deepstream.gkeyfile import BadValueError, KeyFile
+from visionflow.compat.deepstream.gkeyfile import BadValueError, KeyFile, decimal
 from visionflow.compat.deepstream.report import ConfigReport
-from visionflow.errors import ConfigError
+from visionflow.config.text import read_config_text
+from visionflow.config.yamlio import compose
+from visionflow.errors import ConfigError, did_you_mean
 
 
 class Kind(enum.Enum):
@@ -241,20 +243,10 @@ def opencv_to_yaml(text: str) -> str:
 def parse_yaml(path: Path, *, opencv: bool = True) -> yaml.Node | None:
     """Compose a YAML file into nodes (with line numbers), accepting OpenCV's ``%YAML:1.0``
     unless ``opencv`` is False."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", file=str(path)) from None
+    text = read_config_text(path)
     if opencv:
         text = opencv_to_yaml(text)
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError(f"invalid YAML: {exc.problem}", file=str(path), line=line) from None
+    return compose(text, str(path))
 
 
 def is_null(node: yaml.Node) -> bool:
@@ -401,7 +393,10 @@ def _uint64(text: str) -> int:
     """``g_key_file_get_uint64``: decimal digits, nothing after them."""
     if not re.fullmatch(r"[ \t]*\+?[0-9]+", text):
         raise BadValueError("not an unsigned integer", "a decimal integer ≥ 0")
-    return int(text)
+    value = text.strip(" \t+").lstrip("0") or "0"
+    if len(value) > 20 or int(value) >= 2**64:
+        raise BadValueError("integer out of range", "a decimal integer from 0 to 2^64 - 1")
+    return int(value)
 
 
 _YAML_BOOLEANS = ("true", "false", "yes", "no")
@@ -489,7 +484,10 @@ def record_group(
         if spec is None:
             report.ignore(name, unknown)
             if entry.line == last[entry.key]:
-                report.warnings.append(doc.warning(entry, unknown))
+                hint = did_you_mean(entry.key, table)
+                report.warnings.append(
+                    doc.warning(entry, f"{unknown}; {hint}" if hint else unknown)
+                )
             continue
         reason = reasons.get(entry.key) or ignore or spec.ignore
         if reason is None:
@@ -531,7 +529,9 @@ def require(
 def numbered(group: str, prefix: str) -> int | None:
     """N of a group named ``<prefix>N`` (decimal digits only), else None."""
     suffix = group[len(prefix) :]
-    return int(suffix) if group.startswith(prefix) and suffix.isdigit() else None
+    if not (group.startswith(prefix) and suffix.isascii() and suffix.isdigit()):
+        return None
+    return decimal(suffix)
 
 
 def resolve(value: str, config_file: str | os.PathLike[str]) -> Path:

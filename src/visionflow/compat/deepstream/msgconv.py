@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from visionflow.compat.deepstream.gkeyfile import decimal
 from visionflow.compat.deepstream.keys import (
     Document,
     IniDocument,
@@ -131,7 +132,7 @@ def read_msgconv(path: str | os.PathLike[str]) -> ConfigReport:
                 file=doc.file,
                 line=doc.group_line(group),
             )
-        number = int(match.group(2))
+        number = decimal(match.group(2))
         if (kind, number) in seen:
             raise ConfigError(
                 f"[{group}] repeats {kind} {number} of [{seen[(kind, number)]}]",

@@ -35,7 +35,7 @@ from visionflow.compat.deepstream import yamlcpp
 from visionflow.compat.deepstream.gkeyfile import BadValueError, KeyFile, strtol
 from visionflow.compat.deepstream.keys import Entry, YamlDocument, is_null
 from visionflow.compat.deepstream.report import ConfigReport
-from visionflow.errors import ConfigError
+from visionflow.errors import ConfigError, did_you_mean
 from visionflow.infer.cluster import ClusterMode
 from visionflow.infer.config import (
     BoxGeometry,
@@ -351,6 +351,11 @@ _INI_ONLY = {"is-classifier", "enable-dbscan", "input-dims", "uff-input-dims", "
 _NEVER_READ = {"parse-func": "legacy key that nvinfer declares but never reads"}
 
 
+def _unknown(key: str, known: Mapping[str, _Spec]) -> str:
+    hint = did_you_mean(key, known)
+    return f"unknown key; ignored; {hint}" if hint else "unknown key; ignored"
+
+
 # --- the two file syntaxes ----------------------------------------------------------------------
 
 
@@ -568,7 +573,7 @@ class _Reader:
             return _Outcome(False, _NEVER_READ[key])
         spec = _PROPERTY_KEYS.get(key)
         if spec is None:
-            self._warn(item, "unknown key; ignored")
+            self._warn(item, _unknown(key, _PROPERTY_KEYS))
             return _Outcome(False, "unknown key (DeepStream warns and ignores it)")
         value = self._value(item, spec)
         if spec.field is None:
@@ -623,7 +628,7 @@ class _Reader:
             key, note = "pre-cluster-threshold", "deprecated alias of pre-cluster-threshold"
         spec = _CLASS_KEYS.get(key)
         if spec is None or spec.field is None:
-            self._warn(item, "unknown key; ignored")
+            self._warn(item, _unknown(key, _CLASS_KEYS))
             return _Outcome(False, "unknown key (DeepStream warns and ignores it)")
         values[spec.field] = self._value(item, spec)
         return _Outcome(True, note)

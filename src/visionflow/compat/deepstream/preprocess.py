@@ -172,7 +172,7 @@ def read_preprocess(path: str | os.PathLike[str]) -> ConfigReport:
 
 def _check_library(doc: Document, value: str, report: ConfigReport) -> None:
     library = resolve(value, doc.file)
-    if not library.exists():
+    if not os.path.exists(library):
         absolute = (
             " (DeepStream rejects an absolute path that does not exist)"
             if (value.startswith("/"))

@@ -32,6 +32,7 @@ from visionflow.compat.deepstream.keys import (
     record_group,
 )
 from visionflow.compat.deepstream.report import ConfigReport
+from visionflow.config.yamlio import construct
 from visionflow.errors import ConfigError
 
 UNKNOWN = "not an NvMultiObjectTracker key documented by NVIDIA"
@@ -244,16 +245,23 @@ def _check(
     key: str,
     report: ConfigReport,
 ) -> None:
-    value = yaml.safe_load(yaml.serialize(node))
+    value = construct(node, file, key=key, group=section)
     text = str(node.value) if isinstance(node, yaml.ScalarNode) else "…"
 
     def error(reason: str, allowed: str) -> ConfigError:
         return ConfigError(
-            reason, file=file, line=line, group=section, key=key, value=text, allowed=allowed
+            reason,
+            file=file,
+            line=line,
+            group=section,
+            key=key,
+            value=text or None,
+            allowed=allowed,
         )
 
     if not _has_type(spec.type, value):
-        raise error(f"not {_TYPE_NAMES[spec.type]}", _TYPE_NAMES[spec.type])
+        reason = "no value" if value is None else f"not {_TYPE_NAMES[spec.type]}"
+        raise error(reason, _TYPE_NAMES[spec.type])
     if spec.type == "int" and isinstance(value, float):
         report.warnings.append(
             f"{file}:{line}: {section}.{key}: {value} is read as the integer {round(value)}"

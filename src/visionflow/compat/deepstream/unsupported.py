@@ -18,6 +18,8 @@ import yaml
 
 from visionflow.compat.deepstream.keys import ignore_group, load_document, parse_yaml
 from visionflow.compat.deepstream.report import ConfigReport
+from visionflow.config.text import read_config_text
+from visionflow.config.yamlio import MAX_DEPTH
 from visionflow.errors import ConfigError
 
 NVINFERSERVER = (
@@ -73,6 +75,8 @@ class _ProtoText:
             elif kind != "skip":
                 self.tokens.append((kind, match.group(), line))
             position = match.end()
+        self.last_line = line
+        self.depth = 0
         self.fields: list[tuple[str, int]] = []
 
     def parse(self) -> list[tuple[str, int]]:
@@ -96,28 +100,49 @@ class _ProtoText:
             if self._at(i, ",") or self._at(i, ";"):
                 i += 1
         if close is not None and i == len(self.tokens):
-            raise ConfigError(f"missing {close!r} at the end", file=self.file)
+            raise ConfigError(
+                f"missing {close!r} at the end of the file",
+                file=self.file,
+                line=self.last_line,
+                allowed="every '{' and '<' closed",
+            )
         return i + 1 if close is not None else i
 
     def _value(self, i: int, name: str) -> int:
         if i == len(self.tokens):
-            raise ConfigError(f"{name} has no value at the end of the file", file=self.file)
+            raise ConfigError(
+                f"{name} has no value at the end of the file", file=self.file, line=self.last_line
+            )
         kind, token, _ = self.tokens[i]
-        if token in _CLOSE:
-            return self._message(i + 1, name + ".", _CLOSE[token])
-        if token == "[":
-            i += 1
-            while not self._at(i, "]"):
-                i = self._value(i, name)
-                if self._at(i, ","):
-                    i += 1
-            return i + 1
+        if token in _CLOSE or token == "[":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise ConfigError(
+                    f"{name}: messages and lists nested more than {MAX_DEPTH} levels deep",
+                    file=self.file,
+                    line=self.tokens[i][2],
+                    allowed=f"at most {MAX_DEPTH} levels",
+                )
+            i = self._nested(i, name)
+            self.depth -= 1
+            return i
         if kind not in ("word", "string"):
             raise self._error(i, f"{name} has no value")
         i += 1
         while i < len(self.tokens) and self.tokens[i][0] == "string":  # "a" "b" concatenates
             i += 1
         return i
+
+    def _nested(self, i: int, name: str) -> int:
+        token = self.tokens[i][1]
+        if token in _CLOSE:
+            return self._message(i + 1, name + ".", _CLOSE[token])
+        i += 1
+        while not self._at(i, "]"):
+            i = self._value(i, name)
+            if self._at(i, ","):
+                i += 1
+        return i + 1
 
     def _at(self, i: int, token: str) -> bool:
         return i < len(self.tokens) and self.tokens[i][1] == token
@@ -161,9 +186,4 @@ def read_labels(path: str | os.PathLike[str]) -> ConfigReport:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", file=str(path)) from None
+    return read_config_text(path)

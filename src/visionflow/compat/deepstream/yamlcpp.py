@@ -48,8 +48,10 @@ def as_int(text: str, *, unsigned: bool = False) -> int:
         raise BadValueError("not an integer", "an integer ≥ 0" if unsigned else "an integer")
     digits = match.group(2)
     base = 16 if digits[:2] in ("0x", "0X") else 8 if len(digits) > 1 and digits[0] == "0" else 10
-    value = int(digits, base) * (-1 if match.group(1) == "-" else 1)
     low, high = _UINT32 if unsigned else _INT32
+    if len(digits.lstrip("0xX")) > 40:  # far out of range (int() refuses 4,300 digits)
+        raise BadValueError("integer out of range", f"an integer from {low} to {high}")
+    value = int(digits, base) * (-1 if match.group(1) == "-" else 1)
     if not low <= value <= high:
         raise BadValueError("integer out of range", f"an integer from {low} to {high}")
     return value
