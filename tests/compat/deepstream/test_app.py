@@ -710,3 +710,31 @@ def test_duplicate_key_uses_the_last_value_and_warns(tmp_path: Path) -> None:
     assert (
         f"{path}:11: [streammux] batch-size: duplicate key; the value on line 13 is used"
     ) in report.warnings
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "[streammux]\nbatch-size=0\n",
+            ":11: [streammux] batch-size = 0: out of range; expected a number from 1 to 1024",
+        ),
+        (
+            "[streammux]\nbatch-size=1025\n",
+            ":11: [streammux] batch-size = 1025: out of range; expected a number from 1 to 1024",
+        ),
+        (
+            "[source1]\nenable=1\ntype=3\nuri=file://b_%d.mp4\nnum-sources=-2\n",
+            ":14: [source1] num-sources = -2: out of range; expected a number ≥ 1",
+        ),
+    ],
+)
+def test_streammux_batch_size_and_num_sources_out_of_range_are_rejected(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    path = app_file(tmp_path, body)
+
+    for read in (read_deepstream_app, check_deepstream_app):
+        with pytest.raises(ConfigError) as info:
+            read(path)
+        assert str(info.value) == f"{path}{message}"

@@ -17,6 +17,7 @@ from visionflow.compat.deepstream.keys import (
     Spec,
     Table,
     at_least,
+    between,
     choice,
 )
 
@@ -109,7 +110,7 @@ SOURCE: Table = {
     "enable": Spec(INT),
     "type": Spec(INT, choice(SOURCE_TYPES)),
     "uri": Spec(STRING),
-    "num-sources": Spec(INT),
+    "num-sources": Spec(INT, at_least(1)),
     "gpu-id": GPU_ID,
     "nvbuf-memory-type": NVBUF,
     "cudadec-memtype": Spec(INT, ignore=DECODER),
@@ -175,7 +176,7 @@ SOURCE_LIST: Table = {
 }
 
 STREAMMUX: Table = {
-    "batch-size": Spec(INT),
+    "batch-size": Spec(INT, between(1, 1024)),
     "batched-push-timeout": Spec(INT),
     "width": Spec(INT),
     "height": Spec(INT),
