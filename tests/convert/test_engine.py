@@ -120,6 +120,22 @@ def test_changed_precision_rebuilds_the_engine(
     assert "building" not in caplog.text
 
 
+def test_an_int8_engine_runs_after_its_calibration_cache_is_deleted(
+    tmp_path: Path, model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    calib = tmp_path / "calib.json"
+    int8 = config(
+        model, model_engine_file=tmp_path / "net_int8.onnx", precision="int8", int8_calib_file=calib
+    )
+    engine = resolve(int8, caplog, calibration=calibration())
+    calib.unlink()
+    assert resolve(int8, caplog) == engine
+    assert f"engine {engine} is up to date (onnxruntime, int8, cpu)" in caplog.text
+    conv_net(model, seed=9)  # the model changed: the engine cannot serve it, and no ranges
+    with pytest.raises(ConfigError, match="INT8 needs calibration"):
+        resolve(int8, caplog)
+
+
 def test_changed_runtime_version_rebuilds_the_engine(
     tmp_path: Path, model: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

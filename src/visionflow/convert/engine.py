@@ -185,12 +185,11 @@ def resolve_engine(
     if qdq and requested != "int8":
         log.info("%s carries Q/DQ nodes: it runs as INT8, not %s", source.name, requested)
         requested = "int8"
+    int8_ready = calib_file is not None or calibration is not None or qdq
+    if requested == "int8" and not int8_ready:  # an INT8 engine built before needs no ranges
+        int8_ready = _usable_engine(config, source, backend, device, "int8")
     precision = choose_precision(
-        requested,
-        backend,
-        device,
-        int8_ready=calib_file is not None or calibration is not None or qdq,
-        allow_fallback=allow_fallback,
+        requested, backend, device, int8_ready=int8_ready, allow_fallback=allow_fallback
     )
     key = engine_key(source, backend, device, precision, config)
     if precision == "int8" and calib_file is not None and not qdq:
@@ -217,6 +216,14 @@ def resolve_engine(
         key = dataclasses.replace(key, calibration_sha256=ranges.sha256)
     _sidecar(path).write_text(json.dumps(key.to_dict(), indent=1))
     return path
+
+
+def _usable_engine(
+    config: InferConfig, source: Path, backend: str, device: str, precision: str
+) -> bool:
+    """Whether the engine of ``precision`` that ``config`` names is built and up to date."""
+    path = engine_path(config, source, backend, device, precision)
+    return not _stale(path, engine_key(source, backend, device, precision, config))
 
 
 def _usable_device(backend: str, device: str) -> str:
