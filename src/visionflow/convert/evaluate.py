@@ -2,6 +2,7 @@
 
 * :func:`detection_map` — COCO mAP@0.5 and mAP@0.5:0.95 with pycocotools (the ``eval`` extra).
 * :func:`top1` — classification accuracy.
+* :func:`detection_agreement` — how far two detectors' results agree (no labels needed).
 * :func:`compare_models` — runs the FP32 model and the converted engine through the same
   inference element (so the same preprocessing, parser and clustering), reports accuracy on
   labelled images for both, and the largest difference of every raw output.
@@ -10,7 +11,8 @@ Parity tolerances per precision are :data:`visionflow.convert.spec.DEFAULT_TOLER
 element passes when ``|fp32 - converted| <= tol * (1 + |converted|)``, with tol 1e-4 for FP32,
 1e-2 for FP16 and 1e-1 for INT8. An FP32 or FP16 engine outside its tolerance is an error
 (:class:`~visionflow.errors.ParityError`); for INT8 the differences are reported, and accuracy
-decides — 8-bit arithmetic moves individual outputs far more than it moves mAP.
+decides — 8-bit arithmetic moves individual outputs far more than it moves mAP. Without labels,
+the converted engine's results are compared with the FP32 model's (``agreement``).
 """
 
 from __future__ import annotations
