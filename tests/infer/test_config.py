@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -226,4 +227,29 @@ def test_cluster_mode_by_name_or_number(tmp_path: Path, value: object) -> None:
 def test_unknown_cluster_mode_lists_names_and_numbers(tmp_path: Path) -> None:
     path = write(tmp_path, "num_detected_classes: 1\ncluster_mode: nmss\n")
     with pytest.raises(ConfigError, match=r"group_rectangles \(0\), dbscan \(1\), nms \(2\)"):
+        load_infer_config(path)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"offsets": (1.0,)}, "1 values for the 3 channel(s) of a RGB network input"),
+        ({"offsets": (1.0, 2.0)}, "2 values for the 3 channel(s) of a RGB network input"),
+        (
+            {"model_color_format": "gray", "offsets": (1.0, 2.0, 3.0)},
+            "3 values for the 1 channel(s) of a GRAY network input",
+        ),
+        ({"infer_dims": (1, 32, 32)}, "RGB needs a network input of 3 channel(s); infer_dims"),
+    ],
+)
+def test_offsets_must_match_the_channels_at_load(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        InferConfig(**fields)  # type: ignore[arg-type]
+
+
+def test_offsets_in_visionflow_yaml_fail_at_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "detector.yml"
+    path.write_text("onnx_file: m.onnx\noffsets: [1, 2]\n")
+
+    with pytest.raises(ConfigError, match=r"detector.yml:2: offsets: value error, 2 values"):
         load_infer_config(path)

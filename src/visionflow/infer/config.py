@@ -379,10 +379,6 @@ class InferConfig(_Frozen):
     output_instance_mask: bool = Field(
         default=False, description="Attach instance masks to objects."
     )
-    input_tensor_from_meta: bool = Field(
-        default=False,
-        description="Take input tensors prepared upstream instead of preprocessing frames.",
-    )
     crop_objects_to_roi_boundary: bool = Field(
         default=False,
         description="Clip boxes to the roi_top/bottom_offset band instead of dropping them.",
@@ -397,16 +393,27 @@ class InferConfig(_Frozen):
     )
 
     # --- preprocessing -------------------------------------------------------------------------
+    input_tensor_from_meta: bool = Field(
+        default=False,
+        description="Take input tensors prepared upstream instead of preprocessing frames.",
+    )
+    model_color_format: Annotated[ColorFormat, _int_enum_by_name(ColorFormat)] = Field(
+        default=ColorFormat.RGB,
+        validate_default=True,
+        description=(
+            "Channel order the network expects: RGB or BGR (a 3-channel input) or GRAY (1 channel)."
+        ),
+    )
     net_scale_factor: float = Field(
         default=1.0, description="Pixel normalisation ``y = net_scale_factor * (x - offset_c)``."
     )
     offsets: tuple[float, ...] = Field(
         default=(),
         max_length=4,
-        description="Per-channel means, in the model's channel order; empty: 0.",
-    )
-    model_color_format: Annotated[ColorFormat, _int_enum_by_name(ColorFormat)] = Field(
-        default=ColorFormat.RGB, description="Channel order the network expects: RGB, BGR or GRAY."
+        description=(
+            "Per-channel means, in the model's channel order: none (0), or exactly one per "
+            "channel (3 for RGB/BGR, 1 for GRAY) — nvinfer refuses any other count to start."
+        ),
     )
     maintain_aspect_ratio: bool = Field(
         default=False, description="Letterbox (scale to fit, pad black) instead of stretching."
@@ -457,6 +464,34 @@ class InferConfig(_Frozen):
         if value is not None and not _PARSER_REF.fullmatch(value):
             raise ValueError(
                 "must be a registered parser name or a package.module:function reference"
+            )
+        return value
+
+    @field_validator("offsets")
+    @classmethod
+    def _one_offset_per_channel(
+        cls, value: tuple[float, ...], info: ValidationInfo
+    ) -> tuple[float, ...]:
+        color = info.data.get("model_color_format", ColorFormat.RGB)
+        preprocessed = info.data.get("input_tensor_from_meta", False)  # nvinfer skips it all
+        if value and info.data.get("net_scale_factor", 1.0) > 0 and not preprocessed:
+            channels = input_channels(color)
+            if len(value) != channels:
+                raise ValueError(
+                    f"{len(value)} values for the {channels} channel(s) of a "
+                    f"{color.name} network input; one value per channel"
+                )
+        return value
+
+    @field_validator("model_color_format")
+    @classmethod
+    def _channels_of_the_format(cls, value: ColorFormat, info: ValidationInfo) -> ColorFormat:
+        dims = info.data.get("infer_dims")
+        preprocessed = info.data.get("input_tensor_from_meta", False)
+        if dims is not None and dims[0] != input_channels(value) and not preprocessed:
+            raise ValueError(
+                f"{value.name} needs a network input of {input_channels(value)} channel(s); "
+                f"infer_dims gives {dims[0]}"
             )
         return value
 
@@ -565,6 +600,12 @@ class InferConfig(_Frozen):
             self.cluster_mode is ClusterMode.GROUP_RECTANGLES
             and self.network_type is NetworkType.DETECTOR
         )
+
+
+def input_channels(color: ColorFormat) -> int:
+    """The channel count nvinfer requires of a network input of this colour format (it refuses
+    to start otherwise): 3 for RGB and BGR, 1 for GRAY."""
+    return 1 if color is ColorFormat.GRAY else 3
 
 
 def _check_detector(info: ValidationInfo) -> None:

@@ -442,3 +442,61 @@ def test_trafficcamnet_ini_and_yaml_give_the_same_config() -> None:
     )
     assert "property.input-dims" in ini_report.honoured
     assert isinstance(ini, InferConfig)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "offsets=103.9",  # one value: visionflow used to apply it to every channel
+            ":4: [property] offsets = 103.9: 1 values for a RGB network input of 3 channel(s); "
+            "nvinfer refuses to start (Preprocessor set scale and offsets failed); expected 3 "
+            "value(s) separated by ';', one per channel",
+        ),
+        (
+            "offsets=1;2",  # two values: visionflow used to fail on the first frame
+            ":4: [property] offsets = 1;2: 2 values for a RGB network input of 3 channel(s); "
+            "nvinfer refuses to start (Preprocessor set scale and offsets failed); expected 3 "
+            "value(s) separated by ';', one per channel",
+        ),
+        (
+            "model-color-format=1\noffsets=1;2;3;4",  # four: visionflow used to drop the fourth
+            ":5: [property] offsets = 1;2;3;4: 4 values for a BGR network input of 3 channel(s); "
+            "nvinfer refuses to start (Preprocessor set scale and offsets failed); expected 3 "
+            "value(s) separated by ';', one per channel",
+        ),
+        (
+            "model-color-format=2\noffsets=1;2;3",
+            ":5: [property] offsets = 1;2;3: 3 values for a GRAY network input of 1 channel(s); "
+            "nvinfer refuses to start (Preprocessor set scale and offsets failed); expected "
+            "1 value",
+        ),
+        (
+            "infer-dims=1;64;64",
+            ":4: [property] infer-dims = 1;64;64: 1 channels, but model-color-format=0 (RGB) "
+            "needs 3; nvinfer refuses to start; expected 3;<h>;<w>",
+        ),
+    ],
+)
+def test_offsets_and_channels_that_stop_nvinfer_fail_at_load(
+    tmp_path: Path, extra: str, message: str
+) -> None:
+    path = detector(tmp_path, extra)
+
+    with pytest.raises(ConfigError) as info:
+        read_nvinfer(path)
+
+    assert str(info.value) == f"{path}{message}"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "offsets=103.9;116.7;123.6",
+        "model-color-format=2\noffsets=127.5",
+        "net-scale-factor=0\noffsets=1;2",  # nvinfer sets no offsets without a scale factor
+        "input-tensor-from-meta=1\noffsets=1",  # nor any preprocessing for prepared tensors
+    ],
+)
+def test_offsets_nvinfer_accepts(tmp_path: Path, extra: str) -> None:
+    read_nvinfer(detector(tmp_path, extra))

@@ -45,6 +45,7 @@ from visionflow.infer.config import (
     Precision,
     ProcessMode,
     TensorOrder,
+    input_channels,
     read_label_file,
     resolve_config_path,
 )
@@ -693,6 +694,8 @@ class _Reader:
             item = self.origin.get("cluster_mode") or self.origin["network_type"]
             reason = "instance segmentation (network-type=3) needs cluster-mode=4"
             raise self._error(item, reason, "4 (none)")
+        if not self.fields.get("input_tensor_from_meta"):
+            self._check_channels()
         detector = network_type in (NetworkType.DETECTOR, NetworkType.INSTANCE_SEGMENTATION)
         if detector and not self.fields.get("num_detected_classes"):
             self.report.warnings.append(
@@ -709,6 +712,31 @@ class _Reader:
                 "applies to secondary classifiers only; DeepStream turns it off",
             )
             self.fields["classifier_async_mode"] = False
+
+    def _check_channels(self) -> None:
+        """nvinfer's preparePreprocess: RGB/BGR need 3 input channels, GRAY 1; with a
+        net-scale-factor > 0, offsets must give one value per channel — else it does not start
+        ("Preprocessor set scale and offsets failed")."""
+        color = self.fields.get("model_color_format", ColorFormat.RGB)
+        channels = input_channels(color)
+        dims = self.fields.get("infer_dims")
+        if dims is not None and dims[0] != channels:
+            raise self._error(
+                self.origin["infer_dims"],
+                f"{dims[0]} channels, but model-color-format={int(color)} ({color.name}) needs "
+                f"{channels}; nvinfer refuses to start",
+                f"{channels};<h>;<w>",
+            )
+        offsets = self.fields.get("offsets", ())
+        if offsets and self.fields.get("net_scale_factor", 1.0) > 0 and len(offsets) != channels:
+            raise self._error(
+                self.origin["offsets"],
+                f"{len(offsets)} values for a {color.name} network input of {channels} "
+                "channel(s); nvinfer refuses to start (Preprocessor set scale and offsets failed)",
+                f"{channels} value(s) separated by ';', one per channel"
+                if channels > 1
+                else "1 value",
+            )
 
     def _read_labels(self) -> None:
         path = self.fields.get("labelfile_path")
