@@ -23,6 +23,7 @@ _EXPORTS = {
     "Detections": "visionflow.core.meta",
     "FrameMeta": "visionflow.core.meta",
     "Element": "visionflow.core.element",
+    "Sink": "visionflow.core.element",
     "Source": "visionflow.core.source",
     "Pipeline": "visionflow.core.pipeline",
     "PipelineReport": "visionflow.core.pipeline",
