@@ -47,11 +47,21 @@ def _nvinfer(path: Path) -> ConfigReport:
 
 
 def _visionflow_pipeline(path: Path) -> ConfigReport:
+    """The pipeline, and the model config of each inference stage (absent: a warning)."""
     from visionflow.config.pipeline import load_pipeline_config
     from visionflow.config.yamlio import load_yaml
 
-    load_pipeline_config(path)
-    return _all_honoured(path, "visionflow-pipeline", load_yaml(path).data)
+    config = load_pipeline_config(path)
+    doc = load_yaml(path)
+    report = _all_honoured(path, "visionflow-pipeline", doc.data)
+    for i, stage in enumerate(config.infer):
+        line = doc.line_of(("infer", i, "config"))
+        where = f"{path}:{line}" if line else str(path)
+        if not os.path.isfile(stage.config):
+            report.warnings.append(f"{where}: infer.{i}.config: {stage.config} not found")
+        else:
+            report.merge(validate_file(stage.config), prefix=f"infer.{i}/")
+    return report
 
 
 def _visionflow_infer(path: Path) -> ConfigReport:

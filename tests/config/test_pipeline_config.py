@@ -127,3 +127,25 @@ def test_box_geometry_override_of_an_nvinfer_file(
     )
     (infer,) = [e for e in load_app(path).pipeline.elements if isinstance(e, Infer)]
     assert infer.config.box_geometry.value == expected
+
+
+def test_validate_checks_the_model_config_of_each_stage(tmp_path: Path) -> None:
+    from visionflow.validate import validate_file
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "pgie.txt").write_text("[property]\nonnx-file=m.onnx\nnetwork-mode=7\n")
+    pipeline = write(
+        tmp_path,
+        f"sources:\n  - uri: a.mp4\ninfer:\n  - config: {models / 'pgie.txt'}\n"
+        f"  - config: {models / 'absent.txt'}\n",
+    )
+
+    report = validate_file(pipeline)
+
+    assert report.errors == [
+        f"{models / 'pgie.txt'}:3: [property] network-mode = 7: invalid value; expected "
+        "0 (FP32), 1 (INT8), 2 (FP16) or 3 (best)"
+    ]
+    assert f"{pipeline}:5: infer.1.config: {models / 'absent.txt'} not found" in report.warnings
+    assert "infer.0/property.network-mode" not in report.honoured

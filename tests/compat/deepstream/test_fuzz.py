@@ -1,8 +1,9 @@
 """Mutated configs through every reader: no traceback, every rejection precise.
 
-Seeds are configs of every kind ``validate`` recognises, written here (so the test runs from the
-repository alone), the models the package ships, and — when ``shared/corpus/deepstream`` is beside
-the repository — the real DeepStream corpus. Each seed is mutated deterministically (empty values,
+Seeds are configs of every kind ``validate`` recognises, written here, the configs the package
+ships, the real DeepStream configs shipped in ``tests/data/deepstream`` (so the test runs from the
+repository alone) and — when it is present (see :mod:`support.corpus`) — the whole DeepStream
+corpus. Each seed is mutated deterministically (empty values,
 YAML tags, dates, huge integers, hex floats, deep nesting, lines without ``=``, typos, bytes that
 are not UTF-8, truncation…) and read by ``validate_file`` and by the loaders ``infer`` and ``run``
 use. Nothing may escape but :class:`~visionflow.errors.ConfigError`, and a rejection must name the
@@ -26,10 +27,10 @@ from pathlib import Path
 
 import pytest
 
+from support.corpus import CORPUS, DATA, NEEDS_CORPUS, PRESENT
 from visionflow.errors import ConfigError
 from visionflow.validate import validate_file
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared/corpus/deepstream"
 ZOO = Path(__file__).resolve().parents[3] / "src/visionflow/zoo/models"
 
 #: Seeds written here, one per kind of file, so the test needs nothing outside the repository.
@@ -520,7 +521,8 @@ class Tally:
 
 
 def _seed_files(folder: Path, corpus: bool) -> list[Path]:
-    """Seed configs written under ``folder`` (with the corpus tree copied there when asked)."""
+    """Seed configs written under ``folder``: those of this file, the package's and the shipped
+    DeepStream configs — or, when ``corpus`` is set, the whole corpus tree (copied there)."""
     folder.mkdir(parents=True, exist_ok=True)
     seeds = []
     for name, text in SEEDS.items():
@@ -530,14 +532,16 @@ def _seed_files(folder: Path, corpus: bool) -> list[Path]:
     for path in sorted(ZOO.glob("*.yml")):
         shutil.copy(path, folder / path.name)
         seeds.append(folder / path.name)
-    if corpus:
-        shutil.copytree(CORPUS, folder / "corpus", dirs_exist_ok=True)
-        seeds = sorted(
-            p
-            for p in (folder / "corpus").rglob("*")
-            if p.is_file() and p.suffix in (".txt", ".yml", ".yaml") and p.name != "SOURCES.txt"
-        )
-    return seeds
+    shutil.copytree(CORPUS if corpus else DATA, folder / "corpus", dirs_exist_ok=True)
+    shipped = sorted(
+        p
+        for p in (folder / "corpus").rglob("*")
+        if p.is_file()
+        and p.suffix in (".txt", ".yml", ".yaml")
+        and p.name != "SOURCES.txt"
+        and p.parent != folder / "corpus"  # the shipped lists of corpus files
+    )
+    return shipped if corpus else seeds + shipped
 
 
 def _mutations(seeds: list[Path], count: int, seed: int) -> Iterator[Path]:
@@ -580,9 +584,7 @@ def test_generated_seeds_never_crash_and_every_rejection_is_placed(tmp_path: Pat
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not CORPUS.is_dir(), reason="needs the DeepStream corpus at ../shared/corpus/deepstream"
-)
+@pytest.mark.skipif(not PRESENT, reason=NEEDS_CORPUS)
 def test_corpus_mutations_never_crash_and_every_rejection_is_placed(tmp_path: Path) -> None:
     tally = run_fuzz(tmp_path, 1000, corpus=True)
 
@@ -598,7 +600,7 @@ if __name__ == "__main__":
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
     with tempfile.TemporaryDirectory() as tmp:
-        result = run_fuzz(Path(tmp), count, corpus=CORPUS.is_dir())
+        result = run_fuzz(Path(tmp), count, corpus=PRESENT)
     print(_summary(result))
     print(f"crash rate {len(result.crashes) / result.runs:.2%}; kinds {dict(result.kinds)}")
     causes = Counter(c.strip().splitlines()[-1][:100] for c in result.crashes)
