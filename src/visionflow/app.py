@@ -2,8 +2,8 @@
 
 A visionflow pipeline YAML and a deepstream-app config both become a :class:`PipelineConfig`; this
 module turns that into a running :class:`~visionflow.core.pipeline.Pipeline`: sources → streammux
-→ inference stages → metadata sinks → tiler → OSD → video sinks. Metadata sinks sit before the
-tiler so they see every stream in its own coordinates.
+→ primary inference → tracker → secondary inference → metadata sinks → tiler → OSD → video
+sinks. Metadata sinks sit before the tiler so they see every stream in its own coordinates.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
-from visionflow.config.pipeline import PipelineConfig, SinkConfig, load_pipeline_config
+from visionflow.config.pipeline import (
+    PipelineConfig,
+    SinkConfig,
+    TrackerStageConfig,
+    load_pipeline_config,
+)
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.pipeline import Pipeline, PipelineReport
@@ -70,6 +75,8 @@ class App:
                     overrides=overrides,
                 )
             )
+        if config.tracker is not None:  # after the primary stage, as deepstream-app links it
+            elements.insert(min(1, len(elements)), _tracker(config.tracker))
         elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type == "jsonl"]
         if config.tiler is not None and config.tiler.enable:
             from visionflow.mux.tiler import Tiler
@@ -139,6 +146,18 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
         sink = JsonLinesSink(cfg.path)
     sink.name = name
     return sink
+
+
+def _tracker(stage: TrackerStageConfig) -> Element:
+    """The tracker element of a ``tracker`` stage: the file's config (or the ``algorithm``
+    preset) with the settings the stage gives over it."""
+    from visionflow.compat.deepstream.tracker import tracker_config
+    from visionflow.track import Tracker, TrackerConfig, preset
+
+    given = stage.model_dump(include=stage.model_fields_set - {"config", "name"})
+    base = tracker_config(stage.config) if stage.config is not None else preset(stage.algorithm)
+    config = TrackerConfig.model_validate({**base.model_dump(), **given})
+    return Tracker(config, name=stage.name)
 
 
 def _import_callable(ref: str) -> Callable[..., Any]:

@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from visionflow.config.yamlio import load_yaml, validate
+from visionflow.track.config import TrackerConfig
 
 
 class _Strict(BaseModel):
@@ -132,6 +133,20 @@ class TilerConfig(_Strict):
     height: int = Field(720, ge=16, description="Height of the composed picture.")
 
 
+class TrackerStageConfig(TrackerConfig):
+    """Object tracking after the primary inference (DeepStream ``[tracker]``)."""
+
+    # Settings given here override the file's; without a file, ``algorithm`` picks the preset
+    # the other settings start from (visionflow.app._tracker).
+
+    config: Path | None = Field(
+        None,
+        description="A DeepStream low-level tracker YAML (NvMultiObjectTracker's "
+        "ll-config-file); the keys visionflow honours set the tracker.",
+    )
+    name: str = Field("tracker", description="Element name.")
+
+
 class SinkConfig(_Strict):
     """An output: an encoded video file, metadata as JSON Lines, or nothing (fakesink)."""
 
@@ -176,6 +191,9 @@ class PipelineConfig(_Strict):
     tiler: TilerConfig | None = Field(
         None, description="Mosaic of all streams; absent: streams stay apart."
     )
+    tracker: TrackerStageConfig | None = Field(
+        None, description="Object tracking after inference; absent: objects stay untracked."
+    )
     sinks: list[SinkConfig] = Field([SinkConfig(type="fake")], description="Outputs.")
     probes: list[ProbeConfig] = Field([], description="Python callbacks on batches.")
     queue_size: int = Field(4, ge=1, description="Capacity of every queue between elements.")
@@ -197,7 +215,12 @@ class PipelineConfig(_Strict):
         sinks = [
             s if s.path is None else s.model_copy(update={"path": fix(s.path)}) for s in self.sinks
         ]
-        return self.model_copy(update={"sources": sources, "infer": infer, "sinks": sinks})
+        tracker = self.tracker
+        if tracker is not None and tracker.config is not None:
+            tracker = tracker.model_copy(update={"config": fix(tracker.config)})
+        return self.model_copy(
+            update={"sources": sources, "infer": infer, "sinks": sinks, "tracker": tracker}
+        )
 
 
 def load_pipeline_config(path: str | Path) -> PipelineConfig:

@@ -162,6 +162,7 @@ def pages() -> dict[str, str]:
                 p.InferStageConfig,
                 p.OSDConfig,
                 p.TilerConfig,
+                p.TrackerStageConfig,
                 p.SinkConfig,
                 p.ProbeConfig,
             ],

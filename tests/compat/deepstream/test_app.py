@@ -182,7 +182,9 @@ def test_file_sink_and_fakesink(tmp_path: Path) -> None:
     assert {"sink1.output-file", "sink1.container", "sink1.codec"} <= set(report.honoured)
 
 
-def test_message_sink_tracker_and_analytics_are_accepted_but_not_run(tmp_path: Path) -> None:
+def test_message_sink_and_analytics_are_accepted_but_not_run_the_tracker_runs(
+    tmp_path: Path,
+) -> None:
     write(tmp_path, "tracker.yml", "%YAML:1.0\nBaseConfig:\n  minDetectorConfidence: 0.2\n")
     path = app_file(
         tmp_path,
@@ -204,9 +206,10 @@ def test_message_sink_tracker_and_analytics_are_accepted_but_not_run(tmp_path: P
     config, report = read_deepstream_app(path)
 
     assert config.sinks == [SinkConfig(type="fake")]
-    tracker = "tracker not available yet in visionflow; objects pass untracked"
-    assert report.ignored["tracker.ll-config-file"] == tracker
-    assert report.ignored["tracker/BaseConfig.minDetectorConfidence"] == tracker
+    assert config.tracker is not None
+    assert config.tracker.config == tmp_path / "tracker.yml"
+    assert {"tracker.enable", "tracker.ll-config-file"} <= set(report.honoured)
+    assert "tracker/BaseConfig.minDetectorConfidence" in report.honoured
     assert (
         report.ignored["tracker.enable-past-frame"]
         == "legacy key; DeepStream 8 warns and ignores it"
@@ -530,6 +533,7 @@ def test_sample_source4_tiled_config(tmp_path: Path) -> None:
     (spec §10 #32; comments dropped), with small nvinfer files next to it."""
     folder = tmp_path / "samples/configs/deepstream-app"
     write(folder, "config_infer_primary.txt", PGIE)
+    write(folder, "config_tracker_NvDCF_perf.yml", "%YAML:1.0\nBaseConfig: {}\n")
     for name in ("vehicletypes", "carcolor", "carmake"):
         write(folder, f"config_infer_secondary_{name}.txt", SGIE)
     path = write(folder, "source4.txt", SOURCE4)
@@ -555,6 +559,9 @@ def test_sample_source4_tiled_config(tmp_path: Path) -> None:
     ]
     assert report.ignored["primary-gie.model-engine-file"].startswith("TensorRT engine")
     assert report.ignored["sink0.source-id"] == "the sink receives the tiled picture"
+    assert config.tracker is not None
+    assert config.tracker.config == folder / "config_tracker_NvDCF_perf.yml"
+    assert report.ignored["tracker.tracker-width"].startswith("visionflow's trackers work on boxes")
 
 
 def test_deepstream_app_config_runs_in_visionflow(tmp_path: Path) -> None:

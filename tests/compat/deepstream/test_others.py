@@ -27,16 +27,10 @@ Reader = Callable[[Path], ConfigReport]
     ("reader", "name", "count", "reason"),
     [
         (
-            read_tracker,
-            f"{PY}/deepstream-test2/config_tracker_NvDCF_perf.yml",
-            33,
-            "not available yet",
-        ),
-        (
             read_tracker_ini,
             f"{PY}/deepstream-test2/dstest2_tracker_config.txt",
             5,
-            "not available yet",
+            "Python sample apps only",
         ),
         (
             read_analytics,

@@ -15,7 +15,9 @@ The file is read as ``deepstream_app_config_parser.c`` (INI) and
   the primary GIE, and GIE ids must be distinct (an unset one counts as 0).
 * ``[sinkN]``: fakesink and file sinks map directly; display (2), RTSP (4) and DRM (5) sinks
   become a video file next to the config, with a warning; message sinks (6) are not available.
-* ``[tracker]``, analytics, preprocess, message and other groups are validated and reported.
+* ``[tracker]`` → the tracker, configured by its ``ll-config-file``
+  (:func:`~visionflow.compat.deepstream.tracker.read_tracker`).
+* Analytics, preprocess, message and other groups are validated and reported.
 
 GKeyFile rules apply: a source, GIE or sink group whose ``enable`` is missing, 0 or not an
 integer is skipped. Every key ends in the report as honoured or ignored (with the reason).
@@ -68,6 +70,7 @@ from visionflow.config.pipeline import (
     SourceConfig,
     StreamMuxConfig,
     TilerConfig,
+    TrackerStageConfig,
 )
 from visionflow.errors import ConfigError
 from visionflow.infer.config import InferConfig, ProcessMode
@@ -213,6 +216,7 @@ class _AppReader:
         self.primary: _Gie | None = None
         self.secondaries: list[_Gie] = []
         self.sinks: list[tuple[str, dict[str, Any]]] = []
+        self.tracker: TrackerStageConfig | None = None
 
     # --- driver ---------------------------------------------------------------------------------
 
@@ -617,21 +621,43 @@ class _AppReader:
     # --- tracker, sinks and accepted-but-not-run groups -------------------------------------------
 
     def _tracker(self, group: str) -> None:
+        """``[tracker]``: the low-level file's honoured keys make the tracker (the first file
+        of a ``;`` list: sub-batches are not available, every stream uses it)."""
         table = {**K.TRACKER_KEYS, **K.LEGACY_TRACKER_KEYS}
         values = read_group(self.doc, group, table)
         enabled = values.get("enable", 0) != 0
         legacy = dict.fromkeys(K.LEGACY_TRACKER_KEYS, K.LEGACY)
-        reason = K.TRACKER if enabled else "tracker disabled (enable=0 or missing)"
-        record_group(self.doc, group, table, self.report, ignore=reason, reasons=legacy)
+        reasons = {**legacy, **K.TRACKER_NOT_HONOURED}
+        files = [item for item in values.get("ll-config-file", "").split(";") if item]
+        library = values.get("ll-lib-file", K.TRACKER_LIBRARY)
+        if os.path.basename(library) != os.path.basename(K.TRACKER_LIBRARY):
+            reasons["ll-lib-file"] = (
+                f"only NvMultiObjectTracker ({os.path.basename(K.TRACKER_LIBRARY)}) is "
+                "reproduced; it tracks instead"
+            )
+            self.report.warnings.append(f"{self.doc.file}: [{group}] ll-lib-file: {library}: "
+                                        f"{reasons['ll-lib-file']}")  # fmt: skip
+        if len(files) > 1:
+            reasons["ll-config-file"] = (
+                f"sub-batches are not available: every stream uses the first file, {files[0]}"
+            )
+        ignore = None if enabled else "tracker disabled (enable=0 or missing)"
+        record_group(self.doc, group, table, self.report, ignore=ignore, reasons=reasons)
         self.report.warnings += [
             self.doc.warning(e, K.LEGACY) for e in self.doc.entries(group) if e.key in legacy
         ]
         if not enabled:
             return
-        self.report.warnings.append(f"{self.doc.file}: [{group}] {K.TRACKER}")
-        for item in values.get("ll-config-file", "").split(";"):
-            if item:
-                self._nested(group, "ll-config-file", resolve(item, self.doc.file), read_tracker)
+        if not files:  # NvMultiObjectTracker's own defaults: the IOU preset
+            self.tracker = TrackerStageConfig(algorithm="iou")
+            return
+        path = resolve(files[0], self.doc.file)
+        if not os.path.isfile(path):
+            self._blocker(f"ll-config-file: {path} not found", group, "ll-config-file")
+            return
+        for item in files:
+            self._nested(group, "ll-config-file", resolve(item, self.doc.file), read_tracker)
+        self.tracker = TrackerStageConfig(config=path)
 
     def _nested(
         self, group: str, key: str, path: Path, reader: Callable[[Path], ConfigReport] | None
@@ -785,6 +811,7 @@ class _AppReader:
             infer=stages,
             osd=self._osd(osd) if osd.get("enable", 0) else None,
             tiler=self._tiler(tiled) if tiled.get("enable", 0) else None,
+            tracker=self.tracker,
             sinks=[s for s in sinks if s is not None] or [_FAKE_SINK],
         )
 

@@ -39,7 +39,27 @@ MESSAGES = "nvmsgconv/nvmsgbroker are not available in visionflow yet; no messag
 OSD_STYLE = "not configurable in visionflow's OSD yet (it uses its own font and palette)"
 CLOCK = "the OSD clock is not available in visionflow"
 MUX_TUNING = "nvstreammux tuning with no counterpart in visionflow's streammux"
-TRACKER = "tracker not available yet in visionflow; objects pass untracked"
+TRACKER = (
+    "read by NVIDIA's Python sample apps only; visionflow's tracker is configured by a "
+    "deepstream-app [tracker] group or a pipeline file's tracker stage"
+)
+TRACKER_LIBRARY = "/opt/nvidia/deepstream/deepstream/lib/libnvds_nvmultiobjecttracker.so"
+#: ``[tracker]`` keys with no effect in visionflow, and why.
+TRACKER_NOT_HONOURED = {
+    "tracker-width": "visionflow's trackers work on boxes in frame coordinates, not pixels",
+    "tracker-height": "visionflow's trackers work on boxes in frame coordinates, not pixels",
+    "gpu-id": "tracking runs on the CPU",
+    "tracker-surface-type": "tracking needs no pixels",
+    "tracking-surface-type": "tracking needs no pixels",
+    "compute-hw": "tracking needs no pixels",
+    "display-tracking-id": "the OSD always shows the tracking id in its tags",
+    "tracking-id-reset-mode": "ids are never reset within a run",
+    "input-tensor-meta": "tracking needs no tensors",
+    "tensor-meta-gie-id": "tracking needs no tensors",
+    "user-meta-pool-size": "no memory pools to size",
+    "sub-batches": "sub-batches are not available: one tracker serves every stream",
+    "sub-batch-err-recovery-trial-cnt": "sub-batches are not available",
+}
 ANALYTICS = "nvdsanalytics is not implemented in visionflow yet"
 PREPROCESS = "nvdspreprocess is not implemented in visionflow yet"
 

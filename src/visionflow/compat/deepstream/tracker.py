@@ -6,12 +6,15 @@ The low-level file is OpenCV ``FileStorage`` YAML: a ``%YAML:1.0`` first line (n
 ``VisualTracker``, ``ReID``, ``ObjectModelProjection``, ``PoseEstimator``). OpenCV reads values by
 their YAML type: numbers, strings and sequences.
 
-visionflow has no tracker yet, so every key is reported as ignored — but values are still
-checked (types, enumerations, ranges) so that ``visionflow validate`` catches mistakes.
+Values are checked (types, enumerations, ranges) so that ``visionflow validate`` catches
+mistakes; the keys visionflow's trackers honour become a
+:class:`~visionflow.track.config.TrackerConfig` (:func:`tracker_config`), the others are reported
+as ignored with the reason (:func:`visionflow.track.config.not_honoured`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +37,9 @@ from visionflow.compat.deepstream.keys import (
 from visionflow.compat.deepstream.report import ConfigReport
 from visionflow.config.yamlio import construct
 from visionflow.errors import ConfigError
+from visionflow.track.config import TrackerConfig, from_deepstream, not_honoured
+
+log = logging.getLogger(__name__)
 
 UNKNOWN = "not an NvMultiObjectTracker key documented by NVIDIA"
 
@@ -207,6 +213,19 @@ def read_tracker(path: str | os.PathLike[str]) -> ConfigReport:
     Raises:
         ConfigError: a value NvMultiObjectTracker would misread or reject, or invalid YAML.
     """
+    return _read(path)[0]
+
+
+def tracker_config(path: str | os.PathLike[str]) -> TrackerConfig:
+    """The tracker configuration an NvMultiObjectTracker YAML file gives (see :func:`read_tracker`
+    for the errors); what is not honoured is logged as a warning."""
+    report, config = _read(path)
+    for warning in report.warnings:
+        log.warning("%s", warning)
+    return config
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[ConfigReport, TrackerConfig]:
     file = str(path)
     root = parse_yaml(Path(path))
     report = ConfigReport(file, "tracker")
@@ -214,6 +233,7 @@ def read_tracker(path: str | os.PathLike[str]) -> ConfigReport:
         raise ConfigError("empty tracker config", file=file)
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError("expected sections such as BaseConfig:", file=file, line=1)
+    values: dict[str, Any] = {}
     for section_node, body in root.value:
         section = str(section_node.value)
         keys = SECTIONS.get(section)
@@ -231,9 +251,16 @@ def read_tracker(path: str | os.PathLike[str]) -> ConfigReport:
                 report.ignore(name, UNKNOWN)
                 report.warnings.append(f"{file}:{line}: {name}: {UNKNOWN}")
                 continue
-            _check(spec, value_node, file, line, section, str(key_node.value), report)
-            report.ignore(name, TRACKER)
-    return report
+            key = str(key_node.value)
+            values[name] = _check(spec, value_node, file, line, section, key, report)
+    config, honoured, warnings = from_deepstream(values)
+    for name in values:
+        if name in honoured:
+            report.honour(name)
+        else:
+            report.ignore(name, not_honoured(name))
+    report.warnings += [f"{file}: {warning}" for warning in warnings]
+    return report, config
 
 
 def _check(
@@ -244,7 +271,8 @@ def _check(
     section: str,
     key: str,
     report: ConfigReport,
-) -> None:
+) -> Any:
+    """The checked value of one key (an integer key's float read as OpenCV reads it)."""
     value = construct(node, file, key=key, group=section)
     text = str(node.value) if isinstance(node, yaml.ScalarNode) else "…"
 
@@ -272,6 +300,7 @@ def _check(
             spec.check(value)
         except BadValueError as exc:
             raise error(exc.reason, exc.allowed) from None
+    return value
 
 
 def _has_type(kind: str, value: Any) -> bool:

@@ -1,0 +1,36 @@
+"""Multi-object tracking (DeepStream ``nvtracker``): the element, its algorithms and config.
+
+::
+
+    from visionflow.track import Tracker, preset
+
+    tracker = Tracker(preset("nvsort", probation_age=3))
+    tracker = Tracker("config_tracker_IOU.yml")  # a DeepStream low-level tracker file
+"""
+
+from visionflow.track.algorithm import (
+    ALGORITHMS,
+    SHADOW_TRACKS,
+    TRACK_AGE,
+    TRACKER_CONFIDENCE,
+    IdCounter,
+    IOUTracker,
+    NvSORTTracker,
+    TrackerAlgorithm,
+)
+from visionflow.track.config import TrackerConfig, preset
+from visionflow.track.element import Tracker
+
+__all__ = [
+    "ALGORITHMS",
+    "SHADOW_TRACKS",
+    "TRACKER_CONFIDENCE",
+    "TRACK_AGE",
+    "IOUTracker",
+    "IdCounter",
+    "NvSORTTracker",
+    "Tracker",
+    "TrackerAlgorithm",
+    "TrackerConfig",
+    "preset",
+]

@@ -1,0 +1,95 @@
+"""Data association: scoring target–detection pairs and choosing the matches (NvMultiObjectTracker's
+``DataAssociator``).
+
+A pair's score is ``matchingScoreWeight4Iou · IoU + matchingScoreWeight4SizeSimilarity · size
+similarity`` (size similarity: the smaller box area over the larger). A pair is a candidate only
+when its boxes overlap (IoU > 0, chosen: NVIDIA's thresholds default to 0, and a pair of disjoint
+boxes is no evidence of one object), its IoU, size similarity and score reach their minimums and,
+with ``checkClassMatch``, both have one class. Matching picks candidates greedily (best score
+first) or optimally (the assignment of largest total score,
+``scipy.optimize.linear_sum_assignment``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from visionflow.core.geometry import box_iou
+from visionflow.errors import MissingDependencyError
+
+INVALID = -1.0
+"""Score of a pair that may not be matched."""
+
+
+def size_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) smaller area over larger area of (N, 4) and (M, 4) xyxy boxes (0 for empty boxes)."""
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)[:, None]
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)[None, :]
+    low, high = np.minimum(area_a, area_b), np.maximum(area_a, area_b)
+    return np.where(high > 0, low / np.where(high > 0, high, 1), 0.0).astype(np.float32)
+
+
+def pair_scores(
+    targets: np.ndarray,
+    target_class: np.ndarray,
+    detections: np.ndarray,
+    detection_class: np.ndarray,
+    *,
+    weight_iou: float,
+    weight_size: float,
+    min_iou: float,
+    min_size: float,
+    min_overall: float,
+    check_class: bool,
+) -> np.ndarray:
+    """(N, M) float32 scores of N target boxes against M detection boxes; :data:`INVALID` where
+    the pair is no candidate."""
+    if not len(targets) or not len(detections):
+        return np.zeros((len(targets), len(detections)), np.float32)
+    iou = box_iou(targets, detections)
+    valid = (iou > 0) & (iou >= min_iou)
+    score = weight_iou * iou
+    if weight_size or min_size:
+        size = size_similarity(targets, detections)
+        valid &= size >= min_size
+        score = score + weight_size * size
+    valid &= score >= min_overall
+    if check_class:
+        valid &= target_class[:, None] == detection_class[None, :]
+    return np.where(valid, score, INVALID).astype(np.float32)
+
+
+def match_greedy(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (rows, columns) chosen best score first, each row and column at most once."""
+    rows, cols = np.nonzero(scores > INVALID)
+    if not len(rows):
+        return rows, cols
+    order = np.argsort(-scores[rows, cols], kind="stable")
+    used_r = np.zeros(scores.shape[0], bool)
+    used_c = np.zeros(scores.shape[1], bool)
+    keep_r, keep_c = [], []
+    for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+        if not used_r[r] and not used_c[c]:
+            used_r[r] = used_c[c] = True
+            keep_r.append(r)
+            keep_c.append(c)
+    return np.asarray(keep_r, np.intp), np.asarray(keep_c, np.intp)
+
+
+def match_optimal(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (rows, columns) of the largest total score among candidates."""
+    valid = scores > INVALID
+    if not valid.any():
+        empty = np.zeros(0, np.intp)
+        return empty, empty
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError as exc:  # pragma: no cover - scipy is a dependency
+        raise MissingDependencyError("scipy", "track", "optimal track association") from exc
+    # Only rows and columns with a candidate take part: the problem shrinks to what can match.
+    live_r, live_c = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+    sub = scores[np.ix_(live_r, live_c)]
+    cost = np.where(sub > INVALID, -sub - 1.0, 0.0)  # every candidate beats leaving it out
+    rows, cols = linear_sum_assignment(cost)
+    keep = sub[rows, cols] > INVALID
+    return live_r[rows[keep]], live_c[cols[keep]]
