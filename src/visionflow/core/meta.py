@@ -395,6 +395,70 @@ class TensorMeta:
     object_index: int = -1
 
 
+ANALYTICS_ROI = "analytics_roi"
+"""Extra column (object dtype): per object, the tuple of ROI labels it is in (DeepStream
+``NvDsAnalyticsObjInfo.roiStatus``)."""
+ANALYTICS_OVERCROWDING = "analytics_overcrowding"
+"""Extra column (object dtype): per object, the tuple of overcrowding zones it is in
+(``ocStatus``)."""
+ANALYTICS_LINES = "analytics_lines"
+"""Extra column (object dtype): per object, the tuple of lines it crossed on this frame
+(``lcStatus``)."""
+ANALYTICS_DIRECTION = "analytics_direction"
+"""Extra column (object dtype): per object, the label of the direction it moves along, or None
+(``dirStatus``)."""
+
+
+@dataclass(frozen=True, eq=False)
+class AnalyticsShape:
+    """Something the analytics element asks the OSD to draw (DeepStream display meta).
+
+    Attributes:
+        kind: ``roi``, ``overcrowding`` (closed polygons), ``line`` (a counting line),
+            ``line_direction`` or ``direction`` (an arrow from the first point to the second).
+        label: the rule's label.
+        points: (K, 2) float32 points in frame pixels.
+    """
+
+    kind: str
+    label: str
+    points: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class AnalyticsFrameMeta:
+    """Frame-level analytics results (DeepStream ``NvDsAnalyticsFrameMeta``); the per-object
+    results are the ``analytics_*`` extra columns of the frame's detections.
+
+    Attributes:
+        component_id: the analytics element's unique id.
+        objects_in_roi: ROI label → objects in it (``objInROIcnt``).
+        overcrowding: zone label → overcrowded (``ocStatus``).
+        overcrowding_counts: zone label → objects in it.
+        line_crossings: line label → crossings on this frame (``objLCCurrCnt``).
+        line_counts: line label → crossings since the start (``objLCCumCnt``).
+        line_class_counts: line label → class id → crossings since the start.
+        object_counts: class id → objects of the frame (``objCnt``).
+        shapes: what to draw (frame pixels); empty when nothing is to be drawn.
+        osd_mode: 0 draw nothing, 1 shapes and labels, 2 also counts and object status.
+        font_size: text height in pixels.
+        show_object_counts: also draw ``object_counts``.
+    """
+
+    component_id: int = 0
+    objects_in_roi: Mapping[str, int] = field(default_factory=dict)
+    overcrowding: Mapping[str, bool] = field(default_factory=dict)
+    overcrowding_counts: Mapping[str, int] = field(default_factory=dict)
+    line_crossings: Mapping[str, int] = field(default_factory=dict)
+    line_counts: Mapping[str, int] = field(default_factory=dict)
+    line_class_counts: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    object_counts: Mapping[int, int] = field(default_factory=dict)
+    shapes: tuple[AnalyticsShape, ...] = ()
+    osd_mode: int = 2
+    font_size: int = 12
+    show_object_counts: bool = False
+
+
 @dataclass(eq=False)
 class FrameMeta:
     """Metadata of one frame of a batch (DeepStream ``NvDsFrameMeta``).
@@ -410,6 +474,7 @@ class FrameMeta:
         segmentation: semantic segmentation maps attached to the frame.
         tensors: raw output tensors attached to the frame.
         inferred: ``gie-unique-id`` of every element that ran inference on this frame.
+        analytics: results of analytics elements (``nvdsanalytics``), one per element.
         user: free-form user metadata (probes may put anything here).
     """
 
@@ -426,6 +491,7 @@ class FrameMeta:
     segmentation: list[SegmentationMap] = field(default_factory=list)
     tensors: list[TensorMeta] = field(default_factory=list)
     inferred: set[int] = field(default_factory=set)
+    analytics: list[AnalyticsFrameMeta] = field(default_factory=list)
     user: dict[str, Any] = field(default_factory=dict)
 
     @property

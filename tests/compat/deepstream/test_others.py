@@ -32,13 +32,6 @@ Reader = Callable[[Path], ConfigReport]
             5,
             "Python sample apps only",
         ),
-        (
-            read_analytics,
-            f"{PY}/deepstream-nvdsanalytics/config_nvdsanalytics.txt",
-            35,
-            "nvdsanalytics is",
-        ),
-        (read_analytics, f"{TAO}/configs/app/config_nvdsanalytics.txt", 32, "nvdsanalytics"),
         (read_msgconv, f"{PY}/deepstream-test4/dstest4_msgconv_config.txt", 29, "nvmsgconv"),
         (read_msgbroker, f"{PY}/deepstream-test4/cfg_amqp.txt", 7, "message brokers"),
         (

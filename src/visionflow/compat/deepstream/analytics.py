@@ -7,7 +7,8 @@ labelled ``roi-<L>``, ``line-crossing-<L>`` or ``direction-<L>`` key. Coordinate
 ≥ 0 in the ``config-width`` × ``config-height`` space: a polygon is x;y pairs, a line crossing
 is exactly 8 values (direction vector, then the line), a direction is exactly 4.
 
-visionflow has no analytics element yet: every key is reported ignored, after validation.
+The keys visionflow's :class:`~visionflow.analytics.Analytics` element honours are reported
+honoured (:func:`analytics_config` gives its config); ``obj-cnt-win-in-ms`` is reported ignored.
 DeepStream reads past the end of an odd polygon or a short line (undefined behaviour); these are
 reported as errors here.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from visionflow.compat.deepstream.app_keys import ANALYTICS
+from visionflow.analytics.config import NOT_HONOURED, AnalyticsConfig, from_deepstream
 from visionflow.compat.deepstream.gkeyfile import BadValueError
 from visionflow.compat.deepstream.keys import (
     Document,
@@ -30,6 +31,8 @@ from visionflow.compat.deepstream.keys import (
     choice,
     ignore_group,
     load_document,
+    read_group,
+    record_group,
     require,
 )
 from visionflow.compat.deepstream.report import ConfigReport
@@ -121,13 +124,25 @@ def read_analytics(path: str | os.PathLike[str]) -> ConfigReport:
     Raises:
         ConfigError: where nvdsanalytics would fail (or read out of bounds), located in the file.
     """
+    return _read(path)[0]
+
+
+def analytics_config(path: str | os.PathLike[str], *, unique_id: int = 0) -> AnalyticsConfig:
+    """The analytics config an nvdsanalytics file gives (see :func:`read_analytics` for the
+    errors)."""
+    return from_deepstream(_read(path)[1], unique_id=unique_id)
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[ConfigReport, dict[str, dict[str, Any]]]:
+    groups: dict[str, dict[str, Any]] = {}
     doc = load_document(path)
     report = ConfigReport(doc.file, "nvdsanalytics")
     if "property" not in doc.groups():
         raise ConfigError("no [property] group; nvdsanalytics requires one", file=doc.file)
     for group in doc.groups():
         if group == "property":
-            values = check_group(doc, group, PROPERTY, report, ignore=ANALYTICS)
+            values = groups[group] = read_group(doc, group, PROPERTY)
+            record_group(doc, group, PROPERTY, report, reasons=NOT_HONOURED)
             require(
                 doc, group, values, ("config-width", "enable", "config-height"), "nvdsanalytics"
             )
@@ -137,9 +152,9 @@ def read_analytics(path: str | os.PathLike[str]) -> ConfigReport:
             ignore_group(doc, group, report, f"nvdsanalytics does not read group [{group}]")
             continue
         table, label, default_mode = STREAM_GROUPS[prefix]
-        values = check_group(doc, group, table, report, ignore=ANALYTICS)
+        values = groups[group] = check_group(doc, group, table, report)
         _check_stream_group(doc, group, values, label, default_mode, report)
-    return report
+    return report, groups
 
 
 def _check_stream_group(
