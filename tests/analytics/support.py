@@ -8,7 +8,9 @@ from fractions import Fraction
 import numpy as np
 
 from visionflow.analytics import Analytics
-from visionflow.core.meta import Detections, FrameMeta
+from visionflow.core.batch import Batch
+from visionflow.core.frame import Frame, PixelFormat
+from visionflow.core.meta import BatchMeta, Detections, FrameMeta
 
 
 def box(x: float, y: float, w: float = 20, h: float = 40) -> list[float]:
@@ -63,3 +65,18 @@ def run_tracks(
 def line(x0: float, y0: float, vx: float, vy: float, n: int) -> list[tuple[float, float]]:
     """``n`` anchors from ``(x0, y0)`` moving ``(vx, vy)`` per frame."""
     return [(x0 + vx * t, y0 + vy * t) for t in range(n)]
+
+
+def batch_of(meta: FrameMeta, pixels: np.ndarray | None = None) -> Batch:
+    """A one-frame batch: ``meta`` with a black RGB picture of its size (or ``pixels``)."""
+    if pixels is None:
+        pixels = np.zeros((meta.height, meta.width, 3), np.uint8)
+    picture = Frame(
+        pixels,
+        PixelFormat.RGB24,
+        source_id=meta.source_id,
+        frame_num=meta.frame_num,
+        pts=meta.pts,
+        time_base=meta.time_base,
+    )
+    return Batch([picture], BatchMeta(frames=[meta]))

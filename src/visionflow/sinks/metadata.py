@@ -15,6 +15,7 @@ from typing import IO, Any, BinaryIO
 
 import numpy as np
 
+from visionflow.analytics.records import frame_analytics, object_analytics
 from visionflow.core.batch import Batch
 from visionflow.core.element import Sink
 from visionflow.core.meta import UNTRACKED, Detections, FrameMeta, SegmentationMap, TensorMeta
@@ -71,6 +72,7 @@ def _objects(dets: Detections) -> list[dict[str, Any]]:
     tracker = dets.tracker_id.tolist()
     parent = dets.parent.tolist()
     masks = None if dets.masks is None else dets.masks > dets.mask_threshold
+    analytics = object_analytics(dets)
     objects = []
     for i, (left, top, width, height) in enumerate(boxes):
         mask = None
@@ -100,6 +102,7 @@ def _objects(dets: Detections) -> list[dict[str, Any]]:
                     for c in dets.classifications[i]
                 ],
                 "mask": mask,
+                "analytics": analytics[i],
             }
         )
     return objects
@@ -145,6 +148,7 @@ def frame_record(meta: FrameMeta, *, include_tensors: bool = False) -> dict[str,
         "source_height": meta.source_height,
         "objects": _objects(meta.detections),
         "segmentation": [_segmentation(s) for s in meta.segmentation],
+        "analytics": [frame_analytics(a) for a in meta.analytics],
     }
     if include_tensors:
         record["tensors"] = [_tensors(t) for t in meta.tensors]
