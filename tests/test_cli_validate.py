@@ -80,7 +80,8 @@ def test_unknown_file_is_invalid_at_its_first_line(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert json.loads(result.output)["errors"] == [
-        f"{path}:1: key outside any group; the file must start with a [group] line"
+        f"{path}:1: key outside any group; the file must start with a [group] line; "
+        "expected a [group] line before the first key=value line"
     ]
 
 
@@ -139,7 +140,8 @@ CASES: list[tuple[str, bytes, str]] = [
         "pgie.yml",
         b"property:\n  onnx-file: m.onnx\n  batch-size: [1\n",
         ":4:1: invalid YAML: expected ',' or ']', but got '<stream end>' "
-        "(while parsing a flow sequence on line 3)",
+        "(while parsing a flow sequence on line 3); expected YAML: 'key: value' lines, nested "
+        "keys indented alike, values with ': ', '#' or a leading special character quoted",
     ),
     (
         "pgie.txt",

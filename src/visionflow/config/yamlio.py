@@ -55,6 +55,12 @@ _TAG_FORMS = {
 }
 
 
+_YAML_FORM = (
+    "YAML: 'key: value' lines, nested keys indented alike, values with ': ', '#' or a "
+    "leading special character quoted"
+)
+
+
 def compose(text: str, file: str) -> yaml.Node | None:
     """Parse YAML text into nodes (each knows its line and column); None for an empty document.
 
@@ -75,6 +81,7 @@ def compose(text: str, file: str) -> yaml.Node | None:
             file=file,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
+            allowed=_YAML_FORM,
         ) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1

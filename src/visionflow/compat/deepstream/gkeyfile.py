@@ -241,7 +241,12 @@ class KeyFile:
             if _is_group_line(stripped):
                 group = stripped[1 : stripped.rindex("]")]
                 if not group or any(c in "[]" or ord(c) < 32 or ord(c) == 127 for c in group):
-                    raise ConfigError(f"invalid group name [{group}]", file=file, line=number)
+                    raise ConfigError(
+                        f"invalid group name [{group}]",
+                        file=file,
+                        line=number,
+                        allowed="a name without '[', ']' or control characters",
+                    )
                 group_lines.setdefault(group, number)
                 entries.setdefault(group, [])
                 continue
@@ -258,10 +263,16 @@ class KeyFile:
                     "key outside any group; the file must start with a [group] line",
                     file=file,
                     line=number,
+                    allowed="a [group] line before the first key=value line",
                 )
             key = key.rstrip(_GLIB_SPACE)
             if not _is_key_name(key):
-                raise ConfigError(f"invalid key name {key!r}", file=file, line=number)
+                raise ConfigError(
+                    f"invalid key name {key!r}",
+                    file=file,
+                    line=number,
+                    allowed="a name without '=', '[' or ']' (or key[locale])",
+                )
             entries[group].append(KeyEntry(group, key, value.lstrip(_GLIB_SPACE), number))
         return cls(file, entries, group_lines)
 
