@@ -11,6 +11,7 @@ from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.meta import Detections, FrameMeta
+from visionflow.osd.analytics import draw_analytics
 from visionflow.osd.draw import draw_detections, draw_segmentation, draw_text
 from visionflow.osd.palette import Palette
 
@@ -28,7 +29,8 @@ class OSD(Element):
     ``display-mask``, ``border-width``, ``text-size`` (→ ``text_scale``: OpenCV's font scale,
     ``cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, text_size)``), ``show-clock``; the
     ``[class-attrs-N]`` ``border-color`` and ``bg-color`` keys map onto ``class_colors`` and
-    ``class_bg_colors``.
+    ``class_bg_colors``. Analytics results (``FrameMeta.analytics``) are drawn as their
+    ``osd_mode`` asks (:func:`~visionflow.osd.analytics.draw_analytics`).
 
     Args:
         display_text: draw a tag per object (label, confidence, ``#id``, classifier labels).
@@ -81,7 +83,12 @@ class OSD(Element):
     def draw(self, frame: Frame, meta: FrameMeta) -> Frame:
         """The frame with its metadata drawn on a copy of its pixels (RGB24, on the host)."""
         segmentation = meta.segmentation if self.display_segmentation else []
-        if not len(meta.detections) and not segmentation and not self.show_clock:
+        if (
+            not len(meta.detections)
+            and not segmentation
+            and not self.show_clock
+            and not meta.analytics
+        ):
             return frame.with_pixels(frame.to_numpy(), PixelFormat.RGB24)
         image = _private_rgb(frame)
         dets = meta.detections
@@ -100,6 +107,8 @@ class OSD(Element):
                 bg_colors=self.class_bg_colors,
                 masks=self.display_mask,
             )
+        for analytics in meta.analytics:  # a stream's frame: a mosaic carries none
+            draw_analytics(image, analytics, dets)
         if self.show_clock:
             margin = max(4, image.shape[0] // 90)
             clock = time.strftime("%Y-%m-%d %H:%M:%S")
