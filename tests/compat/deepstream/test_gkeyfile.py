@@ -280,3 +280,18 @@ def test_load_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         KeyFile.load(path).get_integer("property", "network-mode")
     assert str(info.value).startswith(f"{path}:2: [property] network-mode = x: not an integer")
+
+
+def test_huge_values_read_as_c_reads_them() -> None:
+    """strtol clamps a huge integer (GLib then refuses it as out of range); strtod overflows a
+    hexadecimal float to infinity, which GLib does not check — neither is a traceback."""
+    kf = KeyFile.parse(
+        "[g]\nbig=" + "9" * 5000 + "\nzeros=" + "0" * 5000 + "7\nhex=0x1p99999\nneg=-0x1p99999\n",
+        file="huge.txt",
+    )
+
+    with pytest.raises(ConfigError, match=r"huge.txt:2: \[g\] big = 9+: integer out of range"):
+        kf.get_integer("g", "big")
+    assert kf.get_integer("g", "zeros") == 7
+    assert kf.get_double("g", "hex") == float("inf")
+    assert kf.get_double("g", "neg") == float("-inf")

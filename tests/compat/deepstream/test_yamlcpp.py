@@ -116,3 +116,9 @@ def test_lists_split_at_every_semicolon() -> None:
     with pytest.raises(BadValueError) as info:
         yamlcpp.stod_list("0.5;x")
     assert str(info.value) == "item 2 ('x') is not a number"
+
+
+@pytest.mark.parametrize("read", [yamlcpp.as_int, yamlcpp.stoi])
+def test_integers_of_thousands_of_digits_are_out_of_range(read: object) -> None:
+    with pytest.raises(BadValueError, match="integer out of range"):
+        read("9" * 5000)  # type: ignore[operator]
