@@ -23,8 +23,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from visionflow.analytics.config import AnalyticsConfig
 from visionflow.config.yamlio import load_yaml, validate
-from visionflow.track.config import TrackerConfig
+from visionflow.track.config import Algorithm, TrackerConfig
 
 
 class _Strict(BaseModel):
@@ -139,12 +140,28 @@ class TrackerStageConfig(TrackerConfig):
     # Settings given here override the file's; without a file, ``algorithm`` picks the preset
     # the other settings start from (visionflow.app._tracker).
 
+    algorithm: Algorithm = Field(
+        "nvsort",
+        description="Without a file: the algorithm whose NVIDIA sample settings the stage "
+        "starts from (iou or nvsort); with one: overrides the file's choice.",
+    )
     config: Path | None = Field(
         None,
         description="A DeepStream low-level tracker YAML (NvMultiObjectTracker's "
         "ll-config-file); the keys visionflow honours set the tracker.",
     )
     name: str = Field("tracker", description="Element name.")
+
+
+class AnalyticsStageConfig(AnalyticsConfig):
+    """Video analytics after inference and tracking (DeepStream ``nvdsanalytics``): ROIs,
+    overcrowding, line crossing and direction. The rules come from a DeepStream nvdsanalytics
+    file, or are given here (``streams``); settings given here override the file's."""
+
+    config: Path | None = Field(
+        None, description="A DeepStream nvdsanalytics config file (INI or YAML)."
+    )
+    name: str = Field("analytics", description="Element name.")
 
 
 class SinkConfig(_Strict):
@@ -194,6 +211,9 @@ class PipelineConfig(_Strict):
     tracker: TrackerStageConfig | None = Field(
         None, description="Object tracking after inference; absent: objects stay untracked."
     )
+    analytics: AnalyticsStageConfig | None = Field(
+        None, description="Analytics after inference and tracking; absent: none."
+    )
     sinks: list[SinkConfig] = Field([SinkConfig(type="fake")], description="Outputs.")
     probes: list[ProbeConfig] = Field([], description="Python callbacks on batches.")
     queue_size: int = Field(4, ge=1, description="Capacity of every queue between elements.")
@@ -218,8 +238,17 @@ class PipelineConfig(_Strict):
         tracker = self.tracker
         if tracker is not None and tracker.config is not None:
             tracker = tracker.model_copy(update={"config": fix(tracker.config)})
+        analytics = self.analytics
+        if analytics is not None and analytics.config is not None:
+            analytics = analytics.model_copy(update={"config": fix(analytics.config)})
         return self.model_copy(
-            update={"sources": sources, "infer": infer, "sinks": sinks, "tracker": tracker}
+            update={
+                "sources": sources,
+                "infer": infer,
+                "sinks": sinks,
+                "tracker": tracker,
+                "analytics": analytics,
+            }
         )
 
 

@@ -159,6 +159,7 @@ class TrackerAlgorithm:
         missed[t] = False
         self.shadow[t] = 0
         self.shadow[missed] += 1
+        self.filter.hold_size(np.flatnonzero(missed))
         self.state[~missed & (self.state == SHADOW)] = ACTIVE
         self.state[missed & (self.state == ACTIVE)] = SHADOW
         dead = self.shadow > cfg.max_shadow_tracking_age

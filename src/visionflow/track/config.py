@@ -1,14 +1,13 @@
 """The tracker's typed configuration, and which NvMultiObjectTracker YAML key sets which field.
 
 Field names are the DeepStream keys in snake case; :data:`DEEPSTREAM_KEYS` maps each honoured
-``Section.key`` of a low-level tracker YAML file onto its field. The defaults make an NvSORT-class
-tracker (cascaded association, regular Kalman filter, association on predictions); thresholds
-default to NvMultiObjectTracker's documented defaults where NVIDIA states one
-(``minDetectorConfidence`` 0, ``checkClassMatch`` on, ``matchingScoreWeight4Iou`` 1,
-``tentativeDetectorConfidence`` 0.5, …) and to the stock IOU sample file's values for the
-target-management keys NVIDIA gives no default for. A DeepStream file starts from the library's
-own defaults instead (greedy matching, no state estimator, no prediction): see
-:func:`from_deepstream`.
+``Section.key`` of a low-level tracker YAML file onto its field. Field defaults are
+NvMultiObjectTracker's where NVIDIA documents one (``minDetectorConfidence`` 0, greedy matching,
+no state estimator, ``checkClassMatch`` on, ``matchingScoreWeight4Iou`` 1,
+``tentativeDetectorConfidence`` 0.5, …) and the stock IOU sample file's values for the
+target-management keys it gives none for: ``TrackerConfig()`` is what a DeepStream file that sets
+nothing gives. :func:`preset` gives the values of NVIDIA's sample files instead
+(``config_tracker_IOU.yml``, ``config_tracker_NvSORT.yml``), which NVIDIA tuned.
 """
 
 from __future__ import annotations
@@ -36,9 +35,10 @@ class TrackerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     algorithm: Algorithm = Field(
-        "nvsort",
+        "iou",
         description="iou: association on the last known boxes, no motion model (DeepStream's "
-        "IOU preset); nvsort: Kalman motion model and cascaded association (NvSORT).",
+        "IOU preset); nvsort: a Kalman motion model (the regular one when state_estimator is "
+        "none), as NvSORT.",
     )
     # BaseConfig
     min_detector_confidence: float = Field(
@@ -83,7 +83,7 @@ class TrackerConfig(BaseModel):
     )
     # DataAssociator
     association_matcher: Matcher = Field(
-        "cascaded",
+        "greedy",
         description="DataAssociator.associationMatcherType: greedy (0: best pairs first) or "
         "cascaded (1: confirmed targets with confident detections, then with tentative "
         "detections, then tentative targets; optimal assignment in each stage).",
@@ -123,13 +123,13 @@ class TrackerConfig(BaseModel):
         "confirmed target and a tentative detection.",
     )
     use_prediction_4_assoc: bool = Field(
-        True,
+        False,
         description="DataAssociator.usePrediction4Assoc: associate on the motion model's "
         "predicted boxes instead of the last known ones.",
     )
     # StateEstimator
     state_estimator: StateEstimator = Field(
-        "regular",
+        "none",
         description="StateEstimator.stateEstimatorType: none (0), simple (1: Kalman filter on "
         "centre, size and centre velocity, fixed noises) or regular (2: Kalman filter on "
         "centre, aspect ratio or width, height and their velocities, noises proportional to "
@@ -166,20 +166,46 @@ class TrackerConfig(BaseModel):
     )
 
 
-_LIBRARY = {
-    "association_matcher": "greedy",
-    "state_estimator": "none",
-    "use_prediction_4_assoc": False,
-}
 PRESETS: dict[str, dict[str, object]] = {
-    "iou": {"algorithm": "iou", **_LIBRARY},
-    "nvsort": {"algorithm": "nvsort"},
+    "iou": {  # config_tracker_IOU.yml (DeepStream 6.0 to 8.0)
+        "algorithm": "iou",
+        "max_targets_per_stream": 150,
+        "min_iou_diff_4_new_target": 0.5,
+        "probation_age": 4,
+        "max_shadow_tracking_age": 38,
+        "early_termination_age": 1,
+        "association_matcher": "greedy",
+        "matching_score_weight_4_size_similarity": 0.4,
+        "matching_score_weight_4_iou": 0.6,
+    },
+    "nvsort": {  # config_tracker_NvSORT.yml (DeepStream 6.2 to 8.0)
+        "algorithm": "nvsort",
+        "min_detector_confidence": 0.1345,
+        "max_targets_per_stream": 300,
+        "min_iou_diff_4_new_target": 0.578,
+        "probation_age": 5,
+        "max_shadow_tracking_age": 26,
+        "early_termination_age": 1,
+        "association_matcher": "cascaded",
+        "min_matching_score_4_overall": 0.2543,
+        "min_matching_score_4_size_similarity": 0.4019,
+        "min_matching_score_4_iou": 0.2159,
+        "matching_score_weight_4_size_similarity": 0.1365,
+        "matching_score_weight_4_iou": 0.3836,
+        "tentative_detector_confidence": 0.2331,
+        "min_matching_score_4_tentative_iou": 0.2867,
+        "use_prediction_4_assoc": True,
+        "state_estimator": "regular",
+        "noise_weight_var_4_loc": 0.0301,
+        "noise_weight_var_4_vel": 0.0017,
+        "use_aspect_ratio": True,
+    },
 }
-"""The fields that make an algorithm, applied by :func:`preset` under the caller's values."""
+"""The values of NVIDIA's sample file of each algorithm."""
 
 
 def preset(algorithm: Algorithm, **fields: object) -> TrackerConfig:
-    """A config for ``algorithm`` with its characteristic settings, ``fields`` overriding."""
+    """The config of NVIDIA's sample file for ``algorithm``, ``fields`` overriding."""
     return TrackerConfig.model_validate({**PRESETS[algorithm], **fields})
 
 
@@ -278,7 +304,7 @@ def from_deepstream(values: dict[str, object]) -> tuple[TrackerConfig, list[str]
         algorithm = "nvsort"
     else:
         algorithm = "nvsort" if estimator else "iou"
-    fields: dict[str, object] = {**_LIBRARY, "algorithm": algorithm}
+    fields: dict[str, object] = {"algorithm": algorithm}
     if visual and "DataAssociator.usePrediction4Assoc" not in values:
         # NvDCF associates its visual tracker's box in the new frame; the prediction stands in.
         fields["use_prediction_4_assoc"] = True

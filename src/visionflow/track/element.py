@@ -13,7 +13,7 @@ from visionflow.track.algorithm import (
     IdCounter,
     TrackerAlgorithm,
 )
-from visionflow.track.config import TrackerConfig
+from visionflow.track.config import TrackerConfig, preset
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ class Tracker(Element):
     estimated boxes.
 
     Args:
-        config: a :class:`TrackerConfig`, or the path of a DeepStream low-level tracker YAML file
+        config: a :class:`TrackerConfig` (default: NVIDIA's NvSORT sample settings,
+            ``preset("nvsort")``), or the path of a DeepStream low-level tracker YAML file
             (NvMultiObjectTracker's ``ll-config-file``; read with
             :func:`visionflow.compat.deepstream.tracker.tracker_config`).
         name: the element's name in the pipeline.
@@ -46,7 +47,7 @@ class Tracker(Element):
     ) -> None:
         super().__init__(name)
         if config is None:
-            config = TrackerConfig()
+            config = preset("nvsort")
         elif not isinstance(config, TrackerConfig):
             from visionflow.compat.deepstream.tracker import tracker_config
 

@@ -110,6 +110,13 @@ class KalmanFilter(ABC):
         idx = np.arange(self.dim)
         self.covariance[:, idx, idx] += q
 
+    def hold_size(self, rows: np.ndarray) -> None:
+        """Stop the size of targets ``rows`` from changing on its own (chosen for targets that
+        missed a detection: a size trend learnt from a few noisy boxes, carried through frames
+        without detections, would shrink or swell the box until nothing matches it again)."""
+        if self.dim == 8 and len(rows):
+            self.mean[rows, 6:] = 0.0
+
     def update(self, rows: np.ndarray, boxes: np.ndarray) -> None:
         """Correct targets ``rows`` with their measured ``boxes`` ((M, 4) xyxy)."""
         if not len(rows):

@@ -1,0 +1,73 @@
+"""A generated clip through the real bundled detector and the tracker, in a real pipeline: the
+ids in the JSON Lines output stay with the scene's ground-truth objects."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from visionflow.app import App
+from visionflow.config.pipeline import (
+    InferStageConfig,
+    PipelineConfig,
+    SinkConfig,
+    SourceConfig,
+    StreamMuxConfig,
+    TrackerStageConfig,
+)
+from visionflow.core.geometry import box_iou
+from visionflow.demo import SEED
+from visionflow.zoo import bundled_config
+from visionflow.zoo.scenes import MovingScene, write_clip
+
+WIDTH, HEIGHT, FRAMES = 640, 360, 150
+
+
+def test_ids_stay_with_the_objects_of_the_demo_scene(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "clip.mp4", WIDTH, HEIGHT, FRAMES, seed=SEED)
+    metadata = tmp_path / "tracks.jsonl"
+    config = PipelineConfig(
+        sources=[SourceConfig(uri=str(clip))],
+        streammux=StreamMuxConfig(batch_size=4, batched_push_timeout=-1),
+        infer=[InferStageConfig(config=bundled_config("shapes_det"))],
+        tracker=TrackerStageConfig(algorithm="nvsort"),
+        sinks=[SinkConfig(type="jsonl", path=metadata)],
+    )
+
+    report = App.from_config(config).run()
+
+    assert report.frames_out == FRAMES
+    records = [json.loads(line) for line in metadata.read_text().splitlines()]
+    assert [r["frame_num"] for r in records] == list(range(FRAMES))
+    scene = MovingScene(SEED, WIDTH, HEIGHT)
+    ids: dict[int, list[int]] = {}  # ground-truth object → tracker id in each matched frame
+    for record in records:
+        objects = record["objects"]
+        assert all(isinstance(o["tracker_id"], int) for o in objects)  # every object tracked
+        if not objects:
+            continue
+        boxes = np.array(
+            [[b["left"], b["top"], b["left"] + b["width"], b["top"] + b["height"]]
+             for b in (o["bbox"] for o in objects)],
+            np.float32,
+        )  # fmt: skip
+        iou = box_iou(boxes, scene.frame(record["frame_num"])[1].xyxy)
+        rows, cols = linear_sum_assignment(-iou)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            if iou[r, c] >= 0.5:
+                ids.setdefault(c, []).append(objects[r]["tracker_id"])
+
+    matched = sum(len(seq) for seq in ids.values())
+    kept = sum(max(seq.count(i) for i in set(seq)) for seq in ids.values())
+    switches = sum(a != b for seq in ids.values() for a, b in pairwise(seq))
+    num_objects = len(scene.frame(0)[1])
+    assert matched >= 0.7 * num_objects * FRAMES, f"only {matched} object-frames tracked"
+    assert kept / matched >= 0.95, f"{kept} of {matched} matched frames keep the object's id"
+    assert switches <= 2, f"{switches} id switches: {ids}"
+    # each object has an id of its own
+    majority = [max(set(seq), key=seq.count) for seq in ids.values()]
+    assert len(set(majority)) == len(majority)
