@@ -576,7 +576,7 @@ def _summary(tally: Tally) -> str:
 
 
 def test_generated_seeds_never_crash_and_every_rejection_is_placed(tmp_path: Path) -> None:
-    tally = run_fuzz(tmp_path, 1500, corpus=False)
+    tally = run_fuzz(tmp_path, 1000, corpus=False)
 
     assert tally.crashes == [], _summary(tally)
     assert tally.rejections > 200  # the mutations do reach the error paths
