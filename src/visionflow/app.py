@@ -2,8 +2,8 @@
 
 A visionflow pipeline YAML and a deepstream-app config both become a :class:`PipelineConfig`; this
 module turns that into a running :class:`~visionflow.core.pipeline.Pipeline`: sources → streammux
-→ primary inference → tracker → secondary inference → metadata sinks → tiler → OSD → video
-sinks. Metadata sinks sit before the tiler so they see every stream in its own coordinates.
+→ primary inference → tracker → secondary inference → analytics → metadata sinks → tiler → OSD
+→ video sinks. Metadata sinks sit before the tiler so they see every stream in its own coordinates.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from visionflow.config.pipeline import (
+    AnalyticsStageConfig,
     PipelineConfig,
     SinkConfig,
     TrackerStageConfig,
@@ -77,6 +78,8 @@ class App:
             )
         if config.tracker is not None:  # after the primary stage, as deepstream-app links it
             elements.insert(min(1, len(elements)), _tracker(config.tracker))
+        if config.analytics is not None:  # after the secondary stages, as deepstream-app links it
+            elements.append(_analytics(config.analytics))
         elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type == "jsonl"]
         if config.tiler is not None and config.tiler.enable:
             from visionflow.mux.tiler import Tiler
@@ -158,6 +161,18 @@ def _tracker(stage: TrackerStageConfig) -> Element:
     base = tracker_config(stage.config) if stage.config is not None else preset(stage.algorithm)
     config = TrackerConfig.model_validate({**base.model_dump(), **given})
     return Tracker(config, name=stage.name)
+
+
+def _analytics(stage: AnalyticsStageConfig) -> Element:
+    """The analytics element of an ``analytics`` stage: the file's rules (or none) with the
+    settings the stage gives over them."""
+    from visionflow.analytics import Analytics, AnalyticsConfig
+    from visionflow.compat.deepstream.analytics import analytics_config
+
+    given = stage.model_dump(include=stage.model_fields_set - {"config", "name"})
+    base = analytics_config(stage.config) if stage.config is not None else AnalyticsConfig()
+    config = AnalyticsConfig.model_validate({**base.model_dump(), **given})
+    return Analytics(config, name=stage.name)
 
 
 def _import_callable(ref: str) -> Callable[..., Any]:

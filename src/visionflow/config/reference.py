@@ -7,6 +7,7 @@ checks that the committed pages match the models.
 from __future__ import annotations
 
 import enum
+import inspect
 import sys
 import types
 import typing
@@ -68,7 +69,7 @@ def _page(title: str, intro: str, models: list[type[BaseModel]]) -> str:
         "",
     ]
     for model in models:
-        doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        doc = inspect.cleandoc(model.__doc__ or "").split("\n\n")[0].replace("\n", " ")
         parts += [f"## {model.__name__}", "", doc, "", model_table(model), ""]
     return "\n".join(parts)
 
@@ -140,6 +141,7 @@ def nvinfer_keys_page() -> str:
 
 def pages() -> dict[str, str]:
     """File name → Markdown, for every reference page."""
+    from visionflow.analytics import config as a
     from visionflow.config import pipeline as p
     from visionflow.infer.config import ClassAttributes, InferConfig
 
@@ -163,6 +165,12 @@ def pages() -> dict[str, str]:
                 p.OSDConfig,
                 p.TilerConfig,
                 p.TrackerStageConfig,
+                p.AnalyticsStageConfig,
+                a.StreamRules,
+                a.RoiRule,
+                a.OvercrowdingRule,
+                a.LineRule,
+                a.DirectionRule,
                 p.SinkConfig,
                 p.ProbeConfig,
             ],

@@ -186,6 +186,7 @@ def test_message_sink_and_analytics_are_accepted_but_not_run_the_tracker_runs(
     tmp_path: Path,
 ) -> None:
     write(tmp_path, "tracker.yml", "%YAML:1.0\nBaseConfig:\n  minDetectorConfidence: 0.2\n")
+    write(tmp_path, "analytics.txt", "[property]\nenable=1\nconfig-width=640\nconfig-height=480\n")
     path = app_file(
         tmp_path,
         """
@@ -199,7 +200,7 @@ def test_message_sink_and_analytics_are_accepted_but_not_run_the_tracker_runs(
         topic=detections
         [nvds-analytics]
         enable=1
-        config-file=missing_analytics.txt
+        config-file=analytics.txt
         """,
     )
 
@@ -215,11 +216,13 @@ def test_message_sink_and_analytics_are_accepted_but_not_run_the_tracker_runs(
         == "legacy key; DeepStream 8 warns and ignores it"
     )
     assert report.ignored["sink0.topic"].startswith("nvmsgconv/nvmsgbroker are not available")
-    assert (
-        report.ignored["nvds-analytics.enable"]
-        == "nvdsanalytics is not implemented in visionflow yet"
-    )
-    assert any("missing_analytics.txt not found" in w for w in report.warnings)
+    assert {"nvds-analytics.enable", "nvds-analytics.config-file"} <= set(report.honoured)
+    assert "nvds-analytics/property.config-width" in report.honoured
+    assert config.analytics is not None
+    assert config.analytics.config == tmp_path / "analytics.txt"
+    (tmp_path / "analytics.txt").unlink()
+    with pytest.raises(ConfigError, match=r"config-file: .*analytics.txt not found"):
+        read_deepstream_app(path)
 
 
 def test_osd_tiler_and_streammux(tmp_path: Path) -> None:

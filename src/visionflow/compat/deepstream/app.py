@@ -17,7 +17,9 @@ The file is read as ``deepstream_app_config_parser.c`` (INI) and
   become a video file next to the config, with a warning; message sinks (6) are not available.
 * ``[tracker]`` → the tracker, configured by its ``ll-config-file``
   (:func:`~visionflow.compat.deepstream.tracker.read_tracker`).
-* Analytics, preprocess, message and other groups are validated and reported.
+* ``[nvds-analytics]`` → the analytics element, configured by its ``config-file``
+  (:func:`~visionflow.compat.deepstream.analytics.read_analytics`).
+* Preprocess, message and other groups are validated and reported.
 
 GKeyFile rules apply: a source, GIE or sink group whose ``enable`` is missing, 0 or not an
 integer is skipped. Every key ends in the report as honoured or ignored (with the reason).
@@ -63,6 +65,7 @@ from visionflow.compat.deepstream.report import ConfigReport
 from visionflow.compat.deepstream.tracker import read_tracker
 from visionflow.compat.deepstream.unsupported import read_nvinferserver
 from visionflow.config.pipeline import (
+    AnalyticsStageConfig,
     InferStageConfig,
     OSDConfig,
     PipelineConfig,
@@ -217,6 +220,7 @@ class _AppReader:
         self.secondaries: list[_Gie] = []
         self.sinks: list[tuple[str, dict[str, Any]]] = []
         self.tracker: TrackerStageConfig | None = None
+        self.analytics: AnalyticsStageConfig | None = None
 
     # --- driver ---------------------------------------------------------------------------------
 
@@ -245,6 +249,8 @@ class _AppReader:
             self.values[group] = read_group(self.doc, group, _SINGLE[group])
         elif group == "tracker":
             self._tracker(group)
+        elif group == "nvds-analytics":
+            self._analytics(group)
         elif group == "primary-gie" or group.startswith("secondary-gie"):
             self._gie(group)
         elif group.startswith("sink"):
@@ -659,6 +665,24 @@ class _AppReader:
             self._nested(group, "ll-config-file", resolve(item, self.doc.file), read_tracker)
         self.tracker = TrackerStageConfig(config=path)
 
+    def _analytics(self, group: str) -> None:
+        """``[nvds-analytics]``: the analytics element, configured by its ``config-file``."""
+        values = read_group(self.doc, group, K.NVDS_ANALYTICS)
+        enabled = values.get("enable", 0) != 0
+        ignore = None if enabled else "group disabled (enable=0 or missing)"
+        record_group(self.doc, group, K.NVDS_ANALYTICS, self.report, ignore=ignore)
+        if not enabled:
+            return
+        if "config-file" not in values:
+            self._blocker("config-file: missing; nvdsanalytics needs one", group)
+            return
+        path = resolve(values["config-file"], self.doc.file)
+        if not os.path.isfile(path):
+            self._blocker(f"config-file: {path} not found", group, "config-file")
+            return
+        self._nested(group, "config-file", path, read_analytics)
+        self.analytics = AnalyticsStageConfig(config=path)
+
     def _nested(
         self, group: str, key: str, path: Path, reader: Callable[[Path], ConfigReport] | None
     ) -> None:
@@ -812,6 +836,7 @@ class _AppReader:
             osd=self._osd(osd) if osd.get("enable", 0) else None,
             tiler=self._tiler(tiled) if tiled.get("enable", 0) else None,
             tracker=self.tracker,
+            analytics=self.analytics,
             sinks=[s for s in sinks if s is not None] or [_FAKE_SINK],
         )
 
