@@ -115,3 +115,41 @@ def test_scale_from_frame_pixels_to_config_space() -> None:
     config = AnalyticsConfig(config_width=1920, config_height=1080)
     assert config.scale(640, 360) == (3.0, 3.0)
     assert AnalyticsConfig().scale(640, 360) == (1.0, 1.0)
+
+
+def test_pipeline_stage_reads_a_relative_file_and_overrides_its_settings(tmp_path: Path) -> None:
+    from visionflow.app import load_app
+    from visionflow.zoo.scenes import write_clip
+
+    write_clip(tmp_path / "clip.mp4", 64, 64, 2, seed=1)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules/analytics.txt").write_text(TAO.read_text())
+    pipeline = tmp_path / "pipeline.yml"
+    pipeline.write_text(
+        "sources:\n  - uri: clip.mp4\n"
+        "analytics: {config: rules/analytics.txt, osd_mode: 1, name: counting}\n"
+    )
+    app = load_app(pipeline)
+    (element,) = [e for e in app.pipeline.elements if isinstance(e, Analytics)]
+    assert element.name == "counting"
+    assert element.config.osd_mode == 1  # the stage's setting over the file's 2
+    assert element.config.streams == analytics_config(TAO).streams
+    assert app.run().frames_out == 2
+
+
+def test_deepstream_app_nvds_analytics_group_builds_the_element(tmp_path: Path) -> None:
+    from visionflow.app import load_app
+    from visionflow.zoo.scenes import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", 64, 64, 2, seed=1)
+    (tmp_path / "analytics.txt").write_text(PYTHON_APPS.read_text())
+    app_file = tmp_path / "app.txt"
+    app_file.write_text(
+        f"[source0]\nenable=1\ntype=2\nuri=file://{clip}\n"
+        "[streammux]\nbatch-size=1\n"
+        "[sink0]\nenable=1\ntype=1\n"
+        "[nvds-analytics]\nenable=1\nconfig-file=analytics.txt\n"
+    )
+    app = load_app(app_file)
+    (element,) = [e for e in app.pipeline.elements if isinstance(e, Analytics)]
+    assert element.config == analytics_config(PYTHON_APPS)
