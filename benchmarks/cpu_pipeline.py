@@ -1,7 +1,8 @@
 """cpu-pipeline benchmark (shared/bench.md): pipeline efficiency and speed-up over a naive loop.
 
 Workload: S streams of one generated 1280x720 H.264 clip → streammux (batch S) → detector
-(ONNX Runtime, FP32, CPU) → metadata, no drawing. Three measurements of the same model, clip,
+(ONNX Runtime, FP32, CPU — or ``--backend``/``--precision``, e.g. ``auto`` for visionflow's
+default path) → metadata, no drawing. Three measurements of the same model, clip,
 input size, batch and thread count, interleaved A B C A B C … in one process:
 
 * ``e2e``   — the visionflow pipeline: decode threads, batching, preprocessing, inference,
@@ -31,9 +32,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from visionflow.convert.engine import resolve_engine
 from visionflow.core.pipeline import Pipeline
 from visionflow.infer.backends import load_backend
-from visionflow.infer.config import InferConfig
+from visionflow.infer.backends.auto import resolve_backend
+from visionflow.infer.config import InferConfig, Precision
 from visionflow.infer.element import Infer
 from visionflow.media import VideoSource
 from visionflow.mux import StreamMux
@@ -75,12 +78,14 @@ def detector(workdir: Path, model: str, batch: int) -> tuple[InferConfig, str]:
     return config.model_copy(update={"batch_size": batch}), "bundled shapes detector, 320x320"
 
 
-def run_e2e(clip: Path, streams: int, config: InferConfig, threads: int, meta: Path) -> float:
+def run_e2e(
+    clip: Path, streams: int, config: InferConfig, threads: int, meta: Path, backend: str
+) -> float:
     """Frames per second of the whole pipeline, from its first batch out to its last."""
     marks: list[tuple[float, int]] = []
     pipe = Pipeline(
         [VideoSource(clip) for _ in range(streams)],
-        [Infer(config, threads=threads), JsonLinesSink(meta)],
+        [Infer(config, threads=threads, backend=backend), JsonLinesSink(meta)],
         mux=StreamMux(batch_size=streams, batched_push_timeout=-1),
         queue_size=4,
     )
@@ -89,9 +94,10 @@ def run_e2e(clip: Path, streams: int, config: InferConfig, threads: int, meta: P
     return sum(n for _, n in marks[1:]) / (t1 - t0)
 
 
-def run_model(config: InferConfig, threads: int, batch: int, batches: int) -> float:
-    """Frames per second of the model alone on preprocessed batches."""
-    backend = load_backend(config.onnx_file, threads=threads)  # type: ignore[arg-type]
+def run_model(config: InferConfig, threads: int, batch: int, batches: int, name: str) -> float:
+    """Frames per second of the model alone (the engine the element loads) on one batch."""
+    engine = resolve_engine(config, name, "cpu")
+    backend = load_backend(engine, name, threads=threads)
     spec = backend.inputs[0]
     _, c, h, w = (batch, *[d or 1 for d in spec.shape[1:]])
     x = np.random.default_rng(0).random((batch, c, h, w), np.float32)
@@ -102,13 +108,13 @@ def run_model(config: InferConfig, threads: int, batch: int, batches: int) -> fl
     return batch * batches / (time.perf_counter() - start)
 
 
-def run_naive(clip: Path, streams: int, config: InferConfig, threads: int) -> float:
+def run_naive(clip: Path, streams: int, config: InferConfig, threads: int, name: str) -> float:
     """Frames per second of a sequential decode → preprocess → infer (batch 1) → parse loop."""
     from visionflow.infer.cluster import cluster
     from visionflow.infer.element import _CLUSTER_ALGORITHMS
     from visionflow.infer.preprocess import preprocess
 
-    infer = Infer(config.model_copy(update={"batch_size": 1}), threads=threads)
+    infer = Infer(config.model_copy(update={"batch_size": 1}), threads=threads, backend=name)
     infer.start()
     backend, spec, ctx = infer.backend, infer.preprocess_spec, infer.context
     assert backend is not None
@@ -141,22 +147,35 @@ def main() -> None:
         "shapes: the bundled 320x320 detector",
     )
     parser.add_argument(
-        "--threads", type=int, default=os.cpu_count() or 1, help="ONNX Runtime intra-op threads"
+        "--threads", type=int, default=os.cpu_count() or 1, help="backend inference threads"
+    )
+    parser.add_argument(
+        "--backend",
+        default="onnxruntime",
+        help="onnxruntime (the workload of bench.md), openvino, or auto (visionflow's default)",
+    )
+    parser.add_argument(
+        "--precision", default="fp32", help="fp32 (the workload), bf16, auto (the default) …"
     )
     args = parser.parse_args()
+    backend = resolve_backend(args.backend, "cpu")
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         clip = write_clip(work / "clip.mp4", 1280, 720, args.frames, fps=30, seed=3)
+        os.environ["VISIONFLOW_CACHE"] = str(work / "cache")
         config, model_desc = detector(work, args.model, args.streams)
+        config = config.model_copy(update={"precision": Precision(args.precision)})
         results: dict[str, list[float]] = {"e2e": [], "model": [], "naive": []}
-        run_e2e(clip, args.streams, config, args.threads, work / "warm.jsonl")  # warm caches
+        run_e2e(clip, args.streams, config, args.threads, work / "warm.jsonl", backend)
         for _ in range(args.repeats):
             results["e2e"].append(
-                run_e2e(clip, args.streams, config, args.threads, work / "m.jsonl")
+                run_e2e(clip, args.streams, config, args.threads, work / "m.jsonl", backend)
             )
-            results["model"].append(run_model(config, args.threads, args.streams, args.frames))
-            results["naive"].append(run_naive(clip, args.streams, config, args.threads))
+            results["model"].append(
+                run_model(config, args.threads, args.streams, args.frames, backend)
+            )
+            results["naive"].append(run_naive(clip, args.streams, config, args.threads, backend))
 
     med = {k: statistics.median(v) for k, v in results.items()}
     figures = {
@@ -167,6 +186,8 @@ def main() -> None:
         "clip": "generated 1280x720 H.264, 30 fps",
         "batch": args.streams,
         "threads": args.threads,
+        "backend": backend,
+        "precision": args.precision,
         "repeats": args.repeats,
         "fps": {k: round(v, 2) for k, v in med.items()},
         "fps_runs": {k: [round(x, 2) for x in v] for k, v in results.items()},
@@ -176,7 +197,8 @@ def main() -> None:
     }
     print(
         f"cpu-pipeline: {model_desc}; {args.streams} streams x {args.frames} frames 1280x720; "
-        f"batch {args.streams}; {args.threads} threads; median of {args.repeats}"
+        f"batch {args.streams}; {args.threads} threads; {backend} {args.precision}; "
+        f"median of {args.repeats}"
     )
     print(f"{'measurement':<12}{'fps (median)':>14}   runs")
     for name in ("e2e", "model", "naive"):

@@ -22,10 +22,10 @@ from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.geometry import Letterbox
 from visionflow.core.meta import ClassifierLabel, Detections, FrameMeta, SegmentationMap, TensorMeta
-from visionflow.errors import ConfigError, ParserError
+from visionflow.errors import BackendError, ConfigError, ParserError
 from visionflow.infer.attach import DetectorAttach
 from visionflow.infer.backends import Backend, load_backend
-from visionflow.infer.backends.auto import resolve_backend
+from visionflow.infer.backends.auto import AUTO, resolve_backend
 from visionflow.infer.config import (
     InferConfig,
     NetworkType,
@@ -100,6 +100,7 @@ class Infer(Element):
         self.config = config
         self.device = f"cuda:{config.gpu_id}" if device == "cuda" else device
         self.backend_name = resolve_backend(backend, self.device)
+        self._auto_backend = backend == AUTO
         self.allow_fallback = allow_fallback
         self.threads = threads
         self.parser: Parser | None = None
@@ -111,17 +112,19 @@ class Infer(Element):
     # -- set-up ------------------------------------------------------------------------------
     def start(self) -> None:
         cfg = self.config
-        from visionflow.convert.accelerator import offload_device
-
-        fallback = self.allow_fallback
-        device = offload_device(cfg, self.backend_name, self.device, allow_fallback=fallback)
-        self.backend = load_backend(
-            model_path(cfg, self.backend_name, device, allow_fallback=fallback),
-            self.backend_name,
-            device=device,
-            allow_fallback=self.allow_fallback,
-            threads=self.threads,
-        )
+        try:
+            self.backend = self._load_backend()
+        except BackendError as exc:
+            if not self._auto_backend or self.backend_name == "onnxruntime":
+                raise
+            log.warning(
+                "%s: backend auto: %s cannot run the model (%s); running ONNX Runtime",
+                self.name,
+                self.backend_name,
+                str(exc).splitlines()[0],
+            )
+            self.backend_name = "onnxruntime"
+            self.backend = self._load_backend()
         spec = self.backend.inputs[0]
         self.input_name = spec.name
         self.preprocess_spec = preprocess_spec(cfg, spec.shape, spec.dtype)
@@ -144,6 +147,19 @@ class Infer(Element):
             self.backend,
             spec.name,
             (p.channels, p.height, p.width),
+        )
+
+    def _load_backend(self) -> Backend:
+        from visionflow.convert.accelerator import offload_device
+
+        cfg, fallback = self.config, self.allow_fallback
+        device = offload_device(cfg, self.backend_name, self.device, allow_fallback=fallback)
+        return load_backend(
+            model_path(cfg, self.backend_name, device, allow_fallback=fallback),
+            self.backend_name,
+            device=device,
+            allow_fallback=fallback,
+            threads=self.threads,
         )
 
     # -- running -----------------------------------------------------------------------------

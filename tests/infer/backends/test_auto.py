@@ -61,3 +61,36 @@ def test_the_default_path_runs_openvino_close_to_onnxruntime_fp32(
     tensor, _ = preprocess([image], [(0, 0, 32, 32)], infer.preprocess_spec)
     expected = reference.infer({"images": tensor})["probabilities"][0]
     np.testing.assert_allclose(got, expected, atol=0.02)
+
+
+def inverse_net(path: Path) -> Path:
+    """A model ONNX Runtime runs and OpenVINO cannot: com.microsoft's Inverse of 8x8 matrices."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 8, 8])
+    node = helper.make_node("Inverse", ["images"], ["out"], domain="com.microsoft")
+    graph = helper.make_graph([node], "inverse", [x], [y])
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    onnx.save(helper.make_model(graph, opset_imports=opsets), path)
+    return path
+
+
+@pytest.mark.skipif(not HAS_OPENVINO, reason="needs openvino (the test extra)")
+def test_auto_runs_onnxruntime_when_openvino_cannot_load_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from visionflow.errors import BackendError
+
+    monkeypatch.setenv("VISIONFLOW_CACHE", str(tmp_path / "cache"))
+    model = inverse_net(tmp_path / "inverse.onnx")
+    config = InferConfig.model_validate({"onnx_file": model, "network_type": "other"})
+    with pytest.raises(BackendError, match="OpenVINO cannot load"):
+        Infer(config, backend="openvino").start()  # named: no second chance
+    infer = Infer(config)
+    with caplog.at_level("WARNING"):
+        infer.start()
+    assert infer.backend is not None
+    assert infer.backend.name == "onnxruntime"
+    assert "backend auto: openvino cannot run the model" in caplog.text
