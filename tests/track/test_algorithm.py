@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from visionflow.core.geometry import box_iou
 from visionflow.core.meta import Detections
 from visionflow.track import (
     ALGORITHMS,
@@ -18,6 +19,7 @@ from visionflow.track import (
     TrackerAlgorithm,
     preset,
 )
+from visionflow.track.association import iou_matrix
 
 BOTH = ("iou", "nvsort")
 
@@ -46,6 +48,15 @@ def tracker(algorithm: str, **fields: object) -> TrackerAlgorithm:
 
 def run(t: TrackerAlgorithm, frames: Sequence[Detections]) -> list[list[int]]:
     return [t.update(frame).tracker_id.tolist() for frame in frames]
+
+
+def test_iou_matrix_gives_box_iou_values() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 100, (40, 2))
+    a = np.concatenate([a, a + rng.uniform(-5, 30, (40, 2))], axis=1)  # some empty boxes
+    b = a[::-1] + rng.normal(0, 3, a.shape)
+
+    np.testing.assert_array_equal(iou_matrix(a, b), box_iou(a, b))
 
 
 def test_every_algorithm_class_is_registered() -> None:

@@ -32,10 +32,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from visionflow.core.geometry import box_iou
 from visionflow.core.meta import Detections
 from visionflow.registry import Registry
-from visionflow.track.association import match_greedy, match_optimal, pair_scores
+from visionflow.track.association import iou_matrix, match_greedy, match_optimal, pair_scores
 from visionflow.track.config import TrackerConfig
 from visionflow.track.kalman import KalmanFilter, state_estimator
 
@@ -227,7 +226,7 @@ class TrackerAlgorithm:
             return free
         free = free[np.argsort(-detections.confidence[candidates[free]], kind="stable")]
         existing = self.filter.boxes()
-        overlap = box_iou(boxes[free], existing).max(axis=1) if len(existing) else None
+        overlap = iou_matrix(boxes[free], existing).max(axis=1) if len(existing) else None
         chosen: list[int] = []
         room = cfg.max_targets_per_stream - len(self)
         for i, index in enumerate(free.tolist()):
@@ -235,7 +234,7 @@ class TrackerAlgorithm:
                 break
             if overlap is not None and overlap[i] > cfg.min_iou_diff_4_new_target:
                 continue
-            if chosen and box_iou(boxes[[index]], boxes[chosen]).max() > (
+            if chosen and iou_matrix(boxes[[index]], boxes[chosen]).max() > (
                 cfg.min_iou_diff_4_new_target
             ):
                 continue

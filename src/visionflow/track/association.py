@@ -14,11 +14,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from visionflow.core.geometry import box_iou
 from visionflow.errors import MissingDependencyError
 
 INVALID = -1.0
 """Score of a pair that may not be matched."""
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) float32 IoU of (N, 4) and (M, 4) xyxy boxes; the same values as
+    :func:`visionflow.core.geometry.box_iou` (no +1 on widths), computed on coordinate columns
+    (no (N, M, 2) temporaries: several times faster at a few hundred boxes)."""
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+    iw = np.minimum(a[:, 2:3], b[:, 2]) - np.maximum(a[:, 0:1], b[:, 0])
+    ih = np.minimum(a[:, 3:4], b[:, 3]) - np.maximum(a[:, 1:2], b[:, 1])
+    np.maximum(iw, 0, out=iw)
+    np.maximum(ih, 0, out=ih)
+    inter = iw * ih
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    union = area_a[:, None] + area_b[None, :] - inter
+    out = np.zeros_like(inter)
+    np.divide(inter, union, out=out, where=union > 0)
+    return out
 
 
 def size_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -46,7 +64,7 @@ def pair_scores(
     the pair is no candidate."""
     if not len(targets) or not len(detections):
         return np.zeros((len(targets), len(detections)), np.float32)
-    iou = box_iou(targets, detections)
+    iou = iou_matrix(targets, detections)
     valid = (iou > 0) & (iou >= min_iou)
     score = weight_iou * iou
     if weight_size or min_size:
