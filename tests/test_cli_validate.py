@@ -257,3 +257,17 @@ def test_a_misspelt_nvinfer_key_suggests_the_nearest(tmp_path: Path) -> None:
     assert json.loads(result.output)["warnings"][0] == (
         f"{path}:4: [property] batch-szie: unknown key; ignored; did you mean 'batch-size'?"
     )
+
+
+def test_infer_on_a_pipeline_file_says_what_it_is(tmp_path: Path, clip: Path) -> None:
+    path = tmp_path / "app.txt"
+    path.write_text(APP_TXT)
+
+    result = runner.invoke(app, ["infer", "-c", str(path), "-i", str(clip), "--no-progress"])
+
+    assert result.exit_code == 2
+    assert _error_line(result.output) == (
+        f"{path}:1: this is a deepstream-app config, not a model config; run it with "
+        "'visionflow run FILE'; expected a DeepStream nvinfer config ([property] with onnx-file "
+        "…) or a visionflow model YAML (onnx_file: …)"
+    )

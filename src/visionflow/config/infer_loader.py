@@ -13,11 +13,25 @@ import os
 from pathlib import Path
 from typing import Any
 
+from visionflow.compat.deepstream.detect import detect_kind
 from visionflow.compat.deepstream.nvinfer import read_nvinfer
 from visionflow.config.yamlio import load_yaml, validate
+from visionflow.errors import ConfigError
 from visionflow.infer.config import InferConfig, read_label_file, resolve_config_path
 
 log = logging.getLogger(__name__)
+
+_PIPELINES = ("deepstream-app", "visionflow-pipeline")
+#: Kinds of file that are certainly not a model config (nvinfer reads any file with [property]).
+_OTHER_KINDS = (
+    *_PIPELINES,
+    "tracker",
+    "tracker-ini",
+    "msgconv",
+    "msgbroker",
+    "nvinferserver",
+    "deepstream-sample-app",
+)
 
 #: Fields of a visionflow YAML config that name files, resolved against the config's folder.
 PATH_FIELDS = (
@@ -48,6 +62,17 @@ def load_infer_config(path: str | os.PathLike[str]) -> InferConfig:
             key, value and what is allowed.
     """
     path = Path(path)
+    kind = detect_kind(path)
+    if kind in _OTHER_KINDS:
+        hint = "; run it with 'visionflow run FILE'" if kind in _PIPELINES else ""
+        raise ConfigError(
+            f"this is {'an' if kind.startswith('nv') else 'a'} {kind} config, not a model "
+            f"config{hint}",
+            file=str(path),
+            line=1,
+            allowed="a DeepStream nvinfer config ([property] with onnx-file …) or a visionflow "
+            "model YAML (onnx_file: …)",
+        )
     if path.suffix in (".yml", ".yaml"):
         doc = load_yaml(path)
         property_group = doc.data.get("property") if isinstance(doc.data, dict) else None
