@@ -153,3 +153,14 @@ def test_deepstream_app_nvds_analytics_group_builds_the_element(tmp_path: Path) 
     app = load_app(app_file)
     (element,) = [e for e in app.pipeline.elements if isinstance(e, Analytics)]
     assert element.config == analytics_config(PYTHON_APPS)
+
+
+def test_labels_of_one_feature_must_differ() -> None:
+    from pydantic import ValidationError
+
+    from visionflow.analytics import StreamRules
+
+    square = [(0, 0), (1, 0), (1, 1)]
+    with pytest.raises(ValidationError, match="rois: label 'A' is used twice"):
+        StreamRules(rois=[RoiRule(label="A", polygon=square), RoiRule(label="A", polygon=square)])
+    StreamRules(rois=[RoiRule(label="A", polygon=square)], overcrowding=[])  # across features: fine

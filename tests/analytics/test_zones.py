@@ -141,3 +141,17 @@ def test_direction_class_filter_and_untracked() -> None:
     paths = [line(100, 300, 0, -8, 10), line(200, 300, 0, -8, 10), line(300, 300, 0, -8, 10)]
     frames = run_tracks(element, paths, classes=[0, 1, 0], ids=[1, 2, UNTRACKED])
     assert frames[-1].detections.extra[ANALYTICS_DIRECTION].tolist() == ["North", None, None]
+
+
+def test_overcrowding_timer_restarts_when_stream_time_goes_back() -> None:
+    """A looping file starts its pts again: the zone is not overcrowded for a negative time."""
+    zone = OvercrowdingRule(
+        label="OC", polygon=[(0, 0), (640, 0), (640, 360), (0, 360)], time_threshold_ms=100
+    )
+    element = Analytics(AnalyticsConfig(streams={0: StreamRules(overcrowding=[zone])}))
+    flags = []
+    for t in [*range(10, 20), *range(10)]:
+        meta = frame(t, [(100, 100)])
+        element.analyse(meta)
+        flags.append(meta.analytics[0].overcrowding["OC"])
+    assert flags == ([False] * 3 + [True] * 7) * 2

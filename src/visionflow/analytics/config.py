@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Mode = Literal["loose", "balanced", "strict"]
 
@@ -122,6 +122,15 @@ class StreamRules(_Strict):
     overcrowding: list[OvercrowdingRule] = Field([], description="Overcrowding zones.")
     lines: list[LineRule] = Field([], description="Line crossing.")
     directions: list[DirectionRule] = Field([], description="Direction detection.")
+
+    @model_validator(mode="after")
+    def _distinct_labels(self) -> StreamRules:
+        for name in ("rois", "overcrowding", "lines", "directions"):
+            labels = [rule.label for rule in getattr(self, name)]
+            twice = sorted({label for label in labels if labels.count(label) > 1})
+            if twice:
+                raise ValueError(f"{name}: label {twice[0]!r} is used twice; labels must differ")
+        return self
 
 
 class AnalyticsConfig(_Strict):

@@ -113,6 +113,8 @@ class Analytics(Element):
             zone_counts[zone.label] = count
             if count >= zone.object_threshold:
                 since = state.crowded_since_ms.setdefault(zone.label, now_ms)
+                if since > now_ms:  # the stream time went back (a looping file)
+                    since = state.crowded_since_ms[zone.label] = now_ms
                 overcrowding[zone.label] = now_ms - since >= zone.time_threshold_ms
             else:
                 state.crowded_since_ms.pop(zone.label, None)

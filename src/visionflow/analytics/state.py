@@ -140,6 +140,8 @@ class StreamState:
 
     def forget(self, now_ms: float) -> None:
         """Drop tracks unseen for :data:`TRACK_TIMEOUT_MS`."""
-        stale = [t for t, s in self.tracks.items() if now_ms - s.last_seen_ms > TRACK_TIMEOUT_MS]
+        stale = [
+            t for t, s in self.tracks.items() if abs(now_ms - s.last_seen_ms) > TRACK_TIMEOUT_MS
+        ]
         for tracker_id in stale:
             del self.tracks[tracker_id]
