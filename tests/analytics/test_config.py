@@ -164,3 +164,20 @@ def test_labels_of_one_feature_must_differ() -> None:
     with pytest.raises(ValidationError, match="rois: label 'A' is used twice"):
         StreamRules(rois=[RoiRule(label="A", polygon=square), RoiRule(label="A", polygon=square)])
     StreamRules(rois=[RoiRule(label="A", polygon=square)], overcrowding=[])  # across features: fine
+
+
+def test_edge_values_deepstream_accepts_give_a_config(tmp_path: Path) -> None:
+    """An empty polygon holds nothing; a font size below 1 draws at 1 pixel."""
+    path = tmp_path / "a.txt"
+    path.write_text(
+        "[property]\nenable=1\nconfig-width=640\nconfig-height=480\ndisplay-font-size=-3\n"
+        "[roi-filtering-stream-0]\nroi-Empty=\n"
+    )
+    config = analytics_config(path)
+    assert config.display_font_size == 1
+    assert config.streams[0].rois[0].polygon == []
+    from tests.analytics.support import frame
+
+    meta = frame(0, [(10, 10)])
+    Analytics(config).analyse(meta)
+    assert meta.analytics[0].objects_in_roi == {"Empty": 0}

@@ -70,7 +70,8 @@ class RoiRule(_Rule):
     with the ROIs they are in, never removed."""
 
     polygon: list[Point] = Field(
-        min_length=1, description="Corners x, y in order; an edge joins the last to the first."
+        description="Corners x, y in order; an edge joins the last to the first (no corners: "
+        "an empty region)."
     )
     inverse: bool = Field(False, description="Count the objects outside the polygon instead.")
 
@@ -79,7 +80,7 @@ class OvercrowdingRule(_Rule):
     """A zone that is overcrowded when it holds at least ``object_threshold`` objects
     (``[overcrowding-stream-N] roi-<label>``)."""
 
-    polygon: list[Point] = Field(min_length=1, description="Corners x, y in order.")
+    polygon: list[Point] = Field(description="Corners x, y in order.")
     object_threshold: int = Field(
         1, ge=0, description="Objects in the zone from which it is overcrowded."
     )
@@ -197,6 +198,8 @@ def from_deepstream(
     """
     prop = groups.get("property", {})
     settings: dict[str, Any] = {field: prop[key] for key, field in _PROPERTY.items() if key in prop}
+    if "display_font_size" in settings:  # DeepStream takes any integer; below 1 draws at 1 px
+        settings["display_font_size"] = max(1, settings["display_font_size"])
     streams: dict[int, dict[str, list[Any]]] = {}
     for group, values in groups.items():
         feature, _, number = group.rpartition("-stream-")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from pydantic import ValidationError
+
 from visionflow.analytics.config import NOT_HONOURED, AnalyticsConfig, from_deepstream
 from visionflow.compat.deepstream.gkeyfile import BadValueError
 from visionflow.compat.deepstream.keys import (
@@ -130,7 +132,10 @@ def read_analytics(path: str | os.PathLike[str]) -> ConfigReport:
 def analytics_config(path: str | os.PathLike[str], *, unique_id: int = 0) -> AnalyticsConfig:
     """The analytics config an nvdsanalytics file gives (see :func:`read_analytics` for the
     errors)."""
-    return from_deepstream(_read(path)[1], unique_id=unique_id)
+    try:
+        return from_deepstream(_read(path)[1], unique_id=unique_id)
+    except ValidationError as exc:  # a value the checks above let through: still name the file
+        raise ConfigError(f"not a valid analytics config: {exc}", file=str(path)) from None
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[ConfigReport, dict[str, dict[str, Any]]]:
