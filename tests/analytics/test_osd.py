@@ -73,3 +73,35 @@ def test_object_status_only_in_mode_2(osd_mode: int) -> None:
     without = drawn(osd_mode, [])
     below = (slice(202, 230), slice(165, 200))
     assert (with_object[below] != without[below]).any() == (osd_mode == 2)
+
+
+def test_on_a_tilers_mosaic_each_streams_shapes_are_drawn_in_its_tile() -> None:
+    """Two 640 x 360 streams side by side on a 640 x 180 mosaic (each tile scaled by 1/2):
+    stream 0's ROI lands in the left tile, stream 1's in the right one."""
+    from visionflow.core.batch import Batch
+    from visionflow.core.frame import Frame, PixelFormat
+    from visionflow.core.meta import BatchMeta
+    from visionflow.mux.tiler import Tiler
+
+    square = [(200, 100), (400, 100), (400, 300), (200, 300)]  # frame pixels
+    config = AnalyticsConfig(
+        osd_mode=1,
+        streams={s: StreamRules(rois=[RoiRule(label=f"S{s}", polygon=square)]) for s in (0, 1)},
+    )
+    element = Analytics(config)
+    metas = [frame(0, [], source_id=s) for s in (0, 1)]
+    for meta in metas:
+        element.analyse(meta)
+    pictures = [
+        Frame(np.zeros((360, 640, 3), np.uint8), PixelFormat.RGB24, source_id=s, frame_num=0)
+        for s in (0, 1)
+    ]
+    mosaic = Tiler(rows=1, columns=2, width=640, height=180).process(
+        Batch(pictures, BatchMeta(frames=metas))
+    )
+    assert [a.shapes[0].label for a in mosaic.meta.frames[0].analytics] == ["S0", "S1"]
+    image = OSD(display_bbox=False).process(mosaic).frames[0].to_numpy()
+    # Left tile: x 0..320, scale 1/2: the square's left edge at x = 100; right tile: 320 + 100.
+    assert image[100, 100].tolist() == list(ROI_COLOR)
+    assert image[100, 420].tolist() == list(ROI_COLOR)
+    assert image[100, 300].tolist() == [0, 0, 0]  # unmapped, the top edge would pass here

@@ -458,6 +458,17 @@ class AnalyticsFrameMeta:
     font_size: int = 12
     show_object_counts: bool = False
 
+    def moved(self, scale_x: float, scale_y: float, dx: float, dy: float) -> AnalyticsFrameMeta:
+        """The same results with the shapes mapped by ``x * scale_x + dx``, ``y * scale_y + dy``
+        (e.g. onto a tiler's mosaic)."""
+        factor = np.array([scale_x, scale_y], np.float32)
+        offset = np.array([dx, dy], np.float32)
+        shapes = tuple(
+            AnalyticsShape(s.kind, s.label, (s.points * factor + offset).astype(np.float32))
+            for s in self.shapes
+        )
+        return dataclasses.replace(self, shapes=shapes)
+
 
 @dataclass(eq=False)
 class FrameMeta:

@@ -67,7 +67,8 @@ class Tiler(Element):
     ``source_id`` 0, ``frame_num`` counting mosaics from 0, ``pts``/``time_base`` of its first
     source frame, ``created_ns`` of its oldest). Its :class:`FrameMeta` carries the objects of
     every shown stream mapped into canvas pixels (clipped to their tile) with an extra column
-    ``source_id``; segmentation maps with their transforms mapped onto the canvas; ``inferred``
+    ``source_id``; segmentation maps with their transforms mapped onto the canvas; analytics
+    results with their shapes mapped onto the canvas (one entry per stream); ``inferred``
     as the union of the streams'; and ``user["tiles"]``: source_id → the
     :class:`~visionflow.core.geometry.Letterbox` placing that stream on the canvas
     (``tiles[s].to_frame(xyxy)`` maps canvas boxes back to stream pixels). Raw tensor metadata is
@@ -223,6 +224,17 @@ class Tiler(Element):
                 for s in t.segmentation
             ],
             inferred=set().union(*(t.meta.inferred for t in shown)),
+            analytics=[
+                a.moved(
+                    t.placement.scale_x,
+                    t.placement.scale_y,
+                    t.placement.pad_left,
+                    t.placement.pad_top,
+                )
+                for t in shown
+                if t.placement is not None
+                for a in t.meta.analytics
+            ],
             user={
                 "tiles": {t.meta.source_id: t.placement for t in shown},
                 COMPOSED_OF: composed,

@@ -73,8 +73,8 @@ def draw_analytics(
             )
             if shape.kind == "direction":
                 _label(image, label, points[1], scale)
-    if mode == 2 and dets is not None and ANALYTICS_ROI in dets.extra:
-        _object_status(image, dets, scale)
+    if mode == 2 and dets is not None:
+        draw_object_status(image, dets, analytics.font_size)
     if analytics.show_object_counts and analytics.object_counts:
         counts = ", ".join(f"class {c}: {n}" for c, n in sorted(analytics.object_counts.items()))
         draw_text(image, counts, (4, 4), bg_color=_TEXT_BG, scale=scale)
@@ -85,8 +85,12 @@ def _label(image: np.ndarray, text: str, at: np.ndarray | tuple[int, int], scale
     draw_text(image, text, (int(at[0]), int(at[1])), bg_color=_TEXT_BG, scale=scale)
 
 
-def _object_status(image: np.ndarray, dets: Detections, scale: float) -> None:
-    """Under each object with a status: ``RF | LC:Exit | DIR:North``."""
+def draw_object_status(image: np.ndarray, dets: Detections, font_size: int) -> np.ndarray:
+    """Under each object with an analytics status, a tag ``RF | LC:Exit | DIR:North`` (its
+    ROIs, the lines it crossed on this frame, its direction), ``font_size`` pixels high."""
+    if ANALYTICS_ROI not in dets.extra:
+        return image
+    scale = float(cv2.getFontScaleFromHeight(FONT, max(1, font_size)))
     rois = dets.extra.get(ANALYTICS_ROI)
     lines = dets.extra.get(ANALYTICS_LINES)
     directions = dets.extra.get(ANALYTICS_DIRECTION)
@@ -97,3 +101,4 @@ def _object_status(image: np.ndarray, dets: Detections, scale: float) -> None:
             parts.append(f"DIR:{directions[i]}")
         if parts:
             _label(image, " | ".join(parts), (int((x1 + x2) / 2), int(y2) + 2), scale)
+    return image

@@ -11,7 +11,7 @@ from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.meta import Detections, FrameMeta
-from visionflow.osd.analytics import draw_analytics
+from visionflow.osd.analytics import draw_analytics, draw_object_status
 from visionflow.osd.draw import draw_detections, draw_segmentation, draw_text
 from visionflow.osd.palette import Palette
 
@@ -107,8 +107,10 @@ class OSD(Element):
                 bg_colors=self.class_bg_colors,
                 masks=self.display_mask,
             )
-        for analytics in meta.analytics:  # a stream's frame: a mosaic carries none
-            draw_analytics(image, analytics, dets)
+        for analytics in meta.analytics:  # on a mosaic, one per stream, mapped onto it
+            draw_analytics(image, analytics)
+        if any(a.osd_mode == 2 for a in meta.analytics):
+            draw_object_status(image, dets, meta.analytics[0].font_size)
         if self.show_clock:
             margin = max(4, image.shape[0] // 90)
             clock = time.strftime("%Y-%m-%d %H:%M:%S")
