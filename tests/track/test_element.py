@@ -89,20 +89,25 @@ def test_start_begins_a_new_run() -> None:
 
 
 def test_pipeline_file_tracker_stage_settings_override_the_deepstream_file(tmp_path: Path) -> None:
-    ll = DATA / "tracker" / "config_tracker_IOU.yml"
+    (tmp_path / "trackers").mkdir()
+    ll = tmp_path / "trackers" / "iou.yml"
+    ll.write_bytes((DATA / "tracker" / "config_tracker_IOU.yml").read_bytes())
     path = tmp_path / "pipeline.yml"
     path.write_text(
         textwrap.dedent(
             f"""\
             sources: [{{uri: clip.mp4}}]
             infer: [{{config: {bundled_config("shapes_det")}}}]
-            tracker: {{config: {ll}, probation_age: 1, name: track}}
+            tracker: {{config: trackers/iou.yml, probation_age: 1, name: track}}
             """
         )
     )
 
     config = load_pipeline_config(path)
     app = App.from_config(config)
+
+    assert config.tracker is not None
+    assert config.tracker.config == ll  # relative to the pipeline file
 
     kinds = [type(e).__name__ for e in app.pipeline.elements]
     assert kinds[:2] == ["Infer", "Tracker"]

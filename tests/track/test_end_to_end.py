@@ -8,6 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy.optimize import linear_sum_assignment
 
 from visionflow.app import App
@@ -27,13 +28,25 @@ from visionflow.zoo.scenes import MovingScene, write_clip
 WIDTH, HEIGHT, FRAMES = 640, 360, 150
 
 
-def test_ids_stay_with_the_objects_of_the_demo_scene(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("interval", "least_kept", "most_switches"),
+    [
+        (0, 0.95, 2),  # measured: 0.969, 1 (a detector miss while two squares overlap)
+        (1, 0.88, 8),  # measured: 0.916, 6 (twice the motion between detections; NvSORT-class
+        # trackers are weaker there than NvDCF, which DeepStream recommends for interval > 0)
+    ],
+)
+def test_ids_stay_with_the_objects_of_the_demo_scene(
+    tmp_path: Path, interval: int, least_kept: float, most_switches: int
+) -> None:
+    """With ``interval: 1`` the detector runs on every other frame and the tracker carries the
+    objects through the frames in between, as in DeepStream."""
     clip = write_clip(tmp_path / "clip.mp4", WIDTH, HEIGHT, FRAMES, seed=SEED)
     metadata = tmp_path / "tracks.jsonl"
     config = PipelineConfig(
         sources=[SourceConfig(uri=str(clip))],
         streammux=StreamMuxConfig(batch_size=4, batched_push_timeout=-1),
-        infer=[InferStageConfig(config=bundled_config("shapes_det"))],
+        infer=[InferStageConfig(config=bundled_config("shapes_det"), interval=interval)],
         tracker=TrackerStageConfig(algorithm="nvsort"),
         sinks=[SinkConfig(type="jsonl", path=metadata)],
     )
@@ -43,6 +56,13 @@ def test_ids_stay_with_the_objects_of_the_demo_scene(tmp_path: Path) -> None:
     assert report.frames_out == FRAMES
     records = [json.loads(line) for line in metadata.read_text().splitlines()]
     assert [r["frame_num"] for r in records] == list(range(FRAMES))
+    if interval:  # skipped frames hold the tracker's objects (confidence −0.1), as many as
+        # the frames around them
+        skipped = [r for r in records[10:] if r["frame_num"] % 2]
+        assert all(o["confidence"] == -0.1 for r in skipped for o in r["objects"])
+        assert sum(len(r["objects"]) for r in skipped) >= 0.9 * sum(
+            len(r["objects"]) for r in records[10:] if r["frame_num"] % 2 == 0
+        )
     scene = MovingScene(SEED, WIDTH, HEIGHT)
     ids: dict[int, list[int]] = {}  # ground-truth object → tracker id in each matched frame
     for record in records:
@@ -66,8 +86,8 @@ def test_ids_stay_with_the_objects_of_the_demo_scene(tmp_path: Path) -> None:
     switches = sum(a != b for seq in ids.values() for a, b in pairwise(seq))
     num_objects = len(scene.frame(0)[1])
     assert matched >= 0.7 * num_objects * FRAMES, f"only {matched} object-frames tracked"
-    assert kept / matched >= 0.95, f"{kept} of {matched} matched frames keep the object's id"
-    assert switches <= 2, f"{switches} id switches: {ids}"
+    assert kept / matched >= least_kept, f"{kept} of {matched} matched frames keep their id"
+    assert switches <= most_switches, f"{switches} id switches: {ids}"
     # each object has an id of its own
     majority = [max(set(seq), key=seq.count) for seq in ids.values()]
     assert len(set(majority)) == len(majority)
