@@ -101,8 +101,8 @@ class Analytics(Element):
             applies = np.array([roi.applies_to(c) for c in classes], dtype=bool)
             hit = (in_polygon(points, roi.polygon) != roi.inverse) & applies
             objects_in_roi[roi.label] = int(hit.sum())
-            for i in np.flatnonzero(hit):
-                roi_of[i].append(roi.label)
+            for k in np.flatnonzero(hit).tolist():
+                roi_of[k].append(roi.label)
 
         overcrowding: dict[str, bool] = {}
         zone_counts: dict[str, int] = {}
@@ -119,12 +119,14 @@ class Analytics(Element):
             else:
                 state.crowded_since_ms.pop(zone.label, None)
                 overcrowding[zone.label] = False
-            for i in np.flatnonzero(hit):
-                zones_of[i].append(zone.label)
+            for k in np.flatnonzero(hit).tolist():
+                zones_of[k].append(zone.label)
 
         crossings = {line.label: 0 for line in rules.lines}
-        for i in np.flatnonzero(dets.tracker_id != UNTRACKED):
-            track = state.track(int(dets.tracker_id[i]), tuple(points[i]), now_ms)
+        anchor_list = points.tolist()
+        for i in np.flatnonzero(dets.tracker_id != UNTRACKED).tolist():
+            x, y = anchor_list[i]
+            track = state.track(int(dets.tracker_id[i]), (x, y), now_ms)
             for line in rules.lines:
                 if line.applies_to(classes[i]) and track.cross(line):
                     lines_of[i].append(line.label)

@@ -5,6 +5,7 @@ Points are float64 ``(x, y)`` in one coordinate space (the rules' config space).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,6 +60,15 @@ def side(points: np.ndarray, line: Sequence[float]) -> np.ndarray:
     return np.where(np.abs(cross) <= EPSILON * scale, 0, np.sign(cross)).astype(np.int8)
 
 
+def side_of(point: Sequence[float], line: Sequence[float]) -> int:
+    """:func:`side` of one point, in plain Python (−1, 0 or +1)."""
+    x1, y1, x2, y2 = line
+    cross = (x2 - x1) * (point[1] - y1) - (y2 - y1) * (point[0] - x1)
+    if abs(cross) <= EPSILON * max(1.0, math.hypot(x2 - x1, y2 - y1)):
+        return 0
+    return 1 if cross > 0 else -1
+
+
 def crosses_segment(
     start: Sequence[float], end: Sequence[float], line: Sequence[float], *, extended: bool
 ) -> bool:
@@ -86,9 +96,9 @@ def crosses_segment(
     return -EPSILON <= u <= 1 + EPSILON
 
 
-def cosine(vector: Sequence[float] | np.ndarray, reference: Sequence[float] | np.ndarray) -> float:
+def cosine(vector: Sequence[float], reference: Sequence[float]) -> float:
     """Cosine of the angle between two 2-D vectors (0 when either is null)."""
-    a = np.asarray(vector, dtype=np.float64)
-    b = np.asarray(reference, dtype=np.float64)
-    norm = float(np.hypot(*a) * np.hypot(*b))
-    return float(a @ b) / norm if norm > EPSILON else 0.0
+    norm = math.hypot(vector[0], vector[1]) * math.hypot(reference[0], reference[1])
+    if norm <= EPSILON:
+        return 0.0
+    return (vector[0] * reference[0] + vector[1] * reference[1]) / norm

@@ -7,10 +7,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from visionflow.analytics.config import MODES, LineRule
-from visionflow.analytics.geometry import cosine, crosses_segment, side
+from visionflow.analytics.geometry import cosine, crosses_segment, side_of
 
 WINDOW = 10
 """Observations of a track over which its motion is measured (DeepStream's ``LAST_N_FRAMES``)."""
@@ -42,9 +40,10 @@ class Track:
     pending: dict[str, Crossing] = field(default_factory=dict)
     counted: set[str] = field(default_factory=set)
 
-    def motion(self) -> np.ndarray:
+    def motion(self) -> tuple[float, float]:
         """Displacement of the anchor over the last :data:`WINDOW` observations (or all)."""
-        return np.subtract(self.anchors[-1], self.anchors[0])
+        (x0, y0), (x1, y1) = self.anchors[0], self.anchors[-1]
+        return x1 - x0, y1 - y0
 
     def cross(self, rule: LineRule) -> bool:
         """Update the line state with the newest anchor; True once a crossing of ``rule``
@@ -60,7 +59,7 @@ class Track:
         if rule.label in self.counted:
             return False
         now = self.anchors[-1]
-        current = int(side(np.asarray([now]), rule.line)[0])
+        current = side_of(now, rule.line)
         previous = self.sides.get(rule.label, 0)
         pending = self.pending.get(rule.label)
         mode = MODES[rule.mode]
@@ -79,11 +78,11 @@ class Track:
         if current not in (0, pending.side):
             self.pending.pop(rule.label, None)
             return False
-        motion = np.subtract(now, pending.before)
+        motion = (now[0] - pending.before[0], now[1] - pending.before[1])
         dx1, dy1, dx2, dy2 = rule.direction
         if (
             self.seen >= mode.history
-            and float(motion @ motion) >= mode.displacement
+            and motion[0] ** 2 + motion[1] ** 2 >= mode.displacement
             and cosine(motion, (dx2 - dx1, dy2 - dy1)) >= mode.similarity
         ):
             self.pending.pop(rule.label, None)
@@ -94,7 +93,7 @@ class Track:
     def _last_on_side(self, wanted: int, rule: LineRule) -> tuple[float, float]:
         """The newest earlier anchor on side ``wanted`` (the move that crossed starts there)."""
         for point in list(self.anchors)[-2::-1]:
-            if int(side(np.asarray([point]), rule.line)[0]) == wanted:
+            if side_of(point, rule.line) == wanted:
                 return point
         return self.anchors[-2]
 
@@ -111,7 +110,7 @@ class Track:
         motion = self.motion()
         for label, (x1, y1, x2, y2), mode_name in vectors:
             mode = MODES[mode_name]
-            if self.seen < mode.history or float(motion @ motion) < mode.displacement:
+            if self.seen < mode.history or motion[0] ** 2 + motion[1] ** 2 < mode.displacement:
                 continue
             similarity = cosine(motion, (x2 - x1, y2 - y1))
             if similarity >= mode.similarity and similarity > best_cos:
