@@ -167,3 +167,31 @@ def test_deepstream_app_tracker_group_builds_the_tracker_after_the_primary_gie(
     tracker = elements[1]
     assert isinstance(tracker, Tracker)
     assert tracker.config.probation_age == 4
+
+
+def test_deepstream_app_tracker_with_another_library_is_tracked_and_reported(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pgie.txt").write_text(
+        f"[property]\nonnx-file={bundled_config('shapes_det').with_name('shapes_det.onnx')}\n"
+    )
+    app_path = tmp_path / "app.txt"
+    app_path.write_text(
+        "[source0]\nenable=1\ntype=2\nuri=file://clip.mp4\n\n"
+        "[primary-gie]\nenable=1\nconfig-file=pgie.txt\n\n"
+        "[tracker]\nenable=1\nll-lib-file=/opt/custom/libmytracker.so\n"
+    )
+
+    config, report = read_deepstream_app(app_path)
+
+    assert config.tracker is not None
+    assert config.tracker.config is None
+    assert config.tracker.algorithm == "iou"  # no ll-config-file: NVIDIA's IOU settings
+    reason = (
+        "only NvMultiObjectTracker (libnvds_nvmultiobjecttracker.so) is reproduced; it tracks "
+        "instead"
+    )
+    assert report.ignored["tracker.ll-lib-file"] == reason
+    assert f"{app_path}: [tracker] ll-lib-file: /opt/custom/libmytracker.so: {reason}" in (
+        report.warnings
+    )

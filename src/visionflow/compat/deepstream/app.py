@@ -641,8 +641,8 @@ class _AppReader:
                 f"only NvMultiObjectTracker ({os.path.basename(K.TRACKER_LIBRARY)}) is "
                 "reproduced; it tracks instead"
             )
-            self.report.warnings.append(f"{self.doc.file}: [{group}] ll-lib-file: {library}: "
-                                        f"{reasons['ll-lib-file']}")  # fmt: skip
+            warning = f"[{group}] ll-lib-file: {library}: {reasons['ll-lib-file']}"
+            self.report.warnings.append(f"{self.doc.file}: {warning}")
         if len(files) > 1:
             reasons["ll-config-file"] = (
                 f"sub-batches are not available: every stream uses the first file, {files[0]}"
