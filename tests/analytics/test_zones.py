@@ -155,3 +155,16 @@ def test_overcrowding_timer_restarts_when_stream_time_goes_back() -> None:
         element.analyse(meta)
         flags.append(meta.analytics[0].overcrowding["OC"])
     assert flags == ([False] * 3 + [True] * 7) * 2
+
+
+def test_disabled_analytics_pass_frames_untouched_and_unique_id_is_reported() -> None:
+    from tests.analytics.support import batch_of
+
+    rules = {0: StreamRules(rois=[RoiRule(label="A", polygon=ROI_CFG)])}
+    batch = batch_of(frame(0, [(450, 450)]))
+    Analytics(AnalyticsConfig(enable=False, streams=rules)).process(batch)
+    meta = batch.meta.frames[0]
+    assert meta.analytics == []
+    assert ANALYTICS_ROI not in meta.detections.extra
+    Analytics(AnalyticsConfig(streams=rules), unique_id=7).process(batch)
+    assert [a.component_id for a in meta.analytics] == [7]

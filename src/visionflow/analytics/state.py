@@ -126,7 +126,6 @@ class StreamState:
     line_counts: dict[str, int] = field(default_factory=dict)
     line_class_counts: dict[str, dict[int, int]] = field(default_factory=dict)
     crowded_since_ms: dict[str, float] = field(default_factory=dict)
-    frames: int = 0
 
     def track(self, tracker_id: int, anchor: tuple[float, float], now_ms: float) -> Track:
         track = self.tracks.get(tracker_id)
