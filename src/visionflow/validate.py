@@ -47,7 +47,8 @@ def _nvinfer(path: Path) -> ConfigReport:
 
 
 def _visionflow_pipeline(path: Path) -> ConfigReport:
-    """The pipeline, and the model config of each inference stage (absent: a warning)."""
+    """The pipeline, the model config of each inference stage and the tracker's DeepStream
+    file (absent: a warning)."""
     from visionflow.config.pipeline import load_pipeline_config
     from visionflow.config.yamlio import load_yaml
 
@@ -61,6 +62,14 @@ def _visionflow_pipeline(path: Path) -> ConfigReport:
             report.warnings.append(f"{where}: infer.{i}.config: {stage.config} not found")
         else:
             report.merge(validate_file(stage.config), prefix=f"infer.{i}/")
+    tracker = config.tracker.config if config.tracker is not None else None
+    if tracker is not None:
+        line = doc.line_of(("tracker", "config"))
+        where = f"{path}:{line}" if line else str(path)
+        if not os.path.isfile(tracker):
+            report.warnings.append(f"{where}: tracker.config: {tracker} not found")
+        else:
+            report.merge(validate_file(tracker), prefix="tracker/")
     return report
 
 

@@ -195,3 +195,21 @@ def test_the_element_reads_a_deepstream_file() -> None:
 def test_tracker_config_rejects_unknown_fields() -> None:
     with pytest.raises(ValueError, match="probation"):
         TrackerConfig.model_validate({"probation": 3})
+
+
+def test_validate_accounts_for_the_tracker_file_of_a_pipeline(tmp_path: Path) -> None:
+    from visionflow.validate import validate_file
+
+    (tmp_path / "iou.yml").write_bytes((FILES / "config_tracker_IOU.yml").read_bytes())
+    pipeline = tmp_path / "pipeline.yml"
+    pipeline.write_text("sources: [{uri: clip.mp4}]\ntracker: {config: iou.yml}\n")
+
+    report = validate_file(pipeline)
+
+    assert report.valid
+    assert "tracker/TargetManagement.probationAge" in report.honoured
+    assert report.ignored["tracker/TrajectoryManagement.useUniqueID"].startswith("ids are small")
+
+    pipeline.write_text("sources: [{uri: clip.mp4}]\ntracker: {config: gone.yml}\n")
+    report = validate_file(pipeline)
+    assert f"{pipeline}:2: tracker.config: {tmp_path / 'gone.yml'} not found" in report.warnings
