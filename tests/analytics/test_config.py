@@ -61,9 +61,11 @@ def test_tao_file_six_strict_lines() -> None:
 
 @pytest.mark.parametrize("path", [PYTHON_APPS, C02, TAO], ids=lambda p: p.name)
 def test_every_key_is_honoured(path: Path) -> None:
+    """Every key, except those of groups with ``enable=0`` (c02 and TAO have one)."""
     report = read_analytics(path)
     assert report.valid
-    assert report.ignored == {}
+    assert set(report.ignored.values()) <= {"group disabled (enable=0)"}
+    assert all(key.startswith("overcrowding-stream-") for key in report.ignored)
     assert "property.config-width" in report.honoured
     assert any(k.startswith("line-crossing-stream-") for k in report.honoured)
 
@@ -181,3 +183,30 @@ def test_edge_values_deepstream_accepts_give_a_config(tmp_path: Path) -> None:
     meta = frame(0, [(10, 10)])
     Analytics(config).analyse(meta)
     assert meta.analytics[0].objects_in_roi == {"Empty": 0}
+
+
+def test_keys_without_effect_are_reported_ignored(tmp_path: Path) -> None:
+    """Keys of a disabled group, of a group with no stream number, of disabled analytics."""
+    report = read_analytics(TAO)  # [overcrowding-stream-0] enable=0
+    assert "overcrowding-stream-0.enable" in report.honoured
+    assert report.ignored["overcrowding-stream-0.roi-OC"] == "group disabled (enable=0)"
+    assert report.ignored["overcrowding-stream-0.object-threshold"] == "group disabled (enable=0)"
+
+    path = tmp_path / "a.txt"
+    path.write_text(
+        "[property]\nenable=1\nconfig-width=640\nconfig-height=480\n"
+        "[roi-filtering-stream-x]\nenable=1\nroi-A=0;0;1;1;1;0\n"
+    )
+    report = read_analytics(path)
+    why = "'x' is not a stream number: the group applies to no stream"
+    assert report.ignored == {
+        "roi-filtering-stream-x.enable": why,
+        "roi-filtering-stream-x.roi-A": why,
+    }
+    assert analytics_config(path).streams == {}
+
+    path.write_text(path.read_text().replace("enable=1\nconfig", "enable=0\nconfig"))
+    report = read_analytics(path)
+    assert report.honoured == ["property.enable"]
+    assert set(report.ignored.values()) == {"analytics disabled ([property] enable=0)", why}
+    assert analytics_config(path).enable is False

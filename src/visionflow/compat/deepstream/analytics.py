@@ -29,7 +29,6 @@ from visionflow.compat.deepstream.keys import (
     Table,
     at_least,
     between,
-    check_group,
     choice,
     ignore_group,
     load_document,
@@ -44,6 +43,7 @@ _POINTS = "an even number of integers ≥ 0: x1;y1;x2;y2;…"
 _LINE = "8 integers ≥ 0: dx1;dy1;dx2;dy2 (crossing direction) then x1;y1;x2;y2 (the line)"
 _DIRECTION = "4 integers ≥ 0: x1;y1;x2;y2"
 _MODES = ("loose", "balanced", "strict")
+_OFF = "analytics disabled ([property] enable=0)"
 
 
 def _non_negative(values: list[int], allowed: str) -> list[int]:
@@ -144,10 +144,12 @@ def _read(path: str | os.PathLike[str]) -> tuple[ConfigReport, dict[str, dict[st
     report = ConfigReport(doc.file, "nvdsanalytics")
     if "property" not in doc.groups():
         raise ConfigError("no [property] group; nvdsanalytics requires one", file=doc.file)
+    off = None if read_group(doc, "property", PROPERTY).get("enable", True) else _OFF
     for group in doc.groups():
         if group == "property":
             values = groups[group] = read_group(doc, group, PROPERTY)
-            record_group(doc, group, PROPERTY, report, reasons=NOT_HONOURED)
+            reasons = {k: off for k in values if k != "enable"} if off else NOT_HONOURED
+            record_group(doc, group, PROPERTY, report, reasons=reasons)
             require(
                 doc, group, values, ("config-width", "enable", "config-height"), "nvdsanalytics"
             )
@@ -157,7 +159,15 @@ def _read(path: str | os.PathLike[str]) -> tuple[ConfigReport, dict[str, dict[st
             ignore_group(doc, group, report, f"nvdsanalytics does not read group [{group}]")
             continue
         table, label, default_mode = STREAM_GROUPS[prefix]
-        values = groups[group] = check_group(doc, group, table, report)
+        values = groups[group] = read_group(doc, group, table)
+        why: str | None = off
+        keep: tuple[str, ...] = ()
+        if not group[len(prefix) :].isdigit():
+            why = f"'{group[len(prefix) :]}' is not a stream number: the group applies to no stream"
+        elif why is None and not values.get("enable", True):
+            why, keep = "group disabled (enable=0)", ("enable",)
+        ignored = {k: why for k in values if k not in keep} if why else None
+        record_group(doc, group, table, report, reasons=ignored)
         _check_stream_group(doc, group, values, label, default_mode, report)
     return report, groups
 
