@@ -210,3 +210,20 @@ def test_keys_without_effect_are_reported_ignored(tmp_path: Path) -> None:
     assert report.honoured == ["property.enable"]
     assert set(report.ignored.values()) == {"analytics disabled ([property] enable=0)", why}
     assert analytics_config(path).enable is False
+
+
+def test_yaml_nvdsanalytics_file(tmp_path: Path) -> None:
+    path = tmp_path / "analytics.yml"
+    path.write_text(
+        "property:\n  enable: 1\n  config-width: 1920\n  config-height: 1080\n"
+        "line-crossing-stream-0:\n  enable: 1\n"
+        "  line-crossing-Exit: 789;672;1084;900;851;773;1203;732\n  class-id: 0\n"
+        "  mode: balanced\n"
+    )
+    (line,) = analytics_config(path).streams[0].lines
+    assert (line.direction, line.line, line.mode) == (
+        (789, 672, 1084, 900),
+        (851, 773, 1203, 732),
+        "balanced",
+    )
+    assert read_analytics(path).ignored == {}
