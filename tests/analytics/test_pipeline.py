@@ -77,3 +77,49 @@ def test_counts_of_a_real_pipeline_follow_the_ground_truth(tmp_path: Path) -> No
     assert counts["Leftward"] == leftward
     crossings = sum(r["analytics"][0]["line_crossings"]["Rightward"] for r in records)
     assert crossings == counts["Rightward"]
+
+
+def test_two_objects_crossing_in_opposite_directions_count_once_each_way(tmp_path: Path) -> None:
+    """Scene 52: in 90 frames exactly one object crosses the middle rightwards (after frame 52)
+    and another leftwards (after frame 58), each once."""
+    from visionflow.app import load_app
+    from visionflow.zoo import bundled_config
+    from visionflow.zoo.scenes import MovingScene, write_clip
+
+    seed = 52
+    scene = MovingScene(seed, WIDTH, HEIGHT)
+    sides = np.stack([side(anchors(scene.frame(t)[1].xyxy), MIDDLE) for t in range(FRAMES)])
+    changes = np.argwhere(sides[:-1] * sides[1:] < 0)
+    assert changes.tolist() == [[52, 1], [58, 4]]  # the truth: (frame, object)
+    assert [int(sides[52, 1]), int(sides[58, 4])] == [1, -1]  # rightwards, then leftwards
+
+    clip = write_clip(tmp_path / "clip.mp4", WIDTH, HEIGHT, FRAMES, seed=seed)
+    pipeline = tmp_path / "pipeline.yml"
+    pipeline.write_text(
+        f"sources:\n  - uri: {clip}\n"
+        "streammux: {batch_size: 1, batched_push_timeout: -1}\n"
+        f"infer:\n  - config: {bundled_config('shapes_det')}\n"
+        "tracker: {}\n"
+        "analytics:\n"
+        "  streams:\n"
+        "    0:\n"
+        "      lines:\n"
+        f"        - {{label: Rightward, direction: [0, 0, 10, 0], line: {list(MIDDLE)}}}\n"
+        f"        - {{label: Leftward, direction: [10, 0, 0, 0], line: {list(MIDDLE)}}}\n"
+        "sinks:\n  - {type: jsonl, path: meta.jsonl}\n",
+        encoding="utf-8",
+    )
+    load_app(pipeline).run()
+
+    records = [json.loads(text) for text in (tmp_path / "meta.jsonl").read_text().splitlines()]
+    assert records[-1]["analytics"][0]["line_counts"] == {"Rightward": 1, "Leftward": 1}
+    events = [
+        (t, o["tracker_id"], line)
+        for t, r in enumerate(records)
+        for o in r["objects"]
+        for line in o["analytics"]["lines"]
+    ]
+    assert [e[2] for e in events] == ["Rightward", "Leftward"]
+    assert events[0][1] != events[1][1]  # two tracks
+    assert events[0][0] > 52  # never before the object crossed (between frames 52 and 53)
+    assert events[1][0] > 58
