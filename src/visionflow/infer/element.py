@@ -22,7 +22,13 @@ from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.geometry import Letterbox
 from visionflow.core.meta import ClassifierLabel, Detections, FrameMeta, SegmentationMap, TensorMeta
-from visionflow.errors import BackendError, ConfigError, ParserError
+from visionflow.errors import (
+    BackendError,
+    ConfigError,
+    DeviceUnavailableError,
+    ModelNotFoundError,
+    ParserError,
+)
 from visionflow.infer.attach import DetectorAttach
 from visionflow.infer.backends import Backend, load_backend
 from visionflow.infer.backends.auto import AUTO, resolve_backend
@@ -114,7 +120,9 @@ class Infer(Element):
         cfg = self.config
         try:
             self.backend = self._load_backend()
-        except BackendError as exc:
+        except (ModelNotFoundError, DeviceUnavailableError):
+            raise
+        except BackendError as exc:  # the runtime could not load or compile the model
             if not self._auto_backend or self.backend_name == "onnxruntime":
                 raise
             log.warning(
