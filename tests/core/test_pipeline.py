@@ -294,3 +294,51 @@ SRC = SourceFailure(0, "a.mp4", "not found")
 )
 def test_outcome(report: PipelineReport, outcome: str) -> None:
     assert report.outcome == outcome
+
+
+class TinySource(CountingSource):
+    """A valid stream of 1x1 pictures."""
+
+    def frames(self) -> Iterator[Frame]:
+        for frame in super().frames():
+            yield frame.with_pixels(frame.data[:1, :1])
+
+
+class Picky(Element):
+    """Marks every frame, then fails on a batch holding a picture under 2x2 (as a resize would)."""
+
+    kind = "picky"
+
+    def process(self, batch: Batch) -> Batch:
+        for meta in batch.meta.frames:
+            meta.user["marks"] = [*meta.user.get("marks", []), self.name]
+        if any(f.width < 2 for f in batch.frames):
+            raise ValueError("picture too small to resize")
+        return batch
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_a_stream_whose_frames_make_an_element_fail_ends_alone(batch_size: int) -> None:
+    before, after = Collect("before"), Collect("after")
+    sources = [CountingSource(30), TinySource(30)]
+    pipe = Pipeline(sources, [before, Picky(), after], mux=StreamMux(batch_size))
+    marks: list[list[str]] = []
+    pipe.add_probe("after", lambda b: marks.extend(m.user["marks"] for m in b.meta.frames))
+    report = pipe.run()
+    assert report.source_failures == [
+        SourceFailure(
+            1, "count://30", "element 'picky' failed on its frames: ValueError: picture too small"
+            " to resize",
+        )
+    ]  # fmt: skip
+    assert [i for s, i in after.seen if s == 0] == list(range(30))
+    assert [s for s, _ in after.seen] == [0] * 30
+    assert marks == [["picky"]] * 30  # what the failed call added was undone before the retry
+    assert report.outcome == "partial"
+    assert report.balanced
+    assert report.drops.get("source 1 failed in picky", 0) >= 1
+
+
+def test_an_element_failing_on_its_only_stream_stops_the_pipeline() -> None:
+    with pytest.raises(PipelineError, match="element 'picky' failed: ValueError: picture too"):
+        Pipeline([TinySource(5)], [Picky()]).run()

@@ -9,6 +9,11 @@ Failures are isolated where they can be:
 
 * a source that fails (missing file, corrupt data, vanished stream, any error in its thread) or
   ends without a single frame is reported with its URI and ends alone; the other streams go on;
+* a stream whose frames make an element fail (a 1x1 picture an element cannot handle) ends alone
+  while other streams are running: the batch is processed again stream by stream, and the
+  streams whose part fails are ended and reported with the element's name and error (their
+  frames are counted as dropped). When every part fails, or no other stream runs, the element
+  has failed and the pipeline stops;
 * a :class:`~visionflow.core.element.Sink` that fails is detached: its error is reported with its
   name, its ``stop()`` closes what it wrote, and the batches go on to the other elements.
 
@@ -21,6 +26,7 @@ ignores the signal (``nohup``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import signal
@@ -34,6 +40,7 @@ from typing import Any, Literal, cast
 
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element, Sink
+from visionflow.core.meta import BatchMeta, FrameMeta
 from visionflow.core.source import Source
 from visionflow.core.stats import PipelineStats, StreamReport
 from visionflow.errors import PipelineError, SourceError, VisionflowError
@@ -188,6 +195,7 @@ class Pipeline:
         self._sink_failures: list[SinkFailure] = []
         self._busy: dict[str, float] = {}
         self._signal: int | None = None
+        self._ended_at: dict[int, int] = {}  # stream → index of the element that ended it
 
     # -- configuration ---------------------------------------------------------------------
     def add_probe(
@@ -344,7 +352,7 @@ class Pipeline:
         count = 0
         try:
             for frame in source.frames():
-                if self._stop.is_set() or self._drain.is_set():
+                if self._stop.is_set() or self._drain.is_set() or sid in self._ended_at:
                     break
                 count += 1
                 self.stats.frame_in(sid)
@@ -407,6 +415,74 @@ class Pipeline:
             if out is not None:
                 out.put(_EOS)
 
+    def _process_streams(self, index: int, element: Element, batch: Batch) -> Batch | None:
+        """``element.process(batch)``; when it fails, end alone the streams whose frames make it
+        fail (see the module docstring) and return the result for the others."""
+        if self._ended_at:
+            batch = self._without_ended(index, batch)
+            if not batch.frames:
+                return None
+        streams = sorted({f.source_id for f in batch.frames})
+        saved = _snapshot(batch) if len(streams) > 1 else None
+        try:
+            return element.process(batch)
+        except Exception as exc:
+            if saved is None:
+                others = set(range(len(self.sources))) - set(self._ended_at) - set(streams)
+                if not others:
+                    raise
+                self._end_stream(index, element.name, batch, exc)
+                return None
+            failure = exc
+        batch.meta.frames[:] = saved  # undo what the failed call changed
+        parts: list[Batch] = []
+        failed: list[tuple[Batch, Exception]] = []
+        for sid in streams:
+            part = _part(batch, [i for i, f in enumerate(batch.frames) if f.source_id == sid])
+            try:
+                result = element.process(part)
+            except Exception as part_exc:
+                failed.append((part, part_exc))
+                continue
+            if result is not None:
+                parts.append(result)
+        if len(failed) == len(streams):
+            raise failure
+        for part, error in failed:
+            self._end_stream(index, element.name, part, error)
+        if not parts:
+            return None
+        frames = [f for p in parts for f in p.frames]
+        metas = [m for p in parts for m in p.meta.frames]
+        return Batch(frames, BatchMeta(metas, batch.meta.user), index=batch.index)
+
+    def _end_stream(self, index: int, name: str, part: Batch, exc: Exception) -> None:
+        """End the stream of ``part`` (its frames made element ``name`` fail)."""
+        sid = part.frames[0].source_id
+        source = self.sources[sid]
+        with self._error_lock:
+            self._ended_at.setdefault(sid, index)
+        error = f"element '{name}' failed on its frames: {type(exc).__name__}: {exc}"
+        self._source_failed(source, error)
+        log.debug("element '%s' failed on stream #%d", name, sid, exc_info=exc)
+        self.stats.drop_batch(f"source {sid} failed in {name}", part)
+
+    def _without_ended(self, index: int, batch: Batch) -> Batch:
+        """The batch without the frames of streams ended at this element or a later one (frames
+        that already passed the failing element go on)."""
+        keep = [
+            i for i, f in enumerate(batch.frames) if self._ended_at.get(f.source_id, -1) < index
+        ]
+        if len(keep) == len(batch.frames):
+            return batch
+        gone = _part(batch, [i for i in range(len(batch.frames)) if i not in keep])
+        for sid in sorted({f.source_id for f in gone.frames}):
+            lost = _part(gone, [i for i, f in enumerate(gone.frames) if f.source_id == sid])
+            self.stats.drop_batch(
+                f"source {sid} failed in {self.elements[self._ended_at[sid]].name}", lost
+            )
+        return _part(batch, keep)
+
     def _sink_failed(self, sink: Element, exc: BaseException, *, close: bool = True) -> None:
         """A sink failed: report it and, unless its ``stop()`` is what failed, call it now so
         that what it wrote is closed; batches pass it by from now on."""
@@ -430,6 +506,7 @@ class Pipeline:
         out: _Channel | None,
         on_batch: Callable[[Batch], None] | None,
     ) -> None:
+        index = self.elements.index(element)
         name = element.name
         element.stats = self.stats
         isolated = isinstance(element, Sink)
@@ -469,7 +546,10 @@ class Pipeline:
                 if attached:
                     t0 = time.perf_counter()
                     try:
-                        result = element.process(batch)
+                        if isolated:
+                            result = element.process(batch)
+                        else:
+                            result = self._process_streams(index, element, batch)
                     except Exception as exc:
                         if not isolated:
                             raise
@@ -493,3 +573,26 @@ class Pipeline:
                         self._fail(name, exc)
                 except BaseException as exc:
                     self._fail(name, exc)
+
+
+def _snapshot(batch: Batch) -> list[FrameMeta]:
+    """Copies of a batch's frame metadata, deep enough to undo what an element adds to it (its
+    lists, sets and dicts are copied; their items and the immutable detections are shared)."""
+    copies = []
+    for meta in batch.meta.frames:
+        copy = dataclasses.replace(meta)
+        for f in dataclasses.fields(meta):
+            value = getattr(meta, f.name)
+            if isinstance(value, list | set | dict):
+                setattr(copy, f.name, type(value)(value))
+        copies.append(copy)
+    return copies
+
+
+def _part(batch: Batch, indices: list[int]) -> Batch:
+    """The frames ``indices`` of a batch, with their metadata, as a batch."""
+    return Batch(
+        [batch.frames[i] for i in indices],
+        BatchMeta([batch.meta.frames[i] for i in indices], batch.meta.user),
+        index=batch.index,
+    )
