@@ -359,3 +359,18 @@ def test_a_1x1_clip_does_not_stop_the_good_stream(tmp_path: Path, tiler: bool) -
     assert [r["frame_num"] for r in records if r["source_id"] == 0] == list(range(60))
     with av.open(str(tmp_path / "out.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) >= 60
+
+
+@pytest.mark.parametrize(("with_good", "status"), [(False, 1), (True, 3)])
+def test_run_exit_status(tmp_path: Path, with_good: bool, status: int) -> None:
+    detector_yaml(tmp_path)
+    write_clip(tmp_path / "good.mp4", 10)
+    sources = "[{uri: missing.mp4}, {uri: good.mp4}]" if with_good else "[{uri: missing.mp4}]"
+    pipeline = tmp_path / "pipeline.yml"
+    pipeline.write_text(
+        f"sources: {sources}\ninfer: [{{config: det.yml}}]\n"
+        "sinks: [{type: jsonl, path: meta.jsonl}]\n"
+    )
+    result = runner.invoke(app, ["run", str(pipeline), "--no-progress"])
+    assert result.exit_code == status, result.output
+    assert (tmp_path / "meta.jsonl").exists() == with_good
