@@ -342,3 +342,30 @@ def test_a_stream_whose_frames_make_an_element_fail_ends_alone(batch_size: int) 
 def test_an_element_failing_on_its_only_stream_stops_the_pipeline() -> None:
     with pytest.raises(PipelineError, match="element 'picky' failed: ValueError: picture too"):
         Pipeline([TinySource(5)], [Picky()]).run()
+
+
+class StalledSource(CountingSource):
+    """A live stream that sends 3 frames, then nothing for 30 s (a stalled camera)."""
+
+    def __init__(self) -> None:
+        super().__init__(3, live=True)
+        self.woken = threading.Event()
+
+    def frames(self) -> Iterator[Frame]:
+        yield from super().frames()
+        self.woken.wait(30)
+
+    def interrupt(self) -> None:
+        self.woken.set()
+
+
+def test_stop_interrupts_a_source_waiting_for_data() -> None:
+    stalled, collect = StalledSource(), Collect()
+    pipe = Pipeline([stalled, CountingSource(100_000, delay=0.001)], [collect])
+    threading.Timer(0.3, pipe.stop).start()
+    started = time.monotonic()
+    report = pipe.run()
+    assert time.monotonic() - started < 3
+    assert stalled.woken.is_set()
+    assert [i for s, i in collect.seen if s == 0] == [0, 1, 2]
+    assert report.balanced

@@ -260,6 +260,15 @@ class Pipeline:
     def stop(self) -> None:
         """Ask a running pipeline to finish: sources stop and everything drains."""
         self._drain.set()
+        self._interrupt_sources()
+
+    def _interrupt_sources(self) -> None:
+        """Tell every source to stop waiting for data (:meth:`Source.interrupt`)."""
+        for source in self.sources:
+            try:
+                source.interrupt()
+            except Exception as exc:
+                log.debug("source #%d: interrupt() raised", source.source_id, exc_info=exc)
 
     def _interrupt(self, signum: int) -> None:
         """First signal: drain. A second one: stop at once."""
@@ -272,6 +281,7 @@ class Pipeline:
         else:
             log.warning("%s: stopping at once", name)
             self._stop.set()
+        self._interrupt_sources()
 
     @contextmanager
     def _drain_on_signals(self) -> Iterator[None]:
@@ -341,6 +351,7 @@ class Pipeline:
                 self._error = (name, exc)
                 log.debug("element '%s' failed", name, exc_info=exc)
         self._stop.set()
+        self._interrupt_sources()
 
     def _source_failed(self, source: Source, error: str) -> None:
         log.error("source #%d (%s) failed: %s", source.source_id, source.uri, error)

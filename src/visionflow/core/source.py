@@ -37,6 +37,15 @@ class Source(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the stream. Safe to call more than once."""
 
+    def interrupt(self) -> None:  # noqa: B027 - optional hook
+        """Ask :meth:`frames` to return as soon as it can, without an error.
+
+        Called from another thread (possibly from a signal handler) when the pipeline drains or
+        stops, so a source blocked waiting for data (a stalled camera) does not hold the drain
+        back. It must not block. By default nothing happens: the pipeline stops taking frames
+        and :meth:`frames` ends when its next frame arrives or its own timeout passes.
+        """
+
     @property
     def num_frames(self) -> int | None:
         """Total frames the stream will yield, when known (file sources), else None."""
