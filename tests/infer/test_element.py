@@ -301,6 +301,17 @@ def test_odd_frame_is_cut_to_even_size_before_scaling(tmp_path: Path) -> None:
     np.testing.assert_allclose(meta.detections.xyxy, [[30, 18, 50, 38], [72, 20, 88, 36]])
 
 
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (40, 1)])
+def test_a_frame_with_no_even_part_is_not_inferred(tmp_path: Path, size: tuple[int, int]) -> None:
+    # 1 pixel wide or high rounds down to 0: nothing to scale, so no objects and no error
+    model = constant_output_model(
+        tmp_path / "det.onnx", {"output0": yolo_output([(20, 30, 10, 10, 0, 0.9)], 2)}
+    )
+    meta = run_one(Infer(detector_config(model, output_tensor_meta=True)), size).meta.frames[0]
+    assert len(meta.detections) == 0
+    assert meta.tensors == []
+
+
 def secondary_detector(model: Path, **extra: object) -> Infer:
     infer = Infer(
         detector_config(

@@ -188,11 +188,13 @@ class Infer(Element):
 
     def _items(self, batch: Batch, images: Sequence[np.ndarray]) -> list[_Item]:
         if self.config.process_mode is ProcessMode.PRIMARY:
-            # the whole frame, rounded down to even width and height as nvinfer cuts it
-            return [
-                _Item(i, -1, _rect(even_crop(np.array([[0, 0, w, h]]), w, h)[0]))
+            # the whole frame, rounded down to even width and height as nvinfer cuts it; a frame
+            # narrower or lower than 2 pixels has nothing left to scale and is not inferred
+            whole = [
+                (i, even_crop(np.array([[0, 0, w, h]]), w, h)[0])
                 for i, (h, w) in enumerate(img.shape[:2] for img in images)
             ]
+            return [_Item(i, -1, _rect(rect)) for i, rect in whole if rect[2] > 0 and rect[3] > 0]
         items = []
         for i, meta in enumerate(batch.meta.frames):
             dets = meta.detections
