@@ -238,7 +238,13 @@ def test_refused_connection_is_a_source_error() -> None:
         port = probe.getsockname()[1]
     uri = f"rtsp://127.0.0.1:{port}/stream"
     with pytest.raises(SourceError, match=f"^cannot open '{re.escape(uri)}': Connection refused$"):
+        next(iter(VideoSource(uri, timeout=1, reconnect_attempts=0).frames()))
+    # a live stream that is down at the start is retried for `timeout` seconds
+    started = time.monotonic()
+    with pytest.raises(SourceError) as info:
         next(iter(VideoSource(uri, timeout=1).frames()))
+    assert 0.4 < time.monotonic() - started < 1.5
+    assert str(info.value) == (f"cannot open '{uri}': Connection refused (tried 2 times in 1 s)")
 
 
 def test_stream_that_stops_sending_fails_after_its_frames(
@@ -265,7 +271,7 @@ def test_stream_that_stops_sending_fails_after_its_frames(
     received: list[Frame] = []
     try:
         with pytest.raises(SourceError) as info:
-            received.extend(VideoSource(uri, timeout=0.5).frames())
+            received.extend(VideoSource(uri, timeout=0.5, reconnect_attempts=0).frames())
     finally:
         done.set()
         thread.join()

@@ -11,9 +11,16 @@ Error policy, translated from PyAV at this boundary:
   rejected packets in a row the data is taken to be garbage and the stream ends with
   :class:`~visionflow.errors.DecodeError`, as it does when the demuxer itself finds invalid data;
   both name the URI and the number of the next frame;
-* a network stream that stops sending for ``timeout`` seconds, or whose connection fails, ends
-  with :class:`~visionflow.errors.SourceError` rather than hanging (a server that closes the
-  stream properly ends it like the end of a file);
+* a network stream that sends nothing for ``timeout`` seconds (opening or reading), or whose
+  connection fails, is *lost*. A live one (RTSP, an HTTP camera…) is then reconnected as
+  DeepStream reconnects RTSP sources (see :mod:`visionflow.media.reconnect`): the loss and every
+  reconnection are logged as warnings naming the source and its URI, frame numbers and
+  timestamps go on where they stopped, and after ``reconnect_attempts`` failed attempts in a row
+  the source ends with :class:`~visionflow.errors.SourceError`. A live stream whose server is
+  down when it starts gets ``timeout`` seconds to come up. Without reconnection
+  (``reconnect_attempts=0``) a silent or failed stream ends with
+  :class:`~visionflow.errors.SourceError`, and a live stream whose server closes it ends with a
+  warning. A recording served over http(s) is not live: its end is the end of the file;
 * a file cut short (an interrupted download or recording) ends early without an error: FFmpeg
   cannot tell its end from a real one.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -31,11 +39,13 @@ from urllib.parse import unquote, urlsplit
 
 import av
 import av.container
+from av.video.reformatter import VideoReformatter
 
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.source import Source
 from visionflow.errors import DecodeError, SourceError, SourceNotFoundError
 from visionflow.media.pacing import Pacer
+from visionflow.media.reconnect import Reconnect
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +61,7 @@ VIDEO_SUFFIXES = frozenset(
 MAX_BAD_PACKETS_IN_A_ROW = 32
 """Consecutive undecodable packets after which a stream is given up as corrupt."""
 _FALLBACK_RATE = Fraction(30)
+_FLUSH_S = 0.2  # packets within this time after a timed-out read are what FFmpeg had buffered
 
 
 def uri_scheme(uri: str) -> str:
@@ -149,21 +160,31 @@ def _reason(exc: av.error.FFmpegError) -> str:
     return exc.strerror or str(exc)
 
 
+class _LostError(Exception):
+    """A live stream went away (an internal signal of :meth:`VideoSource._generate`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class VideoSource(Source):
     """A video file or stream, decoded by FFmpeg to RGB frames.
 
     Anything FFmpeg opens works: MP4/MKV/MOV/AVI files, raw ``.h264``/``.h265`` elementary
     streams, ``file://`` URIs (DeepStream style), ``http(s)://``, ``rtsp://`` (over TCP),
     ``rtmp://``, ``udp://``, ``srt://``. Decoding uses FFmpeg's frame and slice threading. Frames
-    are ``(H, W, 3) uint8`` RGB (:attr:`PixelFormat.RGB24`) straight from FFmpeg's converter, with
-    no further copy; ``frame_num`` counts from 0 (and keeps counting across loops); ``pts`` and
-    ``time_base`` come from the stream, made strictly increasing: a frame without a timestamp
-    (raw ``.h264``) or with one that does not move forward comes one frame period after the
-    previous frame, and each pass of a looped file continues where the previous one ended.
+    are ``(H, W, 3) uint8`` RGB (:attr:`PixelFormat.RGB24`) from one FFmpeg converter per
+    stream (single-threaded: a threaded one starts threads for every frame and is slower), with
+    no further copy; ``frame_num`` counts from 0 (and keeps counting across loops and
+    reconnections); ``pts`` and ``time_base`` come from the stream, made strictly increasing: a
+    frame without a timestamp (raw ``.h264``) or with one that does not move forward comes one
+    frame period after the previous frame, and each pass of a looped file (or each connection
+    of a live stream) continues where the previous one ended.
 
     The stream is opened lazily, by :meth:`frames` or by asking :attr:`num_frames`, so a missing
     file is reported by the pipeline as a failure of this source only. See the module docstring
-    for what happens with missing, unreadable and corrupt media.
+    for what happens with missing, unreadable and corrupt media and with lost live streams.
 
     Args:
         uri: a path or URI.
@@ -173,11 +194,16 @@ class VideoSource(Source):
             true for live URIs (:func:`is_live_uri`) and for ``realtime`` playback.
         realtime: pace playback at the stream's timestamps, as a camera would deliver it.
         threads: decoder threads; 0 lets FFmpeg choose.
-        timeout: seconds a network stream may stay silent, when opening or reading, before it
-            fails with :class:`SourceError`.
+        timeout: seconds a network stream may send nothing, when opening or reading, before it
+            counts as lost (DeepStream's ``rtsp-reconnect-interval-sec``); a live stream that is
+            down at the start is retried for as long.
+        reconnect_attempts: reconnections in a row of a lost live network stream before the
+            source gives up: −1 (the default) never gives up, 0 never reconnects. The count
+            starts again once frames flow (DeepStream's ``rtsp-reconnect-attempts``).
 
     Attributes:
         bad_packets: packets skipped because the decoder rejected them (over all passes).
+        reconnects: successful reconnections of a lost live stream.
     """
 
     kind = "video"
@@ -192,9 +218,12 @@ class VideoSource(Source):
         realtime: bool = False,
         threads: int = 0,
         timeout: float = 10.0,
+        reconnect_attempts: int = -1,
     ) -> None:
         text = os.fspath(uri)
         super().__init__(text, source_id)
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         scheme = uri_scheme(text)
         self._path: Path | None = None
         if scheme == "file":
@@ -207,11 +236,14 @@ class VideoSource(Source):
         self.live = (is_live_uri(text) or realtime) if live is None else live
         self.threads = threads
         self.timeout = timeout
+        self.reconnect = Reconnect(reconnect_attempts)
         self.bad_packets = 0
+        self.reconnects = 0
         self._info: StreamInfo | None = None
         self._container: av.container.InputContainer | None = None
         self._running: Generator[Frame, None, None] | None = None
         self._next_frame = 0
+        self._interrupted = threading.Event()
 
     @property
     def info(self) -> StreamInfo | None:
@@ -234,12 +266,30 @@ class VideoSource(Source):
                 return None
         return self._info.frames if self._info is not None else None
 
+    @property
+    def reconnecting(self) -> bool:
+        """Whether this is a live network stream that is reconnected when lost."""
+        return self._live_network and self.reconnect.enabled
+
+    @property
+    def _live_network(self) -> bool:
+        return self._network and self.live and is_live_uri(self.uri)
+
     def frames(self) -> Iterator[Frame]:
         """Decode the stream from its start (ending an unfinished earlier pass), as RGB frames."""
         if self._running is not None:
             self._running.close()
+        self._interrupted.clear()
         self._running = self._generate()
         return self._running
+
+    def interrupt(self) -> None:
+        """Ask a running :meth:`frames` to end soon; safe from any thread.
+
+        A stream waiting to reconnect ends at once; one waiting for data within its
+        ``timeout``. The pipeline calls it when it drains or stops.
+        """
+        self._interrupted.set()
 
     def close(self) -> None:
         """End a running :meth:`frames` generator and release the stream.
@@ -258,18 +308,30 @@ class VideoSource(Source):
         self._next_frame = 0
         timeline = _Timeline()
         pacer = Pacer()
+        lost: float | None = None  # when the live stream was lost (None: it is up)
+        attempt = 0
         while True:
-            container = self._container or self._open()
+            try:
+                container = self._container or self._connect(lost is None and attempt == 0)
+            except _LostError as exc:  # a reconnect attempt failed
+                attempt = self._next_attempt(attempt, exc.reason, lost)
+                if attempt < 0:
+                    return
+                continue
             self._container = container
             first = self._next_frame
+            rgb = VideoReformatter()  # one converter for the stream, reused for every frame
             try:
                 stream = container.streams.video[0]
                 rate = stream.average_rate or stream.guessed_rate or _FALLBACK_RATE
                 time_base = stream.time_base or 1 / rate
                 timeline.new_pass(max(1, round(1 / (rate * time_base))))
                 for picture in self._decode(container):
+                    if lost is not None:
+                        self._back(lost, attempt)
+                        lost, attempt = None, 0
                     pts = timeline(picture.pts, picture.dts)
-                    pixels = picture.to_ndarray(format="rgb24")
+                    pixels = rgb.reformat(picture, format="rgb24", threads=1).to_ndarray()
                     if self.realtime:
                         pacer.wait(float(pts * time_base))
                     yield Frame(
@@ -282,6 +344,26 @@ class VideoSource(Source):
                         uri=self.uri,
                     )
                     self._next_frame += 1
+                if self._live_network and not self._interrupted.is_set():
+                    raise _LostError("the server ended the stream")
+            except _LostError as exc:
+                if not self.reconnect.enabled:
+                    log.warning(
+                        "source #%d (%s): %s after frame %d; not reconnecting "
+                        "(reconnect_attempts=0)",
+                        self.source_id, self.uri, exc.reason, self._next_frame,
+                    )  # fmt: skip
+                    return
+                if lost is None:
+                    lost = time.monotonic()
+                    log.warning(
+                        "source #%d (%s): stream lost after frame %d (%s); reconnecting",
+                        self.source_id, self.uri, self._next_frame, exc.reason,
+                    )  # fmt: skip
+                attempt = self._next_attempt(attempt, exc.reason, lost)
+                if attempt < 0:
+                    return
+                continue
             finally:
                 container.close()
                 if self._container is container:
@@ -289,13 +371,70 @@ class VideoSource(Source):
             if not self.loop or self._next_frame == first:
                 return
 
+    def _connect(self, starting: bool) -> av.container.InputContainer:
+        """Open the stream; a live stream that is down at the start is retried for ``timeout``
+        seconds. Raises SourceError, or _LostError when a reconnect attempt failed."""
+        if not self.reconnecting:
+            return self._open()
+        if not starting:
+            try:
+                return self._open()
+            except SourceError as exc:
+                raise _LostError(str(exc)) from exc
+        deadline = time.monotonic() + self.timeout
+        tries = 0
+        while True:
+            try:
+                return self._open()
+            except SourceError as exc:
+                tries += 1
+                wait = Reconnect.delay(tries + 1)
+                if time.monotonic() + wait >= deadline or self._interrupted.is_set():
+                    if tries > 1:
+                        raise SourceError(
+                            f"{exc} (tried {tries} times in {self.timeout:g} s)"
+                        ) from exc
+                    raise
+                if tries == 1:
+                    log.warning(
+                        "source #%d (%s): %s; retrying for up to %g s",
+                        self.source_id, self.uri, exc, self.timeout,
+                    )  # fmt: skip
+                if self._interrupted.wait(wait):
+                    raise
+
+    def _next_attempt(self, attempt: int, reason: str, lost: float | None) -> int:
+        """Wait for reconnect attempt ``attempt + 1`` and return its number; −1 when the source
+        was interrupted. Raises SourceError when no attempt is left."""
+        attempt += 1
+        if not self.reconnect.allows(attempt):
+            raise SourceError(
+                f"{self.uri}: stream lost after frame {self._next_frame} and not back after "
+                f"{attempt - 1} reconnect attempts (last: {reason})"
+            )
+        if attempt > 1:
+            log.info(
+                "source #%d (%s): reconnect attempt %d failed: %s",
+                self.source_id, self.uri, attempt - 1, reason,
+            )  # fmt: skip
+        if self._interrupted.wait(self.reconnect.delay(attempt)):
+            return -1
+        return attempt
+
+    def _back(self, lost: float, attempt: int) -> None:
+        self.reconnects += 1
+        log.warning(
+            "source #%d (%s): reconnected after %.1f s (attempt %d); frames go on from frame %d",
+            self.source_id, self.uri, time.monotonic() - lost, attempt, self._next_frame,
+        )  # fmt: skip
+
     def _open(self) -> av.container.InputContainer:
         options: dict[str, str] = {}
         timeout: tuple[float, float] | None = None
         if self._path is not None and not self._path.exists():
             raise SourceNotFoundError(f"video file not found: {self._path}")
         if self._network:
-            timeout = (self.timeout, self.timeout)
+            timeout = (self.timeout, self._read_timeout())
         if uri_scheme(self.uri) in ("rtsp", "rtsps"):
             options = {"rtsp_transport": "tcp", "timeout": str(round(self.timeout * 1e6))}
         target = str(self._path) if self._path is not None else self.uri
@@ -330,18 +469,56 @@ class VideoSource(Source):
         )
         return container
 
+    def _read_timeout(self) -> float:
+        """FFmpeg's wait for one read. FFmpeg's RTSP client, when a read times out, first hands
+        over the access unit it was assembling and only fails on the next read, so it waits
+        twice: it gets half of ``timeout`` and :meth:`_decode` checks the silence itself."""
+        rtsp = uri_scheme(self.uri) in ("rtsp", "rtsps")
+        return self.timeout / 2 if rtsp else self.timeout
+
     def _decode(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
-        """Decoded pictures, in order, skipping packets the decoder rejects (see module doc)."""
+        """Decoded pictures, in order, skipping packets the decoder rejects (see module doc).
+
+        A network stream is silent from the start of the first read that FFmpeg ended by its
+        timeout (it then hands over what it had buffered, at once) until data flows again; it
+        is lost when that silence reaches ``timeout``.
+        """
         packets = container.demux(video=0)
         in_a_row = 0
         skipped = self.bad_packets
+        patience = self._read_timeout()
+        silent_since: float | None = None  # when the current silence began
+        flushed = 0.0  # when the last timed-out read returned
         while True:
+            asked = time.monotonic()
             try:
                 packet = next(packets)
             except StopIteration:
                 break
+            except av.error.ExitError as exc:  # FFmpeg's read timed out
+                now = time.monotonic()
+                since = asked if silent_since is None else silent_since
+                log.debug(
+                    "%s: read timed out after %.2f s; silent for %.2f s",
+                    self.uri, now - asked, now - since,
+                )  # fmt: skip
+                if (
+                    now - since < self.timeout * 0.9
+                    and now - asked > patience * 0.5  # a real wait, not an error kept by FFmpeg
+                    and not self._interrupted.is_set()
+                ):
+                    silent_since = since
+                    packets = container.demux(video=0)  # not silent for long enough: wait on
+                    continue
+                raise self._read_error(exc) from exc
             except av.error.FFmpegError as exc:
                 raise self._read_error(exc) from exc
+            now = time.monotonic()
+            if now - asked >= patience * 0.9:  # FFmpeg's timeout ended this read
+                silent_since = asked if silent_since is None else silent_since
+                flushed = now
+            elif silent_since is not None and now - flushed > _FLUSH_S:
+                silent_since = None  # data flows again
             try:
                 pictures = packet.decode()
             except av.error.FFmpegError as exc:
@@ -363,14 +540,18 @@ class VideoSource(Source):
         if self.bad_packets > skipped:
             log.warning("%s: %d undecodable packets skipped", self.uri, self.bad_packets - skipped)
 
-    def _read_error(self, exc: av.error.FFmpegError) -> SourceError:
+    def _read_error(self, exc: av.error.FFmpegError) -> SourceError | _LostError:
         error: type[SourceError] = SourceError
         if isinstance(exc, av.error.InvalidDataError):
-            error, what = DecodeError, f"corrupt data ({_reason(exc)})"
-        elif isinstance(exc, av.error.ExitError):
+            return DecodeError(
+                f"{self.uri}: corrupt data ({_reason(exc)}) before frame {self._next_frame}"
+            )
+        if isinstance(exc, av.error.ExitError):
             what = f"no data for {self.timeout:g} s"
         else:
             what = f"read failed ({_reason(exc)})"
+        if self.reconnecting:
+            return _LostError(what)
         return error(f"{self.uri}: {what} before frame {self._next_frame}")
 
     def __repr__(self) -> str:
