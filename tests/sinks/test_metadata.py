@@ -12,7 +12,14 @@ import pytest
 
 from visionflow.core.batch import Batch
 from visionflow.core.frame import Frame, PixelFormat
-from visionflow.core.meta import ClassifierLabel, Detections, SegmentationMap, TensorMeta
+from visionflow.core.meta import (
+    TRACK_AGE,
+    TRACKER_CONFIDENCE,
+    ClassifierLabel,
+    Detections,
+    SegmentationMap,
+    TensorMeta,
+)
 from visionflow.core.pipeline import Pipeline
 from visionflow.errors import SinkError
 from visionflow.media.synthetic import SyntheticSource
@@ -93,6 +100,8 @@ def test_objects_follow_the_rect_params_convention() -> None:
         "confidence": 0.8765,
         "bbox": {"left": 10.12, "top": 20.0, "width": 20.38, "height": 20.0},
         "tracker_id": None,
+        "tracker_confidence": None,
+        "track_age": None,
         "component_id": 1,
         "parent": None,
         "classifications": [],
@@ -226,3 +235,25 @@ def test_pipeline_writes_every_frame(tmp_path: Path) -> None:
         *((0, i) for i in range(7)),
         *((1, i) for i in range(4)),
     ]
+
+
+def test_tracker_columns_are_written_and_null_without_a_tracker() -> None:
+    batch = make_batch(2)
+    boxes = np.array([[0, 0, 4, 4], [5, 5, 9, 9]], np.float32)
+    batch.meta.frames[0].detections = Detections(
+        boxes,
+        tracker_id=np.array([3, 8]),
+        extra={
+            TRACKER_CONFIDENCE: np.array([0.912345, 0.5], np.float32),
+            TRACK_AGE: np.array([12, 1], np.int32),
+        },
+    )
+    batch.meta.frames[1].detections = Detections(boxes)  # no tracker ran on this stream
+    tracked, untracked = (record["objects"] for record in write(batch))
+    assert [(o["tracker_id"], o["tracker_confidence"], o["track_age"]) for o in tracked] == [
+        (3, 0.9123, 12),
+        (8, 0.5, 1),
+    ]
+    assert [(o["tracker_id"], o["tracker_confidence"], o["track_age"]) for o in untracked] == [
+        (None, None, None)
+    ] * 2

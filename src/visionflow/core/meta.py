@@ -395,6 +395,11 @@ class TensorMeta:
     object_index: int = -1
 
 
+TRACKER_CONFIDENCE = "tracker_confidence"
+"""Extra column set by a tracker: (N,) float32 tracker confidence of each reported object."""
+TRACK_AGE = "track_age"
+"""Extra column set by a tracker: (N,) int32 frames since the object's target was started."""
+
 ANALYTICS_ROI = "analytics_roi"
 """Extra column (object dtype): per object, the tuple of ROI labels it is in (DeepStream
 ``NvDsAnalyticsObjInfo.roiStatus``)."""

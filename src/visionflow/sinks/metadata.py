@@ -18,7 +18,15 @@ import numpy as np
 from visionflow.analytics.records import frame_analytics, object_analytics
 from visionflow.core.batch import Batch
 from visionflow.core.element import Sink
-from visionflow.core.meta import UNTRACKED, Detections, FrameMeta, SegmentationMap, TensorMeta
+from visionflow.core.meta import (
+    TRACK_AGE,
+    TRACKER_CONFIDENCE,
+    UNTRACKED,
+    Detections,
+    FrameMeta,
+    SegmentationMap,
+    TensorMeta,
+)
 from visionflow.errors import SinkError
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,18 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _column(dets: Detections, name: str, decimals: int | None = None) -> list[Any]:
+    """One extra column as JSON values: None for objects without it (NaN / negative)."""
+    values = dets.extra.get(name)
+    if values is None:
+        return [None] * len(dets)
+    out: list[Any] = []
+    for v in np.asarray(values).tolist():
+        missing = v is None or v != v or (isinstance(v, int) and v < 0)
+        out.append(None if missing else round(v, decimals) if decimals is not None else v)
+    return out
+
+
 def _objects(dets: Detections) -> list[dict[str, Any]]:
     ltwh = np.concatenate([dets.xyxy[:, :2], dets.xyxy[:, 2:] - dets.xyxy[:, :2]], axis=1)
     boxes = ltwh.astype(np.float64).round(2).tolist()
@@ -73,6 +93,8 @@ def _objects(dets: Detections) -> list[dict[str, Any]]:
     parent = dets.parent.tolist()
     masks = None if dets.masks is None else dets.masks > dets.mask_threshold
     analytics = object_analytics(dets)
+    tracker_conf = _column(dets, TRACKER_CONFIDENCE, 4)
+    track_age = _column(dets, TRACK_AGE)
     objects = []
     for i, (left, top, width, height) in enumerate(boxes):
         mask = None
@@ -88,6 +110,8 @@ def _objects(dets: Detections) -> list[dict[str, Any]]:
                 "confidence": confidence[i],
                 "bbox": {"left": left, "top": top, "width": width, "height": height},
                 "tracker_id": None if tracker[i] == UNTRACKED else tracker[i],
+                "tracker_confidence": tracker_conf[i],
+                "track_age": track_age[i],
                 "component_id": int(dets.component_id[i]),
                 "parent": None if parent[i] < 0 else parent[i],
                 "classifications": [

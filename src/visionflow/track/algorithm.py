@@ -32,16 +32,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from visionflow.core.meta import Detections
+from visionflow.core.meta import TRACK_AGE, TRACKER_CONFIDENCE, Detections
 from visionflow.registry import Registry
 from visionflow.track.association import iou_matrix, match_greedy, match_optimal, pair_scores
 from visionflow.track.config import TrackerConfig
 from visionflow.track.kalman import KalmanFilter, state_estimator
 
-TRACKER_CONFIDENCE = "tracker_confidence"
-"""Extra column: (N,) float32 tracker confidence of each reported object."""
-TRACK_AGE = "track_age"
-"""Extra column: (N,) int32 frames since the object's target was started, this one included."""
 SHADOW_TRACKS = "tracker_shadow_tracks"
 """``FrameMeta.user`` key of the targets in shadow tracking (with ``output_shadow_tracks``)."""
 
