@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
 import threading
@@ -10,6 +11,7 @@ from fractions import Fraction
 from itertools import islice
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -279,3 +281,37 @@ def test_stream_that_stops_sending_fails_after_its_frames(
     assert str(info.value) == f"{uri}: no data for 0.5 s before frame {len(received)}"
     assert [decode_stamp(f.data)[1] for f in received] == list(range(len(received)))
     assert 10 < len(received) < 60
+
+
+def _thread_ids() -> set[str]:
+    return set(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="watches threads in /proc")
+def test_frames_are_converted_without_threads_per_frame(
+    tmp_path: Path, make_clip: MakeClip
+) -> None:
+    path = make_clip(tmp_path / "hd.mp4", 24, width=1280, height=720)
+    frames = VideoSource(path).frames()
+    kept = [next(frames) for _ in range(4)]  # the decoder's threads are running by now
+    running = _thread_ids()
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch() -> None:  # short-lived threads live ~1 ms: look often
+        while not done.is_set():
+            seen.update(_thread_ids())
+            time.sleep(0.0005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    kept += list(frames)
+    done.set()
+    watcher.join()
+    # nothing started per frame (a threaded converter starts two per frame with FFmpeg 8)
+    assert seen - running - {str(watcher.native_id)} == set()
+    with av.open(str(path)) as container:
+        expected = [p.to_ndarray(format="rgb24") for p in container.decode(video=0)]
+    assert len(kept) == len(expected) == 24
+    for frame, pixels in zip(kept, expected, strict=True):
+        np.testing.assert_array_equal(frame.data, pixels)  # the same conversion, bit for bit
