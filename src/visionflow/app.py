@@ -41,7 +41,15 @@ class App:
         from visionflow.media import open_source
 
         sources = [
-            open_source(s.uri, i, loop=s.loop, live=s.live) for i, s in enumerate(config.sources)
+            open_source(
+                s.uri,
+                i,
+                loop=s.loop,
+                live=s.live,
+                timeout=s.timeout,
+                reconnect_attempts=s.reconnect_attempts,
+            )
+            for i, s in enumerate(config.sources)
         ]
         mux_cfg = config.streammux
         mux = StreamMux(

@@ -96,3 +96,39 @@ def test_windows_drive_letter_is_a_path() -> None:
     source = open_source(r"C:\videos\clip.mp4")
     assert isinstance(source, VideoSource)
     assert source.uri == r"C:\videos\clip.mp4"
+
+
+def test_network_options_reach_video_sources_only(tmp_path: Path) -> None:
+    camera = open_source("rtsp://cam/1", timeout=3, reconnect_attempts=2)
+    assert isinstance(camera, VideoSource)
+    assert (camera.timeout, camera.reconnect.attempts, camera.reconnecting) == (3, 2, True)
+    default = open_source("rtsp://cam/1")
+    assert isinstance(default, VideoSource)
+    assert (default.timeout, default.reconnect.attempts) == (10.0, -1)
+    assert not open_source("rtsp://cam/1", reconnect_attempts=0).reconnecting  # type: ignore[attr-defined]
+    assert not VideoSource("https://host/clip.mp4").reconnecting  # a recording, not live
+    # the pipeline passes them for every source; images and synthetic frames take none
+    images = open_source(str(tmp_path / "*.png"), timeout=3, reconnect_attempts=2)
+    assert isinstance(images, ImageSource)
+    synthetic = open_source("synthetic://8x8?frames=1", timeout=3, reconnect_attempts=2)
+    assert isinstance(synthetic, SyntheticSource)
+
+
+def test_pipeline_yaml_sets_timeout_and_reconnect_attempts(tmp_path: Path) -> None:
+    from visionflow.app import App
+    from visionflow.config.pipeline import load_pipeline_config
+
+    path = tmp_path / "pipeline.yml"
+    path.write_text(
+        "sources:\n"
+        "  - uri: rtsp://cam/1\n"
+        "    timeout: 4\n"
+        "    reconnect_attempts: 0\n"
+        "  - uri: http://cam/2\n"
+        "sinks:\n  - type: fake\n"
+    )
+    sources = App.from_config(load_pipeline_config(path)).pipeline.sources
+    assert [(s.timeout, s.reconnect.attempts) for s in sources if isinstance(s, VideoSource)] == [
+        (4.0, 0),
+        (10.0, -1),
+    ]

@@ -14,10 +14,13 @@ import pytest
 from tests.media.conftest import write_clip
 from tests.support.stream_server import StreamServer, rtsp_unavailable
 
+from visionflow.core.batch import Batch
 from visionflow.core.frame import Frame
+from visionflow.core.pipeline import Pipeline
 from visionflow.errors import SourceError
 from visionflow.media.synthetic import decode_stamp
 from visionflow.media.video import VideoSource
+from visionflow.mux.streammux import StreamMux
 
 FPS = 25
 KINDS = ["rtsp", "http"]
@@ -258,3 +261,37 @@ def test_interrupt_ends_a_source_waiting_to_reconnect(rtsp_server: StreamServer)
     assert not reader.is_alive()
     assert ended[0] - asked < 1.0
     source.close()
+
+
+@pytest.mark.parametrize("push_timeout", [40_000, -1])
+def test_other_streams_flow_while_one_reconnects(
+    rtsp_server: StreamServer, served_clip: Path, push_timeout: int
+) -> None:
+    camera = VideoSource(rtsp_server.uri, timeout=2)
+    steady = VideoSource(served_clip, realtime=True)  # a second stream at the camera's pace
+    pipeline = Pipeline(
+        [camera, steady], mux=StreamMux(batch_size=2, batched_push_timeout=push_timeout)
+    )
+    arrivals: list[tuple[float, int]] = []  # (time, source id) of every frame out
+    killed: list[float] = []
+
+    def on_batch(batch: Batch) -> None:
+        now = time.monotonic()
+        arrivals.extend((now, f.source_id) for f in batch.frames)
+        if not killed and sum(1 for _, sid in arrivals if sid == 0) == 20:
+            rtsp_server.kill()
+            killed.append(now)
+        if killed and now - killed[0] > 2.5:
+            pipeline.stop()
+
+    guard = threading.Timer(12.0, pipeline.stop)  # ends the run should the frames stop
+    guard.start()
+    try:
+        report = pipeline.run(on_batch)
+    finally:
+        guard.cancel()
+    assert killed
+    during = [sid for t, sid in arrivals if killed[0] + 0.5 < t]
+    # the file stream goes on at its pace while the camera is away (~2 s at 25 fps)
+    assert during.count(1) > 40
+    assert report.source_failures == []

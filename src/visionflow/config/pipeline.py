@@ -44,6 +44,18 @@ class SourceConfig(_Strict):
     live: bool | None = Field(
         None, description="Treat as live (drop oldest frames when behind); default: by URI scheme."
     )
+    timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Network streams: seconds without data (opening or reading) before the "
+        "stream counts as lost; a live stream that is down at the start is waited for as long.",
+    )
+    reconnect_attempts: int = Field(
+        -1,
+        ge=-1,
+        description="Live network streams (RTSP, HTTP cameras…): reconnections in a row of a lost "
+        "stream before the source gives up; -1: never give up, 0: never reconnect.",
+    )
 
 
 class StreamMuxConfig(_Strict):

@@ -315,7 +315,12 @@ class Pipeline:
                 t.join(0.1)
 
     def _start_threads(self, on_batch: Callable[[Batch], None] | None) -> list[threading.Thread]:
-        inputs = SourceQueues(len(self.sources), self.queue_size, self._stop)
+        inputs = SourceQueues(
+            len(self.sources),
+            self.queue_size,
+            self._stop,
+            absent=lambda sid: self.sources[sid].lost,
+        )
         channels = [_Channel(self.queue_size, self._stop) for _ in self.elements]
         threads = [
             threading.Thread(

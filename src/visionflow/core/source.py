@@ -47,6 +47,12 @@ class Source(ABC):
         """
 
     @property
+    def lost(self) -> bool:
+        """Whether a live stream is away: lost and not back yet (a reconnecting camera). The
+        stream muxer does not wait for its frames meanwhile. False unless a source says so."""
+        return False
+
+    @property
     def num_frames(self) -> int | None:
         """Total frames the stream will yield, when known (file sources), else None."""
         return None

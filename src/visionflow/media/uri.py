@@ -30,12 +30,16 @@ def open_source(
     *,
     loop: bool = False,
     live: bool | None = None,
+    timeout: float | None = None,
+    reconnect_attempts: int | None = None,
     **opts: Any,
 ) -> Source:
     """The source for ``spec``; ``opts`` go to the chosen class's constructor.
 
     ``loop`` (restart at the end) applies to video files; ``live`` (drop the oldest frames when
-    the pipeline falls behind; default: by URI scheme) to videos, streams and synthetic sources.
+    the pipeline falls behind; default: by URI scheme) to videos, streams and synthetic sources;
+    ``timeout`` and ``reconnect_attempts`` (see :class:`VideoSource`; None: its defaults) to
+    videos and streams.
 
     * a folder, a glob (``*``, ``?``, ``[``) or a file with an image suffix → :class:`ImageSource`;
     * ``synthetic://WIDTHxHEIGHT?frames=N&fps=F&pattern=P&seed=S&live=1`` →
@@ -50,6 +54,11 @@ def open_source(
     """
     text = os.fspath(spec)
     scheme = uri_scheme(text)
+    video_opts = dict(opts, loop=loop, live=live)
+    if timeout is not None:
+        video_opts["timeout"] = timeout
+    if reconnect_attempts is not None:
+        video_opts["reconnect_attempts"] = reconnect_attempts
     if scheme == "synthetic":
         return _synthetic(text, source_id, opts if live is None else {**opts, "live": live})
     if scheme not in ("", "file"):
@@ -60,12 +69,12 @@ def open_source(
                 value=text,
                 allowed=f"a path or a URI with one of the schemes {', '.join(_SCHEMES)}",
             )
-        return VideoSource(text, source_id, loop=loop, live=live, **opts)
+        return VideoSource(text, source_id, **video_opts)
     path = file_uri_path(text) if scheme == "file" else None
     location = str(path) if path is not None else text
     if has_glob(location) or os.path.isdir(location) or _suffix(location) in IMAGE_SUFFIXES:
         return ImageSource(location, source_id, **opts)
-    return VideoSource(text, source_id, loop=loop, live=live, **opts)
+    return VideoSource(text, source_id, **video_opts)
 
 
 def _suffix(location: str) -> str:

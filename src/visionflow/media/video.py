@@ -244,6 +244,7 @@ class VideoSource(Source):
         self._running: Generator[Frame, None, None] | None = None
         self._next_frame = 0
         self._interrupted = threading.Event()
+        self._lost = False
 
     @property
     def info(self) -> StreamInfo | None:
@@ -265,6 +266,11 @@ class VideoSource(Source):
             except SourceError:
                 return None
         return self._info.frames if self._info is not None else None
+
+    @property
+    def lost(self) -> bool:
+        """Whether the live stream is away: lost, or down at the start, and not back yet."""
+        return self._lost
 
     @property
     def reconnecting(self) -> bool:
@@ -305,6 +311,16 @@ class VideoSource(Source):
             self._container = None
 
     def _generate(self) -> Generator[Frame, None, None]:
+        try:
+            yield from self._stream()
+        except SourceError as exc:
+            if not self._interrupted.is_set():
+                raise
+            log.debug("source #%d (%s): interrupted: %s", self.source_id, self.uri, exc)
+        finally:
+            self._lost = False
+
+    def _stream(self) -> Generator[Frame, None, None]:
         self._next_frame = 0
         timeline = _Timeline()
         pacer = Pacer()
@@ -327,6 +343,7 @@ class VideoSource(Source):
                 time_base = stream.time_base or 1 / rate
                 timeline.new_pass(max(1, round(1 / (rate * time_base))))
                 for picture in self._decode(container):
+                    self._lost = False
                     if lost is not None:
                         self._back(lost, attempt)
                         lost, attempt = None, 0
@@ -354,6 +371,7 @@ class VideoSource(Source):
                         self.source_id, self.uri, exc.reason, self._next_frame,
                     )  # fmt: skip
                     return
+                self._lost = True
                 if lost is None:
                     lost = time.monotonic()
                     log.warning(
@@ -395,6 +413,7 @@ class VideoSource(Source):
                             f"{exc} (tried {tries} times in {self.timeout:g} s)"
                         ) from exc
                     raise
+                self._lost = True  # the other streams do not wait meanwhile
                 if tries == 1:
                     log.warning(
                         "source #%d (%s): %s; retrying for up to %g s",

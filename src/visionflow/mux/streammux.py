@@ -32,14 +32,25 @@ _POLL_S = 0.05
 
 
 class SourceQueues:
-    """Bounded per-source frame queues sharing one condition variable with the muxer."""
+    """Bounded per-source frame queues sharing one condition variable with the muxer.
 
-    def __init__(self, num_sources: int, maxsize: int, stop: threading.Event) -> None:
+    ``absent(source_id)`` tells whether a source's live stream is away (lost, reconnecting): a
+    batch does not wait for it, as nvstreammux does not wait for a source at end of stream.
+    """
+
+    def __init__(
+        self,
+        num_sources: int,
+        maxsize: int,
+        stop: threading.Event,
+        absent: Callable[[int], bool] | None = None,
+    ) -> None:
         self.cond = threading.Condition()
         self.queues: list[deque[Frame]] = [deque() for _ in range(num_sources)]
         self.finished = [False] * num_sources
         self.maxsize = maxsize
         self.stop = stop
+        self.absent = absent or (lambda _sid: False)
 
     def put(self, source_id: int, frame: Frame, *, leaky: bool, stats: PipelineStats) -> bool:
         """Queue a frame; False when the pipeline is stopping (the frame was not taken)."""
@@ -154,10 +165,11 @@ class StreamMux:
                     if len(frames) >= self.batch_size or inputs.all_done:
                         break
                     if frames and all(
-                        sid in taken or (inputs.finished[sid] and not inputs.queues[sid])
+                        sid in taken
+                        or ((inputs.finished[sid] or inputs.absent(sid)) and not inputs.queues[sid])
                         for sid in range(num)
                     ):
-                        break  # every stream still running has its frame in this batch
+                        break  # every stream still running (and not away) has its frame here
                     if took:
                         continue
                     if deadline is not None and time.monotonic() >= deadline:

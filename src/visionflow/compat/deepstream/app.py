@@ -203,6 +203,8 @@ class _Gie:
 class _Source:
     uri: str
     is_file: bool
+    timeout: float | None = None  # rtsp-reconnect-interval-sec (None: visionflow's default)
+    reconnect_attempts: int = 0  # deepstream-app reconnects type=4 (RTSP) sources only
 
 
 class _AppReader:
@@ -484,10 +486,26 @@ class _AppReader:
         )
         if len(self.sources) + len(uris) > MAX_SOURCES:
             raise ConfigError(f"more than {MAX_SOURCES} sources", file=doc.file)
-        self.sources += [_Source(u, "://" not in u or u.startswith("file://")) for u in uris]
+        # deepstream-app watches type=4 (RTSP) sources only: no data for
+        # rtsp-reconnect-interval-sec seconds (> 0) → reconnect, rtsp-reconnect-attempts times
+        # in a row (-1: forever; any other negative value: never)
+        interval = values.get("rtsp-reconnect-interval-sec", 0) if kind == 4 else 0
+        attempts = values.get("rtsp-reconnect-attempts", -1) if interval > 0 else 0
+        timeout = float(interval) if interval > 0 else None
+        attempts = attempts if attempts >= -1 else 0
+        self.sources += [
+            _Source(u, "://" not in u or u.startswith("file://"), timeout, attempts) for u in uris
+        ]
         if report is not None:
             only_multi = "applies to type=3 (MultiURI) only"
             reasons = {"num-sources": only_multi} if kind != 3 else {}
+            if kind != 4:
+                for key in ("rtsp-reconnect-interval-sec", "rtsp-reconnect-attempts"):
+                    reasons[key] = "deepstream-app reconnects type=4 (RTSP) sources only"
+            elif interval <= 0:
+                reasons["rtsp-reconnect-attempts"] = (
+                    "no reconnection: rtsp-reconnect-interval-sec is not > 0"
+                )
             record_group(doc, group, K.SOURCE, report, reasons=reasons)
 
     # --- inference ------------------------------------------------------------------------------
@@ -821,7 +839,14 @@ class _AppReader:
             PipelineConfig,
             "",
             sources=[
-                SourceConfig(uri=s.uri, loop=loop and s.is_file, live=live) for s in self.sources
+                SourceConfig(
+                    uri=s.uri,
+                    loop=loop and s.is_file,
+                    live=live,
+                    reconnect_attempts=s.reconnect_attempts,
+                    **({"timeout": s.timeout} if s.timeout is not None else {}),
+                )
+                for s in self.sources
             ],
             streammux=self._model(
                 StreamMuxConfig,

@@ -151,9 +151,11 @@ SOURCE: Table = {
     "num-extra-surfaces": Spec(INT, ignore=DECODER),
     "select-rtp-protocol": Spec(INT, ignore=RTSP),
     "set-rtp-protocol": Spec(INT, ignore=RTSP),
-    "rtsp-reconnect-interval-sec": Spec(INT, ignore=RTSP),
-    "init-rtsp-reconnect-interval-sec": Spec(INT, ignore=RTSP),
-    "rtsp-reconnect-attempts": Spec(INT, ignore=RTSP),
+    "rtsp-reconnect-interval-sec": Spec(INT),
+    "init-rtsp-reconnect-interval-sec": Spec(
+        INT, ignore="a camera down at the start is waited for rtsp-reconnect-interval-sec seconds"
+    ),
+    "rtsp-reconnect-attempts": Spec(INT),
     "buffer-mode": Spec(INT, ignore=RTSP),
     "leaky": Spec(INT, ignore=RTSP),
     "max-size-buffers": Spec(INT, ignore=RTSP),
