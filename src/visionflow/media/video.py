@@ -431,10 +431,12 @@ class VideoSource(Source):
                 f"{self.uri}: stream lost after frame {self._next_frame} and not back after "
                 f"{attempt - 1} reconnect attempts (last: {reason})"
             )
-        if attempt > 1:
-            log.info(
+        if attempt > 1:  # the first failures, then about one a minute (every 30th)
+            failed = attempt - 1
+            log.log(
+                logging.INFO if failed <= 3 or failed % 30 == 0 else logging.DEBUG,
                 "source #%d (%s): reconnect attempt %d failed: %s",
-                self.source_id, self.uri, attempt - 1, reason,
+                self.source_id, self.uri, failed, reason,
             )  # fmt: skip
         if self._interrupted.wait(self.reconnect.delay(attempt)):
             return -1
