@@ -8,7 +8,7 @@ from visionflow.media.reconnect import RETRY_DELAYS, Reconnect
 @pytest.mark.parametrize(
     ("attempts", "enabled", "allowed", "described"),
     [
-        (-1, True, [1, 2, 1000], "forever"),
+        (-1, True, [1, 2, 3, 1000], "forever"),
         (0, False, [], "never"),
         (2, True, [1, 2], "2 attempts"),
     ],
