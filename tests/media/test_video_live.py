@@ -131,7 +131,7 @@ def test_killed_server_is_reconnected_when_it_comes_back(
 def test_stalled_stream_is_lost_after_timeout_and_reconnected(
     server: StreamServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    timeout = 1.0
+    timeout = 1.5
     source = VideoSource(server.uri, timeout=timeout)
     frames: list[Frame] = []
     paused = 0.0
@@ -161,14 +161,14 @@ def test_stalled_stream_is_lost_after_timeout_and_reconnected(
     assert len(lost_at) == 1
     assert source.reconnects == 1
     # the silence that counts is `timeout` since the last data, not twice that
-    assert timeout * 0.8 < lost_at[0] - paused < timeout + 0.8
+    assert timeout * 0.8 < lost_at[0] - paused < timeout + 1.0  # (it was 2 × timeout)
     assert f"(no data for {timeout:g} s); reconnecting" in caplog.text
     assert [f.frame_num for f in frames] == list(range(len(frames)))
 
 
 def test_without_reconnection_a_stall_fails_after_timeout(rtsp_server: StreamServer) -> None:
     server = rtsp_server
-    source = VideoSource(server.uri, timeout=1.0, reconnect_attempts=0)
+    source = VideoSource(server.uri, timeout=1.5, reconnect_attempts=0)
     received: list[Frame] = []
     paused: list[float] = []
 
@@ -180,8 +180,8 @@ def test_without_reconnection_a_stall_fails_after_timeout(rtsp_server: StreamSer
         read_all(source, received, 10, pause)
     failed = time.monotonic()
     source.close()
-    assert 0.8 < failed - paused[0] < 1.8
-    assert str(info.value) == f"{server.uri}: no data for 1 s before frame {len(received)}"
+    assert 1.2 < failed - paused[0] < 2.5  # (it was 2 × timeout)
+    assert str(info.value) == f"{server.uri}: no data for 1.5 s before frame {len(received)}"
 
 
 def test_without_reconnection_a_lost_stream_ends_its_source_loudly(
@@ -293,5 +293,5 @@ def test_other_streams_flow_while_one_reconnects(
     assert killed
     during = [sid for t, sid in arrivals if killed[0] + 0.5 < t]
     # the file stream goes on at its pace while the camera is away (~2 s at 25 fps)
-    assert during.count(1) > 40
+    assert during.count(1) > 30  # ~50 at 25 fps; a muxer that waited let through 5
     assert report.source_failures == []
