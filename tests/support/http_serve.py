@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import sys
 import time
+from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import av
@@ -22,12 +23,13 @@ def remux_to_ts(clip: str) -> list[tuple[float, bytes]]:
     chunks: list[tuple[float, bytes]] = []
     with av.open(clip) as source, av.open(buffer, "w", format="mpegts") as sink:
         video = source.streams.video[0]
+        time_base = video.time_base or Fraction(1, 90_000)
         stream = sink.add_stream_from_template(video)
         sent = 0
         for packet in source.demux(video):
             if packet.dts is None:
                 continue
-            due = float(packet.dts * video.time_base)
+            due = float(packet.dts * time_base)
             packet.stream = stream
             sink.mux(packet)
             data = buffer.getvalue()
