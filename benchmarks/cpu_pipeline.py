@@ -110,8 +110,6 @@ def run_model(config: InferConfig, threads: int, batch: int, batches: int, name:
 
 def run_naive(clip: Path, streams: int, config: InferConfig, threads: int, name: str) -> float:
     """Frames per second of a sequential decode → preprocess → infer (batch 1) → parse loop."""
-    from visionflow.infer.cluster import cluster
-    from visionflow.infer.element import _CLUSTER_ALGORITHMS
     from visionflow.infer.preprocess import preprocess
 
     infer = Infer(config.model_copy(update={"batch_size": 1}), threads=threads, backend=name)
@@ -119,7 +117,6 @@ def run_naive(clip: Path, streams: int, config: InferConfig, threads: int, name:
     backend, spec, ctx = infer.backend, infer.preprocess_spec, infer.context
     assert backend is not None
     assert infer.parser is not None
-    mode = _CLUSTER_ALGORITHMS[config.effective_cluster_mode]
     frames = 0
     start = time.perf_counter()
     for _ in range(streams):
@@ -129,7 +126,7 @@ def run_naive(clip: Path, streams: int, config: InferConfig, threads: int, name:
                 tensor, (box,) = preprocess([image], [(0, 0, image.shape[1], image.shape[0])], spec)
                 outputs = backend.infer({infer.input_name: tensor})
                 found = infer.parser({k: v[0] for k, v in outputs.items()}, ctx)
-                box.to_frame(cluster(found, infer.cluster_params, mode).xyxy)  # type: ignore[arg-type]
+                box.to_frame(infer.attach.cluster(found).xyxy)  # type: ignore[arg-type]
                 frames += 1
     return frames / (time.perf_counter() - start)
 
