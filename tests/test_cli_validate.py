@@ -180,7 +180,8 @@ CASES: list[tuple[str, bytes, str]] = [
     (
         "pipeline.yml",
         b"sources:\n  - uri: a.mp4\n    lop: true\n",
-        ":3: sources.0.lop: unknown key; did you mean 'loop'? known keys: live, loop, reconnect_attempts, timeout, uri",
+        ":3: sources.0.lop: unknown key; did you mean 'loop'? "
+        "known keys: live, loop, reconnect_attempts, timeout, uri",
     ),
     (
         "pipeline.yml",
