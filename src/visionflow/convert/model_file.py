@@ -13,25 +13,13 @@ import hashlib
 import os
 from typing import Any
 
-import numpy as np
-
 from visionflow.errors import ConversionError
 from visionflow.infer.backends.base import TensorSpec
+from visionflow.infer.backends.onnxruntime import tensor_spec
 
 _QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 _QDQ_MARK = b"QuantizeLinear"
 """Every Q/DQ node stores its op type verbatim; "DequantizeLinear" contains this too."""
-_ORT_TYPES = {
-    "tensor(float)": np.float32,
-    "tensor(float16)": np.float16,
-    "tensor(bfloat16)": np.float32,
-    "tensor(double)": np.float64,
-    "tensor(uint8)": np.uint8,
-    "tensor(int8)": np.int8,
-    "tensor(int32)": np.int32,
-    "tensor(int64)": np.int64,
-    "tensor(bool)": np.bool_,
-}
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -84,9 +72,7 @@ def model_input(model: str | os.PathLike[str]) -> TensorSpec:
         )
     except Exception as exc:  # onnxruntime raises its own exception types
         raise ConversionError(f"{os.fspath(model)}: ONNX Runtime cannot load it ({exc})") from exc
-    first = session.get_inputs()[0]
-    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in first.shape)
-    return TensorSpec(first.name, shape, np.dtype(_ORT_TYPES.get(first.type, np.float32)))
+    return tensor_spec(session.get_inputs()[0])
 
 
 def _mentions(path: str | os.PathLike[str], needle: bytes) -> bool:

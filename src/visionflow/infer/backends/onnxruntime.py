@@ -52,7 +52,9 @@ def provider_for(device: str) -> tuple[str, dict[str, Any]]:
     return _PROVIDERS[kind], options
 
 
-def _spec(arg: Any) -> TensorSpec:
+def tensor_spec(arg: Any) -> TensorSpec:
+    """An ONNX Runtime ``NodeArg`` as a :class:`TensorSpec`: dynamic dimensions are None, and a
+    type NumPy has no dtype for (bfloat16, strings…) reads as float32."""
     shape = tuple(d if isinstance(d, int) and d > 0 else None for d in arg.shape)
     return TensorSpec(arg.name, shape, np.dtype(_ORT_TYPES.get(arg.type, np.float32)))
 
@@ -129,8 +131,8 @@ class OnnxRuntimeBackend(Backend):
         super().__init__(
             model,
             device,
-            [_spec(a) for a in self.session.get_inputs()],
-            [_spec(a) for a in self.session.get_outputs()],
+            [tensor_spec(a) for a in self.session.get_inputs()],
+            [tensor_spec(a) for a in self.session.get_outputs()],
         )
         self._output_names = [o.name for o in self.outputs]
 
