@@ -408,3 +408,103 @@ def test_instance_masks_only_with_output_instance_mask(
     dets = run_one(Infer(cfg), (64, 64)).meta.frames[0].detections
     assert len(dets) == 1
     assert (dets.masks is not None) == output_instance_mask
+
+
+# -- secondary inference on tracked objects (nvinfer's object history) -------------------------
+
+UNTRACKED_BOX = [70, 70, 90, 90]
+
+
+def tracked_classifier(tmp_path: Path, **extra: object) -> Infer:
+    model = constant_output_model(
+        tmp_path / "cls.onnx",
+        {"colour": np.array([0.1, 0.7, 0.2], np.float32)},
+        input_shape=("N", 3, 32, 32),
+    )
+    cfg = InferConfig.model_validate(
+        {
+            "onnx_file": model,
+            "network_type": "classifier",
+            "process_mode": "secondary",
+            "labels": [["red", "green", "blue"]],
+            "gie_unique_id": 2,
+            **extra,
+        }
+    )
+    infer = Infer(cfg)
+    infer.start()
+    return infer
+
+
+def tracked_frame(frame_num: int, track_8_side: float = 20.0) -> Batch:
+    """Track 7 (a 20-pixel square), track 8 (a square of ``track_8_side``) and an untracked
+    object, on frame ``frame_num`` of stream 0."""
+    batch = Batch([Frame(np.zeros((100, 100, 3), np.uint8), PixelFormat.RGB24, 0, frame_num)])
+    batch.meta.frames[0].detections = Detections(
+        np.array([[10, 10, 30, 30], [40, 10, 40 + track_8_side, 30], UNTRACKED_BOX], np.float32),
+        tracker_id=[7, 8, -1],
+    )
+    return batch
+
+
+def run_tracked(infer: Infer, frames: int, grow_at: int = -1) -> list[list[str]]:
+    """Per frame, per object: the labels it carries; counts ``infer.inputs_inferred``."""
+    out = []
+    for f in range(frames):
+        side = 20.0 * (1.1 if f >= grow_at >= 0 else 1.0)  # 10 % wider: 10 % more area
+        if f == grow_at:
+            side = 20.0 * 1.25  # 25 % more area than at the last inference: re-inferred
+        dets = infer.process(tracked_frame(f, side)).meta.frames[0].detections
+        out.append([" ".join(c.label for c in cs) for cs in dets.classifications])
+    return out
+
+
+def test_tracked_objects_are_reinferred_after_more_than_the_interval(tmp_path: Path) -> None:
+    """nvinfer: ``frame_num - last_inferred_frame_num > secondary-reinfer-interval`` (strictly), or
+    the box area grew by more than 20 %; untracked objects are inferred on every frame; the
+    cached classification is attached on every frame in between."""
+    infer = tracked_classifier(tmp_path, secondary_reinfer_interval=2)
+    labels = run_tracked(infer, 6, grow_at=1)
+    # track 7: frames 0, 3; track 8: 0, 1 (25 % more area than at frame 0), 4 (3 frames after
+    # 1; from frame 2 on it is 10 % larger than at frame 0, smaller than at 1); untracked: 0..5
+    assert infer.inputs_inferred == 2 + 3 + 6
+    assert labels == [["green"] * 3] * 6
+
+
+def test_interval_zero_infers_every_frame_and_default_infers_once(tmp_path: Path) -> None:
+    every = tracked_classifier(tmp_path, secondary_reinfer_interval=0)
+    run_tracked(every, 5)
+    once = tracked_classifier(tmp_path)  # INT_MAX: once per track (and at >20 % growth)
+    assert run_tracked(once, 5) == [["green"] * 3] * 5
+    assert (every.inputs_inferred, once.inputs_inferred) == (15, 2 + 5)
+
+
+def test_async_mode_classifies_tracked_objects_only_from_their_next_frame(tmp_path: Path) -> None:
+    """DeepStream attaches the cached result and queues the crop; the new result is there from a
+    later frame on. visionflow: from the track's next frame on; untracked objects never."""
+    infer = tracked_classifier(tmp_path, classifier_async_mode=True, secondary_reinfer_interval=2)
+    labels = run_tracked(infer, 4)
+    assert infer.inputs_inferred == 2 + 2  # tracks 7 and 8 at frames 0 and 3
+    assert labels == [["", "", ""]] + [["green", "green", ""]] * 3
+
+
+def test_a_track_with_a_history_keeps_its_classification_when_filtered_out(
+    tmp_path: Path,
+) -> None:
+    """nvinfer attaches a tracked object's cached result even when the object no longer passes
+    the element's filters (``should_infer_object`` is false, the history is there)."""
+    infer = tracked_classifier(tmp_path, input_object_max_width=22)
+    first = run_tracked(infer, 1)
+    later = infer.process(tracked_frame(1, track_8_side=30.0)).meta.frames[0].detections
+    assert first == [["green"] * 3]
+    assert [len(c) for c in later.classifications] == [1, 1, 1]
+    assert infer.inputs_inferred == 3 + 1  # frame 1: the untracked object only
+
+
+def test_track_histories_are_per_stream(tmp_path: Path) -> None:
+    infer = tracked_classifier(tmp_path)
+    infer.process(tracked_frame(0))
+    other = tracked_frame(0)
+    other.meta.frames[0].source_id = 1
+    infer.process(other)
+    assert infer.inputs_inferred == 6

@@ -86,8 +86,10 @@ _RUNTIME_NOTES = {
     "network-mode": "a precision the backend cannot run is an error naming what it can run",
     "gpu-id": "the CUDA device when the element runs on `cuda`",
     "enable-dla": "mapped to an NPU / DirectML device where the backend offers one, else an error",
-    "classifier-async-mode": "results are computed synchronously; caching needs a tracker",
-    "secondary-reinfer-interval": "takes effect with a tracker (not yet in visionflow)",
+    "classifier-async-mode": "only tracked objects are classified; a new result attaches from "
+    "the track's next frame on (DeepStream: when its inference completes)",
+    "secondary-reinfer-interval": "per-track cache of results, as nvinfer's object history "
+    "(needs a tracker upstream; untracked objects are inferred every frame)",
     "input-tensor-from-meta": "needs nvdspreprocess (not yet): such an element is an error",
 }
 

@@ -339,7 +339,9 @@ class InferConfig(_Frozen):
     )
     secondary_reinfer_interval: int = Field(
         default=DEFAULT_REINFER_INTERVAL,
-        description="Secondary: frames after which a tracked object is inferred again.",
+        description="Secondary: a tracked object is inferred again once more than this many "
+        "frames passed since its last inference (classifiers: or its box grew by >20 %); "
+        "its cached classification is attached in between.",
     )
     input_object_min_width: int = Field(
         default=0, ge=0, description="Secondary: skip objects narrower than this."
@@ -363,7 +365,8 @@ class InferConfig(_Frozen):
     )
     classifier_async_mode: bool = Field(
         default=False,
-        description="Secondary classifiers: attach cached results without waiting (tracked).",
+        description="Secondary classifiers: only tracked objects are classified; a new "
+        "result is attached from the track's next frame on.",
     )
     segmentation_threshold: float = Field(
         default=0.0,

@@ -2,6 +2,11 @@
 
 Primary mode runs on whole frames; secondary mode runs on crops of the objects that upstream
 elements produced (filtered by ``operate_on_gie_id``, ``operate_on_class_ids`` and object size).
+In secondary mode tracked objects (a tracker upstream set ``tracker_id``) are inferred once and
+again only as ``secondary-reinfer-interval`` says, a classifier's result being cached per track
+and attached on every frame the track is seen (:mod:`visionflow.infer.track_cache`); with
+``classifier-async-mode`` only tracked objects are classified and a new result attaches from the
+track's next frame on, as in DeepStream.
 Detector outputs become objects, classifier outputs become labels on objects (or on a whole-frame
 object with class −1 for a primary classifier), segmentation outputs become maps; raw outputs are
 attached as tensor metadata when ``output_tensor_meta`` is set.
@@ -21,7 +26,14 @@ from visionflow.config.infer_loader import load_infer_config
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.geometry import Letterbox
-from visionflow.core.meta import ClassifierLabel, Detections, FrameMeta, SegmentationMap, TensorMeta
+from visionflow.core.meta import (
+    UNTRACKED,
+    ClassifierLabel,
+    Detections,
+    FrameMeta,
+    SegmentationMap,
+    TensorMeta,
+)
 from visionflow.errors import (
     BackendError,
     ConfigError,
@@ -33,6 +45,7 @@ from visionflow.infer.attach import DetectorAttach
 from visionflow.infer.backends import Backend, load_backend
 from visionflow.infer.backends.auto import AUTO, resolve_backend
 from visionflow.infer.config import (
+    DEFAULT_REINFER_INTERVAL,
     InferConfig,
     NetworkType,
     ProcessMode,
@@ -49,17 +62,20 @@ from visionflow.infer.parsers.base import (
     SegmentationResult,
 )
 from visionflow.infer.preprocess import Preprocessor, even_crop
+from visionflow.infer.track_cache import TrackCache, TrackHistory
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class _Item:
-    """One network input: a frame (object −1) or an object of a frame, and the region cut."""
+    """One network input: a frame (object −1) or an object of a frame, and the region cut;
+    ``history``: the tracked object's history, which a classifier result replaces."""
 
     frame: int
     object: int
     roi: tuple[int, int, int, int]
+    history: TrackHistory | None = None
 
 
 class Infer(Element):
@@ -114,10 +130,29 @@ class Infer(Element):
             self.parser = resolve_output_parser(config)
         self.backend: Backend | None = None
         self._batches = 0
+        self.track_cache: TrackCache | None = None
+        if config.process_mode is ProcessMode.SECONDARY and config.network_type in (
+            NetworkType.CLASSIFIER,
+            NetworkType.DETECTOR,
+        ):
+            self.track_cache = TrackCache(
+                config.secondary_reinfer_interval,
+                classifier=config.network_type is NetworkType.CLASSIFIER,
+                default_interval=DEFAULT_REINFER_INTERVAL,
+            )
+        self.backend_calls = 0
+        """Backend runs since :meth:`start`."""
+        self.inputs_inferred = 0
+        """Frames and object crops sent to the backend since :meth:`start`."""
+        self._warned_untracked = False
 
     # -- set-up ------------------------------------------------------------------------------
     def start(self) -> None:
         cfg = self.config
+        self.backend_calls = self.inputs_inferred = 0
+        self._warned_untracked = False
+        if self.track_cache is not None:
+            self.track_cache.clear()
         try:
             self.backend = self._load_backend()
         except (ModelNotFoundError, DeviceUnavailableError):
@@ -177,16 +212,28 @@ class Infer(Element):
         if self.config.process_mode is ProcessMode.PRIMARY and index % (self.config.interval + 1):
             return batch
         images = [frame.to_numpy() for frame in batch.frames]
-        items = self._items(batch, images)
+        cached: dict[int, dict[int, list[ClassifierLabel]]] = {}
+        items = self._items(batch, images, cached)
         step = self.config.batch_size
         for start in range(0, len(items), step):
             self._infer_chunk(batch, images, items[start : start + step])
+        for frame, by_object in cached.items():
+            self._attach_labels(batch.meta.frames[frame], by_object)
+        if self.track_cache is not None:
+            self.track_cache.end_batch()
         uid = self.config.gie_unique_id
         for meta in batch.meta.frames:
             meta.inferred.add(uid)
         return batch
 
-    def _items(self, batch: Batch, images: Sequence[np.ndarray]) -> list[_Item]:
+    def _items(
+        self,
+        batch: Batch,
+        images: Sequence[np.ndarray],
+        cached: dict[int, dict[int, list[ClassifierLabel]]],
+    ) -> list[_Item]:
+        """The inputs to infer; tracked objects that are not get their cached labels in
+        ``cached`` (frame → object → labels)."""
         if self.config.process_mode is ProcessMode.PRIMARY:
             # the whole frame, rounded down to even width and height as nvinfer cuts it; a frame
             # narrower or lower than 2 pixels has nothing left to scale and is not inferred
@@ -199,13 +246,67 @@ class Infer(Element):
         for i, meta in enumerate(batch.meta.frames):
             dets = meta.detections
             chosen = np.flatnonzero(self._eligible(dets))
-            if not len(chosen):
-                continue
             crops = even_crop(dets.xyxy[chosen], meta.width, meta.height)
-            for obj, crop in zip(chosen, crops, strict=True):
-                if crop[2] > 0 and crop[3] > 0:
-                    items.append(_Item(i, int(obj), _rect(crop)))
+            rects = {
+                int(obj): _rect(crop)
+                for obj, crop in zip(chosen, crops, strict=True)
+                if crop[2] > 0 and crop[3] > 0
+            }
+            if self.track_cache is None:
+                items += [_Item(i, obj, rect) for obj, rect in rects.items()]
+                continue
+            items += self._tracked_items(i, meta, rects, cached.setdefault(i, {}))
         return items
+
+    def _tracked_items(
+        self,
+        index: int,
+        meta: FrameMeta,
+        rects: Mapping[int, tuple[int, int, int, int]],
+        cached: dict[int, list[ClassifierLabel]],
+    ) -> list[_Item]:
+        """nvinfer's ``gst_nvinfer_process_objects`` for one frame: which objects are inferred,
+        which get their track's cached classification."""
+        cache = self.track_cache
+        assert cache is not None
+        asynchronous = self.config.classifier_async_mode
+        classifier = self.config.network_type is NetworkType.CLASSIFIER
+        source, frame_num = meta.source_id, meta.frame_num
+        cache.saw_frame(source, frame_num)
+        dets = meta.detections
+        wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
+        items = []
+        for obj, track in enumerate(dets.tracker_id.tolist()):
+            if track == UNTRACKED:
+                if asynchronous:
+                    self._warn_untracked()
+                elif obj in rects:
+                    items.append(_Item(index, obj, rects[obj]))
+                continue
+            history = cache.get(source, track)
+            area = float(wh[obj, 0] * wh[obj, 1])
+            needed = obj in rects and (
+                history is None or cache.needs_inference(history, frame_num, area)
+            )
+            # the track's latest result: on every frame it is not inferred (synchronous mode),
+            # on every frame before its new result (asynchronous mode)
+            if history is not None and classifier and (asynchronous or not needed):
+                history.last_accessed_frame = frame_num
+                if history.labels:
+                    cached[obj] = list(history.labels)
+            if needed:
+                history = cache.inferred(source, track, frame_num, area)
+                items.append(_Item(index, obj, rects[obj], history))
+        return items
+
+    def _warn_untracked(self) -> None:
+        if not self._warned_untracked:
+            log.warning(
+                "%s: untracked objects in metadata; classifier-async-mode infers tracked "
+                "objects only (put a tracker before this element)",
+                self.name,
+            )
+            self._warned_untracked = True
 
     def _eligible(self, dets: Detections) -> np.ndarray:
         """(N,) bool: objects a secondary element operates on."""
@@ -235,6 +336,8 @@ class Infer(Element):
             [images[it.frame] for it in items], [it.roi for it in items]
         )
         outputs = backend.infer({self.input_name: tensor})
+        self.backend_calls += 1
+        self.inputs_inferred += len(items)
         detections: dict[int, list[Detections]] = {}
         labels: dict[int, dict[int, list[ClassifierLabel]]] = {}
         for k, (item, transform) in enumerate(zip(items, transforms, strict=True)):
@@ -258,10 +361,14 @@ class Infer(Element):
                     self._objects(result, transform, meta, item.object)
                 )
             elif isinstance(result, ClassificationResult):
-                if result.attaches:  # as nvinfer: not without attributes and a description
-                    labels.setdefault(item.frame, {}).setdefault(item.object, []).extend(
-                        self._labels(result)
-                    )
+                # as nvinfer: nothing attaches without attributes and a description
+                found = self._labels(result) if result.attaches else []
+                if item.history is not None:  # the track's result is the latest one
+                    item.history.labels = tuple(found)
+                    if self.config.classifier_async_mode:
+                        continue  # attached from the track's next frame on
+                if found:
+                    labels.setdefault(item.frame, {}).setdefault(item.object, []).extend(found)
             elif isinstance(result, SegmentationResult):
                 meta.segmentation.append(
                     SegmentationMap(
