@@ -85,38 +85,251 @@ def measure(algorithm: str, num_objects: int, frames: int, warmup: int) -> dict[
     }
 
 
+LINE = (320, 0, 320, 360)  # the middle of the 640x360 scenes, pointing down
+LEFT_HALF = [(0, 0), (320, 0), (320, 360), (0, 360)]
+
+
+def detect(scene: Any) -> tuple[list[Detections], list[Any]]:
+    """The bundled detector's real outputs on every frame of ``scene``, and the truth."""
+    from visionflow.core.batch import Batch
+    from visionflow.core.frame import Frame, PixelFormat
+    from visionflow.infer.element import Infer
+    from visionflow.zoo import bundled_config
+
+    infer = Infer(bundled_config("shapes_det"))
+    infer.start()
+    frames = [scene.frame(t) for t in range(scene.num_frames)]
+    dets: list[Detections] = []
+    for i in range(0, len(frames), 4):
+        chunk = frames[i : i + 4]
+        batch = Batch([Frame(f[0], PixelFormat.RGB24, 0, i + j) for j, f in enumerate(chunk)])
+        dets += [meta.detections for meta in infer.process(batch).meta.frames]
+    return dets, [f[1] for f in frames]
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from visionflow.core.geometry import box_iou
+
+    return box_iou(a, b) if len(a) and len(b) else np.zeros((len(a), len(b)), np.float32)
+
+
+def trackeval_data(truth: list[Any], tracks: list[Detections]) -> dict[str, Any]:
+    """One sequence in TrackEval's form, MOTChallenge's way: ground truth is every object at
+    least ``MIN_VISIBLE`` visible; a tracker box that matches (IoU ≥ 0.5, Hungarian over all
+    objects) a mostly hidden object is removed rather than counted as a false positive."""
+    from scipy.optimize import linear_sum_assignment
+
+    from visionflow.zoo.track_scenes import MIN_VISIBLE
+
+    gt_ids, trk_ids, sims = [], [], []
+    for gt, out in zip(truth, tracks, strict=True):
+        boxes, ids = out.xyxy, out.tracker_id
+        iou = _iou(gt.xyxy, boxes)
+        hidden = gt.visible < MIN_VISIBLE
+        if hidden.any() and len(boxes):
+            rows, cols = linear_sum_assignment(-iou)
+            good = iou[rows, cols] >= 0.5
+            drop = cols[good & hidden[rows]]
+            keep = np.ones(len(boxes), bool)
+            keep[drop] = False
+            boxes, ids, iou = boxes[keep], ids[keep], iou[:, keep]
+        gt_ids.append(gt.object_id[~hidden])
+        trk_ids.append(np.asarray(ids, np.int64))
+        sims.append(iou[~hidden])
+    gt_map = {v: i for i, v in enumerate(sorted({int(x) for a in gt_ids for x in a}))}
+    trk_map = {v: i for i, v in enumerate(sorted({int(x) for a in trk_ids for x in a}))}
+    return {
+        "num_timesteps": len(truth),
+        "num_gt_ids": len(gt_map),
+        "num_tracker_ids": len(trk_map),
+        "num_gt_dets": sum(len(a) for a in gt_ids),
+        "num_tracker_dets": sum(len(a) for a in trk_ids),
+        "gt_ids": [np.array([gt_map[int(x)] for x in a], int) for a in gt_ids],
+        "tracker_ids": [np.array([trk_map[int(x)] for x in a], int) for a in trk_ids],
+        "similarity_scores": sims,
+    }
+
+
+def track(algorithm: str, dets: list[Detections]) -> list[Detections]:
+    """``dets`` through a fresh tracker with NVIDIA's sample settings of ``algorithm``."""
+    tracker = ALGORITHMS.get(algorithm)(preset(algorithm))  # type: ignore[arg-type]
+    return [tracker.update(d) for d in dets]
+
+
+def counts(truth: list[Any], tracks: list[Detections]) -> dict[str, Any]:
+    """Line crossings (each way) and ROI occupancy from the analytics element on the tracks,
+    and the same from the truth: an object counts once per direction, as nvdsanalytics counts
+    a track once per line; the ROI holds the objects at least ``MIN_VISIBLE`` visible."""
+    from fractions import Fraction
+
+    from visionflow.analytics import Analytics
+    from visionflow.analytics.config import AnalyticsConfig
+    from visionflow.analytics.geometry import anchors, in_polygon, side
+    from visionflow.core.meta import FrameMeta
+    from visionflow.zoo.track_scenes import MIN_VISIBLE
+
+    config = AnalyticsConfig.model_validate(
+        {
+            "osd_mode": 0,
+            "streams": {
+                0: {
+                    "rois": [{"label": "Left", "polygon": LEFT_HALF}],
+                    "lines": [
+                        {"label": "Rightward", "direction": (0, 0, 10, 0), "line": LINE},
+                        {"label": "Leftward", "direction": (10, 0, 0, 0), "line": LINE},
+                    ],
+                }
+            },
+        }
+    )
+    analytics = Analytics(config)
+    roi_errors = []
+    last = None
+    for t, (gt, out) in enumerate(zip(truth, tracks, strict=True)):
+        meta = FrameMeta(
+            source_id=0, frame_num=t, width=640, height=360, source_width=640,
+            source_height=360, pts=t, time_base=Fraction(1, 30), detections=out,
+        )  # fmt: skip
+        analytics.analyse(meta)
+        last = meta.analytics[-1]
+        shown = gt.visible >= MIN_VISIBLE
+        inside = int(in_polygon(anchors(gt.xyxy[shown]), LEFT_HALF).sum()) if shown.any() else 0
+        roi_errors.append(last.objects_in_roi["Left"] - inside)
+    previous: dict[int, int] = {}
+    right: set[int] = set()
+    left: set[int] = set()
+    for gt in truth:
+        if not len(gt):
+            continue
+        for k, s in zip(gt.object_id.tolist(), side(anchors(gt.xyxy), LINE).tolist(), strict=True):
+            if s and previous.get(k, 0) and s != previous[k]:
+                (right if s < 0 else left).add(k)
+            if s:
+                previous[k] = s
+    errors = np.abs(np.array(roi_errors))
+    assert last is not None
+    return {
+        "rightward": [int(last.line_counts["Rightward"]), len(right)],
+        "leftward": [int(last.line_counts["Leftward"]), len(left)],
+        "roi_exact": round(float(np.mean(errors == 0)), 3),
+        "roi_mae": round(float(errors.mean()), 3),
+    }
+
+
+def quality(scenes: list[str], seeds: list[int], frames: int) -> dict[str, Any]:
+    """HOTA, IDF1, MOTA, ID switches per tracker (TrackEval, all sequences combined) and per
+    scene, and the analytics counts against the truth."""
+    from trackeval.metrics import CLEAR, HOTA, Identity
+
+    from visionflow.zoo.track_scenes import track_scene
+
+    metrics = (HOTA(), CLEAR({"PRINT_CONFIG": False}), Identity({"PRINT_CONFIG": False}))
+    per: dict[str, dict[str, dict[str, Any]]] = {a: {} for a in ALGORITHMS.names()}
+    line: dict[str, list[dict[str, Any]]] = {a: [] for a in ALGORITHMS.names()}
+    detect_s = 0.0
+    for name in scenes:
+        for seed in seeds:
+            start = time.perf_counter()
+            dets, truth = detect(track_scene(name, seed, frames))
+            detect_s += time.perf_counter() - start
+            for algorithm in ALGORITHMS.names():
+                tracks = track(algorithm, dets)
+                data = trackeval_data(truth, tracks)
+                per[algorithm][f"{name}-{seed}"] = {
+                    type(m).__name__: m.eval_sequence(data) for m in metrics
+                }
+                line[algorithm].append({"scene": name, "seed": seed, **counts(truth, tracks)})
+    summary: dict[str, Any] = {}
+    for algorithm, sequences in per.items():
+        combined = {
+            type(m).__name__: m.combine_sequences(
+                {k: v[type(m).__name__] for k, v in sequences.items()}
+            )
+            for m in metrics
+        }
+        scene_rows = {}
+        for name in scenes:
+            part = {k: v for k, v in sequences.items() if k.startswith(f"{name}-")}
+            scene_rows[name] = _figures(
+                {
+                    type(m).__name__: m.combine_sequences(
+                        {k: v[type(m).__name__] for k, v in part.items()}
+                    )
+                    for m in metrics
+                }
+            )
+        summary[algorithm] = {**_figures(combined), "scenes": scene_rows, "counts": line[algorithm]}
+    return {"detector_s": round(detect_s, 1), "trackers": summary}
+
+
+def _figures(res: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "HOTA": round(float(np.mean(res["HOTA"]["HOTA"])), 3),
+        "DetA": round(float(np.mean(res["HOTA"]["DetA"])), 3),
+        "AssA": round(float(np.mean(res["HOTA"]["AssA"])), 3),
+        "IDF1": round(float(res["Identity"]["IDF1"]), 3),
+        "MOTA": round(float(res["CLEAR"]["MOTA"]), 3),
+        "IDSW": int(res["CLEAR"]["IDSW"]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=300, help="timed frames per case")
+    parser.add_argument("--frames", type=int, default=300, help="timed frames per cost case")
     parser.add_argument("--warmup", type=int, default=30, help="untimed frames first")
     parser.add_argument("--objects", type=int, nargs="+", default=[10, 100, 500])
     parser.add_argument("--algorithms", nargs="+", default=ALGORITHMS.names())
+    parser.add_argument("--scenes", nargs="*", default=None, help="quality scenes (default all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--scene-frames", type=int, default=200, help="frames per scene")
+    parser.add_argument("--no-cost", action="store_true", help="only the quality part")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    results = [
-        measure(algorithm, n, args.frames, args.warmup)
-        for algorithm in args.algorithms
-        for n in args.objects
-    ]
-    print(f"{'algorithm':<10}{'objects':>8}{'median ms':>11}{'p90 ms':>9}{'reported':>10}")
-    for r in results:
-        print(
-            f"{r['algorithm']:<10}{r['objects']:>8}{r['median_ms']:>11.3f}{r['p90_ms']:>9.3f}"
-            f"{r['reported_mean']:>10.1f}"
-        )
-    print(
-        json.dumps(
-            {
-                "benchmark": "tracking",
-                "cpu": platform.processor() or platform.machine(),
-                "python": platform.python_version(),
-                "numpy": np.__version__,
-                "frames": args.frames,
-                "results": results,
-            }
-        )
-    )
+    from visionflow.zoo.track_scenes import SCENES
+
+    scenes = list(SCENES) if args.scenes is None else args.scenes
+    report: dict[str, Any] = {
+        "benchmark": "tracking",
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    if scenes:
+        found = quality(scenes, args.seeds, args.scene_frames)
+        report["quality"] = {"scenes": scenes, "seeds": args.seeds, "frames": args.scene_frames}
+        report["quality"].update(found)
+        print(f"{'tracker':<8}{'HOTA':>7}{'DetA':>7}{'AssA':>7}{'IDF1':>7}{'MOTA':>7}{'IDSW':>6}")
+        for algorithm, row in found["trackers"].items():
+            for label, r in [("all", row), *row["scenes"].items()]:
+                print(
+                    f"{algorithm if label == 'all' else '  ' + label:<14}{r['HOTA']:>7.3f}"
+                    f"{r['DetA']:>7.3f}{r['AssA']:>7.3f}{r['IDF1']:>7.3f}{r['MOTA']:>7.3f}"
+                    f"{r['IDSW']:>6}"
+                )
+        print("line crossings counted/true (rightward, leftward); ROI frames exact, mean |error|")
+        for algorithm, row in found["trackers"].items():
+            for c in row["counts"]:
+                print(
+                    f"{algorithm:<8}{c['scene']:<14}{c['seed']:>3}  "
+                    f"→ {c['rightward'][0]}/{c['rightward'][1]}  ← {c['leftward'][0]}/"
+                    f"{c['leftward'][1]}  ROI {c['roi_exact']:.2f} {c['roi_mae']:.2f}"
+                )
+    if not args.no_cost:
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        results = [
+            measure(algorithm, n, args.frames, args.warmup)
+            for algorithm in args.algorithms
+            for n in args.objects
+        ]
+        print(f"{'algorithm':<10}{'objects':>8}{'median ms':>11}{'p90 ms':>9}{'reported':>10}")
+        for r in results:
+            print(
+                f"{r['algorithm']:<10}{r['objects']:>8}{r['median_ms']:>11.3f}"
+                f"{r['p90_ms']:>9.3f}{r['reported_mean']:>10.1f}"
+            )
+        report["frames"] = args.frames
+        report["results"] = results
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":
