@@ -44,6 +44,14 @@ def test_classifier_reinfers_after_more_than_the_interval_or_20_percent_growth()
     assert not cache.needs_inference(history, 11, 50.0)  # shrinking never re-infers
 
 
+def test_a_negative_interval_never_reinfers_for_age() -> None:
+    """nvinfer: ``gulong frame difference > gint interval`` turns −1 into ULONG_MAX."""
+    cache = classifier_cache(-1)
+    history = cache.inferred(0, 5, frame_num=0, area=100.0)
+    assert not cache.needs_inference(history, 10_000, 100.0)
+    assert cache.needs_inference(history, 1, 200.0)
+
+
 def test_detector_reinfers_every_frame_at_the_default_interval_else_after_it() -> None:
     default = TrackCache(DEFAULT_REINFER_INTERVAL, classifier=False, default_interval=2**31 - 1)
     history = default.inferred(0, 5, frame_num=0, area=100.0)

@@ -11,6 +11,8 @@ from them whether a tracked object is inferred again (``should_infer_object`` an
   interval 0 every frame, with N every N+1-th frame); otherwise the cached result is attached;
 * a **detector** re-infers a tracked object when the interval was passed the same way or the
   interval is left at its default (INT_MAX): every frame; nothing is cached for detectors;
+* a negative interval (nvinfer's file reader accepts one) compares as a huge unsigned number:
+  never re-inferred for age;
 * untracked objects have no history: inferred every frame (skipped in asynchronous mode);
 * the cached result is the latest one, replaced by each new inference (``merge_classification_
   output`` "just uses the latest results"), an empty result included;
@@ -94,7 +96,9 @@ class TrackCache:
 
     def needs_inference(self, history: TrackHistory, frame_num: int, area: float) -> bool:
         """Whether an eligible tracked object with this history is inferred again."""
-        late = frame_num - history.last_inferred_frame > self.reinfer_interval
+        # nvinfer compares unsigned frame numbers with the int interval, so a negative interval
+        # (which its config file reader lets through) becomes huge: never re-infer for age
+        late = 0 <= self.reinfer_interval < frame_num - history.last_inferred_frame
         if self.classifier:
             grown = history.last_area * (1 + REINFER_AREA_THRESHOLD) < area
             return grown or late

@@ -346,6 +346,16 @@ def test_async_mode_is_turned_off_for_a_primary(tmp_path: Path) -> None:
     )
 
 
+def test_reinfer_interval_on_a_primary_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "[property]\nnetwork-type=1\nsecondary-reinfer-interval=5\n")
+    _, report = read_nvinfer(path)
+    assert "property.secondary-reinfer-interval" in report.honoured
+    assert any("secondary-reinfer-interval: applies to secondary" in w for w in report.warnings)
+    secondary = write(tmp_path, "[property]\nnetwork-type=1\nprocess-mode=2\n"
+                      "secondary-reinfer-interval=5\n")  # fmt: skip
+    assert not any("reinfer" in w for w in read_nvinfer(secondary)[1].warnings)
+
+
 def test_missing_property_group(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no \\[property\\] group; nvinfer requires one"):
         read_nvinfer(write(tmp_path, "[class-attrs-all]\ntopk=1\n"))

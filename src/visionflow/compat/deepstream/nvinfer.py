@@ -712,6 +712,13 @@ class _Reader:
                 "applies to secondary classifiers only; DeepStream turns it off",
             )
             self.fields["classifier_async_mode"] = False
+        reinfer = self.origin.get("secondary_reinfer_interval")
+        if reinfer is not None and self.fields.get("process_mode") is not ProcessMode.SECONDARY:
+            self._warn(
+                reinfer,
+                "applies to secondary elements only (objects with a tracking id); "
+                "a primary element infers whole frames at its interval",
+            )
 
     def _check_channels(self) -> None:
         """nvinfer's preparePreprocess: RGB/BGR need 3 input channels, GRAY 1; with a
