@@ -150,6 +150,26 @@ def trackeval_data(truth: list[Any], tracks: list[Detections]) -> dict[str, Any]
     }
 
 
+def detector_figures(truth: list[Any], dets: list[Detections]) -> dict[str, int]:
+    """The detector's own part: visible objects found (IoU ≥ 0.5, one box each), boxes on no
+    object (false positives: the trackers can only pass these on)."""
+    from scipy.optimize import linear_sum_assignment
+
+    from visionflow.zoo.track_scenes import MIN_VISIBLE
+
+    found = visible = false = boxes = 0
+    for gt, d in zip(truth, dets, strict=True):
+        iou = _iou(gt.xyxy, d.xyxy)
+        rows, cols = linear_sum_assignment(-iou) if iou.size else ([], [])
+        good = [(r, c) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= 0.5]
+        shown = gt.visible >= MIN_VISIBLE
+        visible += int(shown.sum())
+        found += sum(bool(shown[r]) for r, _ in good)
+        boxes += len(d)
+        false += len(d) - len(good)
+    return {"visible": visible, "found": found, "boxes": boxes, "false": false}
+
+
 def track(algorithm: str, dets: list[Detections]) -> list[Detections]:
     """``dets`` through a fresh tracker with NVIDIA's sample settings of ``algorithm``."""
     tracker = ALGORITHMS.get(algorithm)(preset(algorithm))  # type: ignore[arg-type]
@@ -227,11 +247,15 @@ def quality(scenes: list[str], seeds: list[int], frames: int) -> dict[str, Any]:
     per: dict[str, dict[str, dict[str, Any]]] = {a: {} for a in ALGORITHMS.names()}
     line: dict[str, list[dict[str, Any]]] = {a: [] for a in ALGORITHMS.names()}
     detect_s = 0.0
+    detector: dict[str, dict[str, Any]] = {}
     for name in scenes:
         for seed in seeds:
             start = time.perf_counter()
             dets, truth = detect(track_scene(name, seed, frames))
             detect_s += time.perf_counter() - start
+            total = detector.setdefault(name, {"visible": 0, "found": 0, "boxes": 0, "false": 0})
+            for key, value in detector_figures(truth, dets).items():
+                total[key] += value
             for algorithm in ALGORITHMS.names():
                 tracks = track(algorithm, dets)
                 data = trackeval_data(truth, tracks)
@@ -259,7 +283,10 @@ def quality(scenes: list[str], seeds: list[int], frames: int) -> dict[str, Any]:
                 }
             )
         summary[algorithm] = {**_figures(combined), "scenes": scene_rows, "counts": line[algorithm]}
-    return {"detector_s": round(detect_s, 1), "trackers": summary}
+    for total in detector.values():
+        total["recall"] = round(total["found"] / max(total["visible"], 1), 3)
+        total["precision"] = round(1 - total["false"] / max(total["boxes"], 1), 3)
+    return {"detector_s": round(detect_s, 1), "detector": detector, "trackers": summary}
 
 
 def _figures(res: dict[str, Any]) -> dict[str, Any]:
@@ -305,6 +332,9 @@ def main() -> None:
                     f"{r['DetA']:>7.3f}{r['AssA']:>7.3f}{r['IDF1']:>7.3f}{r['MOTA']:>7.3f}"
                     f"{r['IDSW']:>6}"
                 )
+        print("detector alone: recall of visible objects, precision of its boxes")
+        for name, d in found["detector"].items():
+            print(f"  {name:<14}recall {d['recall']:.3f}  precision {d['precision']:.3f}")
         print("line crossings counted/true (rightward, leftward); ROI frames exact, mean |error|")
         for algorithm, row in found["trackers"].items():
             for c in row["counts"]:
