@@ -31,7 +31,9 @@ def test_nvsort_keeps_identities_better_than_iou_on_generated_scenes() -> None:
     assert nvsort["IDF1"] >= 0.72, nvsort
     assert nvsort["HOTA"] >= 0.63, nvsort
     assert iou["IDF1"] >= 0.66, iou
-    assert nvsort["IDSW"] * 2 <= iou["IDSW"], (nvsort["IDSW"], iou["IDSW"])
+    # 2.5x fewer switches measured; no prediction in association: 20, no shadow tracking: 31
+    # (and IDF1 0.662 / 0.603): both fail here
+    assert nvsort["IDSW"] * 3 <= iou["IDSW"] * 2, (nvsort["IDSW"], iou["IDSW"])
     assert nvsort["IDF1"] > iou["IDF1"]
     assert nvsort["AssA"] > iou["AssA"]
     # no object hidden at the line in "crossing": every crossing is counted, each way, once
