@@ -47,3 +47,5 @@ def test_unknown_scenes_are_refused_with_the_names_allowed() -> None:
     with pytest.raises(ConfigError, match="crossing"):
         track_scene("nope")
     assert "stop_go" in SCENES
+    with pytest.raises(ConfigError, match="0 to 9"):
+        track_scene("crossing", 0, 10).frame(10)

@@ -124,7 +124,11 @@ class TrackScene:
         return f"<TrackScene {self.name} seed={self.seed} objects={len(self.paths)}>"
 
     def frame(self, t: int) -> tuple[np.ndarray, TrackTruth]:
-        """Frame ``t``: ``(height, width, 3) uint8`` RGB and its truth."""
+        """Frame ``t`` (0 ≤ t < ``num_frames``): ``(height, width, 3) uint8`` RGB and its truth."""
+        if not 0 <= t < self.num_frames:
+            raise ConfigError(
+                "no such frame", key="t", value=str(t), allowed=f"0 to {self.num_frames - 1}"
+            )
         present = [(k, p, c) for k, p in enumerate(self.paths) if (c := p.at(t)) is not None]
         dx, dy = (float(v) for v in self._shift[t])
         shapes = _Shapes(
