@@ -36,8 +36,11 @@ def test_nvsort_keeps_identities_better_than_iou_on_generated_scenes() -> None:
     assert nvsort["IDSW"] * 3 <= iou["IDSW"] * 2, (nvsort["IDSW"], iou["IDSW"])
     assert nvsort["IDF1"] > iou["IDF1"]
     assert nvsort["AssA"] > iou["AssA"]
-    # no object hidden at the line in "crossing": every crossing is counted, each way, once
-    for algorithm in ("iou", "nvsort"):
-        crossing = next(c for c in trackers[algorithm]["counts"] if c["scene"] == "crossing")
-        assert crossing["rightward"][0] == crossing["rightward"][1] > 0, crossing
-        assert crossing["leftward"][0] == crossing["leftward"][1] > 0, crossing
+    # "crossing": nvsort counts every crossing of the line, each way, once (measured: 4/4, 2/2);
+    # iou too here, but its id switches lose crossings on other seeds: it must not count more
+    counts = {
+        a: next(c for c in trackers[a]["counts"] if c["scene"] == "crossing") for a in trackers
+    }
+    for way in ("rightward", "leftward"):
+        assert counts["nvsort"][way][0] == counts["nvsort"][way][1] > 0, counts
+        assert counts["iou"][way][0] <= counts["iou"][way][1], counts

@@ -36,7 +36,7 @@ def test_objects_behind_a_pillar_are_hidden_and_keep_their_identity() -> None:
 
 def test_objects_leave_the_picture_and_come_back_with_the_same_identity() -> None:
     scene = track_scene("leave_return", 0, 200)
-    present = np.zeros((200, len(scene.paths)), bool)
+    present = np.zeros((200, len(scene.trajectories)), bool)
     for t in range(200):
         present[t, scene.frame(t)[1].object_id] = True
     gaps = [np.flatnonzero(np.diff(col.astype(int)) == 1) for col in present.T]

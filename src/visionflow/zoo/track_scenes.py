@@ -71,8 +71,9 @@ class TrackTruth:
 
 
 @dataclass(frozen=True)
-class Path:
-    """One object: keyframes ``(K, 3)`` of ``t, x, y`` (centre), size, class, colour, spin."""
+class Trajectory:
+    """One object's path: keyframes ``(K, 3)`` of ``t, x, y`` (centre); size, class, colour,
+    rotation and spin."""
 
     keys: np.ndarray
     size: float
@@ -92,7 +93,7 @@ class Path:
 
 
 class TrackScene:
-    """A clip of :class:`Path` objects over a fixed background, behind optional pillars.
+    """A clip of :class:`Trajectory` objects over a fixed background, behind optional pillars.
 
     Frames are computed from ``t`` alone, so they can be rendered in any order.
     """
@@ -101,14 +102,15 @@ class TrackScene:
         self,
         name: str,
         seed: int,
-        paths: list[Path],
+        trajectories: list[Trajectory],
         num_frames: int,
         pillars: list[Pillar] | None = None,
         camera: Camera | None = None,
         width: int = WIDTH,
         height: int = HEIGHT,
     ) -> None:
-        self.name, self.seed, self.paths, self.num_frames = name, seed, paths, num_frames
+        self.name, self.seed, self.trajectories = name, seed, trajectories
+        self.num_frames = num_frames
         self.pillars = pillars or []
         self.camera = camera or Camera()
         self.width, self.height = width, height
@@ -121,7 +123,7 @@ class TrackScene:
         self._gain = 1.0 + rng.uniform(-1, 1, num_frames) * self.camera.flicker
 
     def __repr__(self) -> str:
-        return f"<TrackScene {self.name} seed={self.seed} objects={len(self.paths)}>"
+        return f"<TrackScene {self.name} seed={self.seed} objects={len(self.trajectories)}>"
 
     def frame(self, t: int) -> tuple[np.ndarray, TrackTruth]:
         """Frame ``t`` (0 ≤ t < ``num_frames``): ``(height, width, 3) uint8`` RGB and its truth."""
@@ -129,7 +131,7 @@ class TrackScene:
             raise ConfigError(
                 "no such frame", key="t", value=str(t), allowed=f"0 to {self.num_frames - 1}"
             )
-        present = [(k, p, c) for k, p in enumerate(self.paths) if (c := p.at(t)) is not None]
+        present = [(k, p, c) for k, p in enumerate(self.trajectories) if (c := p.at(t)) is not None]
         dx, dy = (float(v) for v in self._shift[t])
         shapes = _Shapes(
             centre=np.array([(c[0] + dx, c[1] + dy) for _, _, c in present]).reshape(-1, 2),
@@ -202,8 +204,10 @@ def _camera(image: np.ndarray, camera: Camera, gain: float, seed: tuple[int, int
     return picture
 
 
-def _path(rng: np.random.Generator, keys: list[tuple[float, float, float]], size: float) -> Path:
-    return Path(
+def _path(
+    rng: np.random.Generator, keys: list[tuple[float, float, float]], size: float
+) -> Trajectory:
+    return Trajectory(
         keys=np.array(keys, np.float64),
         size=size,
         class_id=int(rng.integers(len(CLASSES))),
@@ -213,7 +217,7 @@ def _path(rng: np.random.Generator, keys: list[tuple[float, float, float]], size
     )
 
 
-def _crossing(rng: np.random.Generator, frames: int) -> tuple[list[Path], list[Pillar]]:
+def _crossing(rng: np.random.Generator, frames: int) -> tuple[list[Trajectory], list[Pillar]]:
     """Objects in opposite directions on lanes that overlap, and diagonals that cut them."""
     paths = []
     for k in range(8):
@@ -229,7 +233,7 @@ def _crossing(rng: np.random.Generator, frames: int) -> tuple[list[Path], list[P
     return paths, []
 
 
-def _occlusion(rng: np.random.Generator, frames: int) -> tuple[list[Path], list[Pillar]]:
+def _occlusion(rng: np.random.Generator, frames: int) -> tuple[list[Trajectory], list[Pillar]]:
     """Objects passing behind two pillars, one of them on the counting line."""
     paths = []
     for k in range(6):
@@ -244,7 +248,7 @@ def _occlusion(rng: np.random.Generator, frames: int) -> tuple[list[Path], list[
     return paths, pillars
 
 
-def _leave_return(rng: np.random.Generator, frames: int) -> tuple[list[Path], list[Pillar]]:
+def _leave_return(rng: np.random.Generator, frames: int) -> tuple[list[Trajectory], list[Pillar]]:
     """Objects that go out of the picture, stay out 10–60 frames and come back in."""
     paths = []
     for _ in range(6):
@@ -267,7 +271,7 @@ def _leave_return(rng: np.random.Generator, frames: int) -> tuple[list[Path], li
     return paths, []
 
 
-def _stop_go(rng: np.random.Generator, frames: int) -> tuple[list[Path], list[Pillar]]:
+def _stop_go(rng: np.random.Generator, frames: int) -> tuple[list[Trajectory], list[Pillar]]:
     """Objects that move, stop 10–40 frames, and go on, some turning."""
     paths = []
     for _ in range(7):
@@ -288,7 +292,7 @@ def _stop_go(rng: np.random.Generator, frames: int) -> tuple[list[Path], list[Pi
     return paths, []
 
 
-def _bounce(rng: np.random.Generator, frames: int) -> tuple[list[Path], list[Pillar]]:
+def _bounce(rng: np.random.Generator, frames: int) -> tuple[list[Trajectory], list[Pillar]]:
     """Many objects in straight lines bouncing off the borders (the demo scene's motion)."""
     paths = []
     for _ in range(10):
@@ -310,7 +314,7 @@ def _bounce(rng: np.random.Generator, frames: int) -> tuple[list[Path], list[Pil
 
 _BUILDERS: dict[
     str,
-    tuple[Callable[[np.random.Generator, int], tuple[list[Path], list[Pillar]]], Camera],
+    tuple[Callable[[np.random.Generator, int], tuple[list[Trajectory], list[Pillar]]], Camera],
 ] = {
     "crossing": (_crossing, Camera()),
     "occlusion": (_occlusion, Camera()),
