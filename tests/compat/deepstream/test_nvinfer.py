@@ -110,7 +110,7 @@ def test_property_values_out_of_range(
     ("line", "reason", "allowed"),
     [
         ("nms-iou-threshold=1.5", "out of range", "a number from 0 to 1"),
-        ("topk=-1", "out of range", "an integer ≥ 0"),
+        ("topk=-2", "out of range", "an integer ≥ 0, or -1 for no limit"),
         ("pre-cluster-threshold=-0.1", "out of range", "a number ≥ 0"),
         ("border-color=1;0;0", "3 values", "4 numbers r;g;b;a between 0 and 1"),
     ],
@@ -122,6 +122,20 @@ def test_class_attribute_values_out_of_range(
         read_nvinfer(detector(tmp_path, groups=f"[class-attrs-all]\n{line}\n"))
     assert (info.value.group, info.value.line, info.value.reason) == ("class-attrs-all", 6, reason)
     assert info.value.allowed == allowed
+
+
+def test_topk_minus_one_means_no_limit_as_deepstream_documents(tmp_path: Path) -> None:
+    groups = "[class-attrs-all]\ntopk=3\n[class-attrs-1]\ntopk=-1\n"
+    ini = detector(tmp_path, "cluster-mode=2", groups)
+    config, _ = read_nvinfer(ini)
+    assert (config.class_attributes(0).topk, config.class_attributes(1).topk) == (3, -1)
+    yml = write(
+        tmp_path,
+        "property:\n  onnx-file: m.onnx\n  cluster-mode: 2\nclass-attrs-all:\n  topk: -1\n",
+        "pgie.yml",
+    )
+    config, _ = read_nvinfer(yml)
+    assert config.class_attrs_all.topk == -1
 
 
 def test_class_attributes_layering(tmp_path: Path) -> None:

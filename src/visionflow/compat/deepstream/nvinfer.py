@@ -332,7 +332,8 @@ _CLASS_KEYS: dict[str, _Spec] = {
     "pre-cluster-threshold": _Spec(_DOUBLE, "pre_cluster_threshold", _NON_NEGATIVE),
     "post-cluster-threshold": _Spec(_DOUBLE, "post_cluster_threshold", _NON_NEGATIVE),
     "nms-iou-threshold": _Spec(_DOUBLE, "nms_iou_threshold", _range(0, 1, "a number from 0 to 1")),
-    "topk": _Spec(_INT, "topk", _NON_NEGATIVE_INT),
+    # DeepStream documents topk as "≥ 0, -1 to disable": -1 keeps every box (the default).
+    "topk": _Spec(_INT, "topk", _range(-1, allowed="an integer ≥ 0, or -1 for no limit")),
     "eps": _Spec(_DOUBLE, "eps", _NON_NEGATIVE),
     "minBoxes": _Spec(_INT, "min_boxes", _NON_NEGATIVE_INT),
     "dbscan-min-score": _Spec(_DOUBLE, "dbscan_min_score", _NON_NEGATIVE),
