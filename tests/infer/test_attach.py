@@ -12,6 +12,7 @@ import pytest
 from visionflow.compat.deepstream.nvinfer import read_nvinfer
 from visionflow.config.infer_loader import load_infer_config
 from visionflow.core.geometry import Letterbox
+from visionflow.errors import ConfigError
 from visionflow.infer.attach import CLASS_PARAMS, DetectorAttach, class_table
 from visionflow.infer.cluster import ClusterMode
 from visionflow.infer.config import BoxGeometry, InferConfig
@@ -248,3 +249,21 @@ def test_nvinfer_files_get_deepstream_geometry_visionflow_yaml_clipped(tmp_path:
     assert load_infer_config(yaml).box_geometry is BoxGeometry.CLIPPED
     yaml.write_text("num_detected_classes: 1\nbox_geometry: deepstream\n")
     assert load_infer_config(yaml).box_geometry is BoxGeometry.DEEPSTREAM
+
+
+def test_class_agnostic_nms_from_visionflow_yaml(tmp_path: Path) -> None:
+    yaml = tmp_path / "model.yml"
+    body = "num_detected_classes: 2\ncluster_mode: nms\nclass_attrs_all: {nms_iou_threshold: 0.5}\n"
+    # two classes on one object: class-aware NMS keeps both, class-agnostic the surer one
+    found = DetectionCandidates(
+        np.array([[0, 0, 10, 10], [1, 0, 11, 10]]), np.array([0.6, 0.9]), np.array([0, 1])
+    )
+    yaml.write_text(body)
+    assert len(DetectorAttach.from_config(load_infer_config(yaml)).cluster(found)) == 2
+    yaml.write_text(body + "class_agnostic_nms: true\n")
+    kept = DetectorAttach.from_config(load_infer_config(yaml)).cluster(found)
+    assert (kept.class_id.tolist(), kept.confidence.tolist()) == ([1], [pytest.approx(0.9)])
+    yaml.write_text(body.replace("nms", "dbscan", 1) + "class_agnostic_nms: true\n")
+    with pytest.raises(ConfigError, match="class_agnostic_nms") as info:
+        load_infer_config(yaml)
+    assert "needs an NMS clustering" in str(info.value)

@@ -420,3 +420,78 @@ def test_dbscan_labels_equal_the_former_walk() -> None:
         assert dbscan_labels(dets.xyxy, eps, min_boxes).tolist() == (
             _reference_dbscan_labels(dets.xyxy, eps, min_boxes).tolist()
         )
+
+
+# --- class-agnostic NMS (a visionflow extension) ---------------------------------------------
+
+
+def reference_agnostic_selection(
+    dets: DetectionCandidates, params: ClusterParams, mode: ClusterMode
+) -> np.ndarray:
+    """Indices of ``dets`` kept by class-agnostic NMS, box by box: visit every box by confidence
+    whatever its class; keep it unless its IoU with a kept box is above that kept box's class
+    threshold; then per class (ascending), post-cluster and top-K."""
+    class_id = dets.class_id
+    known = (class_id >= 0) & (class_id < params.num_classes)
+    threshold = params.pre_cluster[np.where(known, class_id, 0)]
+    kept_index = np.flatnonzero(known & ~(dets.confidence < threshold))
+    xyxy, confidence, class_id = (
+        dets.xyxy[kept_index],
+        dets.confidence[kept_index],
+        class_id[kept_index],
+    )
+    alive = np.ones(len(kept_index), bool)
+    if mode is ClusterMode.HYBRID:
+        for c in np.unique(class_id):
+            index = np.flatnonzero(class_id == c)
+            if params.min_boxes[c] > 0:
+                labels = _reference_dbscan_labels(
+                    xyxy[index], float(params.eps[c]), int(params.min_boxes[c])
+                )
+                alive[index[labels < 0]] = False
+    keep: list[int] = []
+    for i in np.argsort(-confidence, kind="stable"):
+        if not alive[i]:
+            continue
+        if not any(
+            box_iou(xyxy[k : k + 1], xyxy[i : i + 1])[0, 0] > params.nms_iou[class_id[k]]
+            for k in keep
+        ):
+            keep.append(int(i))
+    parts = []
+    for c in np.unique(class_id):
+        index = np.array([i for i in keep if class_id[i] == c], np.intp)
+        index = index[confidence[index] > params.post_cluster[c]]
+        parts.append(index if params.topk[c] < 0 else index[: params.topk[c]])
+    return kept_index[np.concatenate(parts)] if parts else np.zeros(0, np.intp)
+
+
+def test_class_agnostic_nms_suppresses_across_classes_and_keeps_the_winners_class() -> None:
+    dets = candidates([(0, 0, 10, 10, 0.6, 0), (1, 0, 11, 10, 0.9, 1), (30, 30, 40, 40, 0.5, 0)])
+    params = ClusterParams.uniform(2, nms_iou=0.5)
+    assert len(cluster(dets, params, ClusterMode.NMS)) == 3  # per class: no overlap within one
+    out = cluster(dets, params, ClusterMode.NMS, class_agnostic=True)
+    assert rows_of(out) == [(30.0, 30.0, 40.0, 40.0, 0.5, 0), (1.0, 0.0, 11.0, 10.0, 0.9, 1)]
+
+
+@pytest.mark.parametrize("mode", [ClusterMode.NMS, ClusterMode.HYBRID])
+def test_class_agnostic_nms_equals_the_box_by_box_reference(mode: ClusterMode) -> None:
+    rng = np.random.default_rng(11 + int(mode))
+    for case in range(300):
+        n, classes = int(rng.integers(0, 60)), int(rng.integers(1, 6))
+        dets = random_case(rng, n, classes)
+        params = random_params(rng, classes)
+        out = cluster(dets, params, mode, class_agnostic=True)
+        assert out.masks is not None
+        expected = reference_agnostic_selection(dets, params, mode)
+        assert out.masks[:, 0, 0].astype(np.intp).tolist() == expected.tolist(), case
+        assert out.class_id.tobytes() == dets.class_id[expected].tobytes()
+
+
+@pytest.mark.parametrize(
+    "mode", [ClusterMode.DBSCAN, ClusterMode.GROUP_RECTANGLES, ClusterMode.NONE]
+)
+def test_class_agnostic_nms_needs_an_nms_mode(mode: ClusterMode) -> None:
+    dets = candidates([(0, 0, 10, 10, 0.6, 0)])
+    with pytest.raises(ConfigError, match="class-agnostic NMS needs an NMS clustering"):
+        cluster(dets, ClusterParams.uniform(1), mode, class_agnostic=True)

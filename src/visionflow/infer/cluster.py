@@ -24,6 +24,12 @@ Reproduces ``DetectPostprocessor::fillDetectionOutput`` of DeepStream's
 
 Stock DeepStream builds lack OpenCV and turn mode 0 into NMS with topk 20 and IoU 0.5 at init;
 that substitution belongs to the configuration, not here.
+
+``class_agnostic=True`` (a visionflow extension, ``class_agnostic_nms``; DeepStream has none)
+makes the NMS of modes 2 and 3 one pass over every class at once: boxes are visited by confidence
+whatever their class, and a kept box suppresses any later box, of any class, whose IoU with it is
+above the kept box's class ``nms-iou-threshold``; the kept box keeps its own class. Post-cluster
+threshold and top-K stay per class.
 """
 
 from __future__ import annotations
@@ -136,12 +142,17 @@ _PARAM_DTYPES = {
 
 
 def cluster(
-    candidates: DetectionCandidates, params: ClusterParams, mode: ClusterMode | int
+    candidates: DetectionCandidates,
+    params: ClusterParams,
+    mode: ClusterMode | int,
+    *,
+    class_agnostic: bool = False,
 ) -> DetectionCandidates:
     """Filter, cluster and cap the candidates of one frame as nvinfer does.
 
     Masks are carried through by the selecting modes (NMS, hybrid, none); DBSCAN and
-    groupRectangles build new boxes and refuse candidates with masks.
+    groupRectangles build new boxes and refuse candidates with masks. ``class_agnostic`` runs
+    the NMS of modes 2 and 3 across classes (see the module docstring); other modes refuse it.
 
     Returns:
         The kept detections, grouped by ascending class id.
@@ -154,6 +165,13 @@ def cluster(
             value=str(int(mode)),
             allowed="4 (none), as DeepStream requires for instance segmentation, or 2 (NMS)",
         )
+    if class_agnostic and mode not in (ClusterMode.NMS, ClusterMode.HYBRID):
+        raise ConfigError(
+            f"class-agnostic NMS needs an NMS clustering, not {mode.name}",
+            key="class_agnostic_nms",
+            value="true",
+            allowed="with cluster-mode 2 (NMS) or 3 (hybrid)",
+        )
     class_id = candidates.class_id
     known = (class_id >= 0) & (class_id < params.num_classes)
     if not known.any():
@@ -165,10 +183,12 @@ def cluster(
         return _concat([_group_class(kept, c, params) for c in np.unique(kept.class_id)])
     if mode is ClusterMode.DBSCAN:
         return _concat([_dbscan_class(kept, c, params) for c in np.unique(kept.class_id)])
-    return kept.select(_selected(kept, params, mode))
+    return kept.select(_selected(kept, params, mode, class_agnostic))
 
 
-def _selected(kept: DetectionCandidates, params: ClusterParams, mode: ClusterMode) -> np.ndarray:
+def _selected(
+    kept: DetectionCandidates, params: ClusterParams, mode: ClusterMode, class_agnostic: bool
+) -> np.ndarray:
     """Indices into ``kept`` that NMS / hybrid / none keep, grouped by ascending class, in output
     order — every class at once, with no loop over classes."""
     class_id, confidence = kept.class_id, kept.confidence
@@ -183,9 +203,17 @@ def _selected(kept: DetectionCandidates, params: ClusterParams, mode: ClusterMod
     index = np.arange(n)
     if mode is ClusterMode.HYBRID:
         index = index[_clustered(kept, params)]
-    # Per class, most confident first (stable for ties): the order NMS visits boxes in.
-    order = index[np.lexsort((-confidence[index], class_id[index]))]
-    order = order[nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou)]
+    if class_agnostic:
+        # Every class at once, most confident first (stable for ties); then back into classes.
+        order = index[np.argsort(-confidence[index], kind="stable")]
+        order = order[
+            nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou, class_agnostic=True)
+        ]
+        order = order[np.argsort(class_id[order], kind="stable")]
+    else:
+        # Per class, most confident first (stable for ties): the order NMS visits boxes in.
+        order = index[np.lexsort((-confidence[index], class_id[index]))]
+        order = order[nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou)]
     order = order[confidence[order] > params.post_cluster[class_id[order]]]
     # Already sorted by confidence within each class, so top-K is the first K of each class.
     return order[_within_top_k(class_id[order], params.topk)]
@@ -242,7 +270,13 @@ _PAIR_CHUNK = 1 << 20
 """Box pairs whose IoU is computed at once (bounds memory for classes with thousands of boxes)."""
 
 
-def nms_sorted(xyxy: np.ndarray, class_id: np.ndarray, iou_threshold: np.ndarray) -> np.ndarray:
+def nms_sorted(
+    xyxy: np.ndarray,
+    class_id: np.ndarray,
+    iou_threshold: np.ndarray,
+    *,
+    class_agnostic: bool = False,
+) -> np.ndarray:
     """Greedy NMS of many classes at once, over boxes already in visiting order.
 
     Boxes are grouped by class (ascending ``class_id``) and, within a class, sorted by decreasing
@@ -255,10 +289,15 @@ def nms_sorted(xyxy: np.ndarray, class_id: np.ndarray, iou_threshold: np.ndarray
     kept, a box with a kept suppressor is suppressed, repeated until every box is decided (as
     many rounds as the longest chain of suppressions, usually two or three).
 
+    With ``class_agnostic`` every box is in one group (``class_id`` need not be sorted, the
+    boxes are sorted by decreasing confidence alone) and a pair is compared with the threshold
+    of the earlier box's class.
+
     Args:
         xyxy: (N, 4) float32 boxes.
         class_id: (N,) int class of each box, sorted ascending.
         iou_threshold: (C,) float32 ``nms-iou-threshold`` per class.
+        class_agnostic: suppress across classes.
 
     Returns:
         (N,) bool: the kept boxes.
@@ -266,7 +305,10 @@ def nms_sorted(xyxy: np.ndarray, class_id: np.ndarray, iou_threshold: np.ndarray
     n = len(xyxy)
     if n == 0:
         return np.zeros(0, bool)
-    group_end = np.searchsorted(class_id, class_id, side="right")
+    if class_agnostic:
+        group_end = np.full(n, n)
+    else:
+        group_end = np.searchsorted(class_id, class_id, side="right")
     later = group_end - np.arange(n) - 1  # same-class boxes after each box
     first, second = _suppressions(np.asarray(xyxy, np.float32), later, class_id, iou_threshold)
     state = np.zeros(n, np.int8)  # 0 undecided, 1 kept, -1 suppressed

@@ -444,6 +444,14 @@ class InferConfig(_Frozen):
             "``class_attributes``."
         ),
     )
+    class_agnostic_nms: bool = Field(
+        default=False,
+        description=(
+            "visionflow extension (DeepStream has no such key): NMS across classes — a kept box "
+            "suppresses overlapping boxes of every class and keeps its own class. Needs an NMS "
+            "clustering (nms, hybrid, or a detector's group_rectangles, which runs as NMS)."
+        ),
+    )
     class_attrs_all: ClassAttributes = Field(
         default=ClassAttributes(),
         description="Per-class attributes shared by every class (``[class-attrs-all]``).",
@@ -514,6 +522,20 @@ class InferConfig(_Frozen):
         ):
             raise ValueError(
                 "instance segmentation needs cluster_mode none (DeepStream cluster-mode=4)"
+            )
+        return value
+
+    @field_validator("class_agnostic_nms")
+    @classmethod
+    def _needs_nms(cls, value: bool, info: ValidationInfo) -> bool:
+        mode = info.data.get("cluster_mode")
+        network = info.data.get("network_type")
+        runs_nms = mode in (ClusterMode.NMS, ClusterMode.HYBRID) or (
+            mode is ClusterMode.GROUP_RECTANGLES and network is NetworkType.DETECTOR
+        )
+        if value and mode is not None and not runs_nms:
+            raise ValueError(
+                f"needs an NMS clustering (cluster_mode nms or hybrid), not {mode.name.lower()}"
             )
         return value
 
