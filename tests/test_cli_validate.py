@@ -272,3 +272,22 @@ def test_infer_on_a_pipeline_file_says_what_it_is(tmp_path: Path, clip: Path) ->
         "'visionflow run FILE'; expected a DeepStream nvinfer config ([property] with onnx-file "
         "…) or a visionflow model YAML (onnx_file: …)"
     )
+
+
+def test_model_file_configs_are_converted_on_first_use_not_told_to_convert(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "detector.tflite").write_bytes(b"TFL3")
+    path = tmp_path / "pgie.txt"
+    path.write_text("[property]\nmodel-file=detector.tflite\nnum-detected-classes=2\n")
+
+    result = runner.invoke(app, ["validate", "--json", str(path)])
+
+    assert result.exit_code == 0, result.output
+    warnings = json.loads(result.output)["warnings"]
+    assert not any("convert the model" in w for w in warnings), warnings
+    assert any("converts it to ONNX on first use" in w for w in warnings), warnings
+
+    path.write_text("[property]\nmodel-file=absent.tflite\nnum-detected-classes=2\n")
+    warnings = json.loads(runner.invoke(app, ["validate", "--json", str(path)]).output)["warnings"]
+    assert any(f"model file {tmp_path / 'absent.tflite'} not found" in w for w in warnings)

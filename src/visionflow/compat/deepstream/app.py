@@ -172,6 +172,16 @@ def model_warnings(config: InferConfig, where: str) -> list[str]:
     """Warnings about the model file an nvinfer config makes visionflow load."""
     engine = config.model_engine_file
     model = config.onnx_file or (engine if engine and engine.suffix in (".onnx", ".ort") else None)
+    if model is None and config.model_file is not None:
+        # `infer` imports model-file (+ proto-file for Caffe) to ONNX itself on first use
+        parts = [config.model_file] + ([config.proto_file] if config.proto_file else [])
+        missing = [f"{where}: model file {p} not found" for p in parts if not os.path.exists(p)]
+        if missing or config.model_file.suffix.lower() == ".onnx":
+            return missing
+        return [
+            f"{where}: model-file {config.model_file} is not ONNX; visionflow converts it to "
+            "ONNX on first use (cached; 'visionflow convert' does it ahead of time)"
+        ]
     if model is None:
         return [
             f"{where}: no ONNX model (onnx-file); visionflow runs ONNX models — convert the "
