@@ -192,3 +192,49 @@ def test_int8_that_loses_accuracy_fails_with_a_clear_message(tmp_path: Path, con
     assert good.exit_code == 0, good.output
     accuracy = json.loads((tmp_path / "r").read_text())["verification"]["accuracy"]
     assert accuracy == {"before": {"top1": 1.0}, "after": {"top1": 1.0}}
+
+
+TINY_CAFFE = """
+name: "tiny"
+layer { name: "data" type: "Input" top: "data"
+        input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+        convolution_param { num_output: 4 kernel_size: 3 } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+"""
+
+
+def test_caffe_without_a_caffe_runtime_never_claims_parity(tmp_path: Path) -> None:
+    from google.protobuf import text_format
+
+    from visionflow.convert.importers.caffe_pb import NetParameter
+
+    try:
+        import caffe  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pycaffe is installed: the import is checked against Caffe")
+    net = text_format.Parse(TINY_CAFFE, NetParameter())
+    trained = NetParameter()
+    trained.CopyFrom(net)
+    rng = np.random.default_rng(0)
+    for blob_shape in ((4, 3, 3, 3), (4,)):
+        blob = trained.layer[1].blobs.add()
+        blob.shape.dim.extend(blob_shape)
+        blob.data.extend(rng.standard_normal(blob_shape).astype(np.float32).ravel())
+    proto, weights = tmp_path / "deploy.prototxt", tmp_path / "tiny.caffemodel"
+    proto.write_text(text_format.MessageToString(net))
+    weights.write_bytes(trained.SerializeToString())
+    engine, report = tmp_path / "out" / "tiny_fp32.onnx", tmp_path / "out" / "report.json"
+
+    args = ["convert", str(weights), "--proto", str(proto), "-o", str(engine)]
+    result = runner.invoke(app, [*args, "--report", str(report)])
+
+    assert result.exit_code == 0, result.output
+    assert "parity passed" not in result.output
+    assert "parity against Caffe not checked (no Caffe runtime installed)" in result.output
+    assert "engine vs imported ONNX: within fp32 tolerance" in result.output
+    data = json.loads(report.read_text())
+    assert data["import_parity"] is None
+    assert data["import_parity_note"].startswith("parity against Caffe not checked")

@@ -265,11 +265,23 @@ def _verify(
         "format": imported.source_format,
         "onnx": str(source) if source.exists() and scratch not in source.parents else None,
         "import_parity": imported.parity.to_dict() if imported.parity else None,
+        "import_parity_note": None,
         "engine": str(engine),
         "backend": backend,
         "precision": built,
         "key": key.to_dict(),
     }
+    # An import not compared with its own framework (Caffe without pycaffe) is not verified:
+    # the engine's check below is against the imported ONNX, never against the source model.
+    unchecked = imported.parity is None and imported.source_format != "onnx"
+    if unchecked:
+        framework = _FRAMEWORKS.get(imported.source_format, imported.source_format)
+        note = (
+            f"parity against {framework} not checked (no {framework} runtime installed): the "
+            f"import is unverified; the engine is compared with the imported ONNX only"
+        )
+        result["import_parity_note"] = note
+        typer.echo(note)
     converted = cfg.model_copy(update={"precision": Precision(built)})
     if eval_data is not None or calib is not None:
         if eval_data is not None:
@@ -299,10 +311,21 @@ def _verify(
                 "inputs; not judged (INT8 moves raw outputs, accuracy decides): give --calib "
                 "or --eval-data images to check agreement or accuracy"
             )
+        elif unchecked:
+            verdict = "within" if parity.passed else "outside"
+            typer.echo(
+                f"engine vs imported ONNX: {verdict} {built} tolerance on {parity.samples} "
+                f"sample(s), max abs diff {parity.max_abs_diff:.3g} (not a check against "
+                f"{framework})"
+            )
         else:
             typer.echo(str(parity))
         result["verification"] = {"precision": built, "parity": parity.to_dict()}
     return result
+
+
+_FRAMEWORKS = {"caffe": "Caffe"}
+"""Display names of source formats whose importer may run without the framework's runtime."""
 
 
 def _judge_int8(comparison: ComparisonReport, max_drop: float, min_agreement: float) -> None:
