@@ -508,3 +508,32 @@ def test_track_histories_are_per_stream(tmp_path: Path) -> None:
     other.meta.frames[0].source_id = 1
     infer.process(other)
     assert infer.inputs_inferred == 6
+
+
+def test_a_channels_last_model_runs_from_yaml_and_is_refused_by_nvinfer_without_the_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a TFLite/TensorFlow model keeps its NHWC input after conversion
+    scores = {"p": np.array([0.2, 0.8], np.float32)}
+    constant_output_model(tmp_path / "nhwc.onnx", scores, input_shape=("N", 32, 48, 3))
+    (tmp_path / "labels.txt").write_text("day;night\n")
+    yaml = tmp_path / "cls.yml"
+    yaml.write_text("onnx_file: nhwc.onnx\nnetwork_type: classifier\nlabelfile_path: labels.txt\n")
+    with caplog.at_level("INFO", logger="visionflow.infer.network_input"):
+        infer = Infer(yaml)
+        dets = run_one(infer, (40, 30)).meta.frames[0].detections
+    assert dets.classifications[0][0].label == "night"
+    spec = infer.preprocess_spec
+    assert (spec.nhwc, spec.channels, spec.height, spec.width) == (True, 3, 32, 48)
+    assert "channels-last: reading it as NHWC" in caplog.text
+
+    ini = tmp_path / "cls.txt"
+    body = "[property]\nonnx-file=nhwc.onnx\nnetwork-type=1\nlabelfile-path=labels.txt\n"
+    ini.write_text(body)
+    with pytest.raises(ConfigError) as info:
+        Infer(ini).start()
+    assert info.value.key == "network-input-order"
+    assert "set network-input-order=1" in str(info.value)
+    ini.write_text(body + "network-input-order=1\n")
+    dets = run_one(Infer(ini), (40, 30)).meta.frames[0].detections
+    assert dets.classifications[0][0].label == "night"

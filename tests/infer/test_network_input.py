@@ -66,3 +66,17 @@ def test_mean_image_is_read_as_rgb_float_and_must_match_the_network(tmp_path: Pa
     np.testing.assert_array_equal(spec.mean_image[0, 0], [0, 0, 10])  # RGB order
     with pytest.raises(ConfigError, match="mean image is 6x4x3, the network input is 8x8x3"):
         preprocess_spec(config(mean_file=tmp_path / "mean.ppm"), (None, 3, 8, 8), np.float32)
+
+
+@pytest.mark.parametrize("shape", [(None, 64, 96, 3), (1, 32, 32, 1), (None, 16, 20, 4)])
+def test_channels_last_input_is_read_as_nhwc_when_the_order_is_unset(
+    shape: tuple[int | None, ...],
+) -> None:
+    spec = preprocess_spec(config(), shape, np.float32)
+    assert (spec.nhwc, spec.channels, spec.height, spec.width) == (True, shape[3], *shape[1:3])
+
+
+def test_channels_last_input_with_nchw_set_names_network_input_order() -> None:
+    with pytest.raises(ConfigError, match="set network-input-order=1") as info:
+        preprocess_spec(config(network_input_order="nchw"), (1, 64, 96, 3), np.float32)
+    assert info.value.key == "network-input-order"

@@ -9,6 +9,7 @@ use, so both see exactly the same pixels.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,10 @@ import numpy as np
 from visionflow.errors import ConfigError
 from visionflow.infer.config import InferConfig, TensorOrder
 from visionflow.infer.preprocess import PreprocessSpec
+
+log = logging.getLogger(__name__)
+
+_CHANNEL_COUNTS = (1, 3, 4)
 
 
 def preprocess_spec(
@@ -30,14 +35,33 @@ def preprocess_spec(
             ``(N, H, W, C)``; None marks a dynamic dimension.
         dtype: the input's element type.
 
+    A channels-last input (last dimension 1, 3 or 4, the two before it larger: TFLite and
+    TensorFlow models) with ``network_input_order`` left unset — a visionflow YAML without the
+    key — is read as NHWC, and a log line says so. Where the order is set to NCHW, and in every
+    DeepStream nvinfer file (whose ``network-input-order`` defaults to 0), such an input is an
+    error naming ``network-input-order``: DeepStream reads the key, not the model.
+
     Raises:
-        ConfigError: the input is not 4-D, has dynamic spatial dimensions without
-            ``infer-dims``, or the ``mean-file`` cannot be read or has another size.
+        ConfigError: the input is not 4-D, is channels-last while the config says NCHW, has
+            dynamic spatial dimensions without ``infer-dims``, or the ``mean-file`` cannot be
+            read or has another size.
     """
     nhwc = config.network_input_order is TensorOrder.NHWC
     dims = shape[1:]
     if len(dims) != 3:
         raise ConfigError(f"model input must be 4-D (N, C, H, W) or (N, H, W, C); got {shape}")
+    if not nhwc and _channels_last(dims):
+        if "network_input_order" in config.model_fields_set:
+            shown = "x".join("?" if d is None else str(d) for d in shape)
+            raise ConfigError(
+                f"the model's input {shown} is channels-last (NHWC) but the config reads it as "
+                "NCHW; set network-input-order=1 (visionflow YAML: network_input_order: nhwc)",
+                key="network-input-order",
+                value="0",
+                allowed="1 (NHWC) for this model",
+            )
+        log.info("model input %s is channels-last: reading it as NHWC (network_input_order)", shape)
+        nhwc = True
     c, h, w = (dims[2], dims[0], dims[1]) if nhwc else dims
     if config.infer_dims is not None:
         c, h, w = config.infer_dims
@@ -63,6 +87,15 @@ def preprocess_spec(
         scaling_filter=config.scaling_filter,
         dtype=np.dtype(dtype),
     )
+
+
+def _channels_last(dims: tuple[int | None, ...]) -> bool:
+    """Whether ``(d1, d2, d3)`` after the batch look like ``H, W, C``: C of 1, 3 or 4 and both
+    H and W larger (an NCHW input's last dimension is a width, larger than its channels)."""
+    h, w, c = dims
+    if h is None or w is None or c is None:
+        return False
+    return c in _CHANNEL_COUNTS and h > c and w > c
 
 
 def read_mean_image(path: Path, width: int, height: int, channels: int) -> np.ndarray:

@@ -764,6 +764,9 @@ class _Reader:
                 **{
                     "box_geometry": BoxGeometry.DEEPSTREAM,
                     "precision": Precision.FP32,  # network-mode's default, 0
+                    # network-input-order's default, 0, is a setting: a channels-last model
+                    # is refused at start (naming the key), never read as NHWC by itself
+                    "network_input_order": TensorOrder.NCHW,
                     **self.fields,
                 }
             )
