@@ -238,3 +238,29 @@ def test_caffe_without_a_caffe_runtime_never_claims_parity(tmp_path: Path) -> No
     data = json.loads(report.read_text())
     assert data["import_parity"] is None
     assert data["import_parity_note"].startswith("parity against Caffe not checked")
+
+
+def test_convert_accepts_minus_one_dims_as_dynamic(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "dyn", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "dyn.onnx"
+    path.write_bytes(model.SerializeToString())
+    engine, report = tmp_path / "out" / "dyn_fp32.onnx", tmp_path / "out" / "report.json"
+
+    args = ["convert", str(path), "-o", str(engine), "--input-shape", "1x3x-1x-1"]
+    result = runner.invoke(app, [*args, "--report", str(report)])
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert data["import_parity"]["outputs"]["y"]["shape"] == [1, 3, 224, 224]
+    assert data["verification"]["parity"]["passed"] is True
+    # the engine keeps the dynamic dimensions
+    import onnx
+
+    dims = onnx.load(str(engine)).graph.input[0].type.tensor_type.shape.dim
+    assert [d.HasField("dim_value") for d in dims[2:]] == [False, False]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from visionflow.convert.spec import (
+    PROBE_DIM,
     ExportSpec,
     OutputParity,
     ParityReport,
@@ -140,3 +141,10 @@ def test_report_to_dict_is_json_ready():
         "detail": "",
     }
     json.dumps(data)
+
+
+def test_probed_sizes_dims_marked_dynamic_and_keeps_unmarked_ones_open():
+    spec = ExportSpec(input_names=["a", "b"], input_shapes=[(None, 3, None, None), (None, None)])
+    probed = spec.probed([(1, 3, -1, 32)])
+    assert probed.input_shapes == ((None, 3, PROBE_DIM, 32), (None, None))
+    assert spec.filled([(1, 3, None, 32)]).input_shapes[0] == (None, 3, None, 32)

@@ -17,7 +17,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -49,7 +49,8 @@ def convert(
     device: Annotated[str, typer.Option(help="cpu, cuda:N, GPU, NPU …")] = "cpu",
     batch: Annotated[int | None, typer.Option(help="Batch size (default: the config's).")] = None,
     input_shape: Annotated[
-        str | None, typer.Option(help="Input shape, e.g. 1x3x224x224 (-1: dynamic).")
+        str | None,
+        typer.Option(help="Input shape, e.g. 1x3x224x224 (-1: dynamic, checked at 224)."),
     ] = None,
     source_format: Annotated[
         str | None, typer.Option("--from", help="Source format when the file does not tell.")
@@ -182,13 +183,18 @@ def _build_and_verify(
     from visionflow.errors import ParityError
     from visionflow.infer.config import InferConfig
 
+    shape = _shape(input_shape) if input_shape else None
     imported = import_model(
         model,
         fmt=source_format,
-        input_shape=_shape(input_shape) if input_shape else None,
+        input_shape=shape,
         proto=proto,
         output=_imported_path(model, output, scratch),
     )
+    if shape is not None:
+        # dimensions given as -1 stay dynamic in the model; the engine check samples them at
+        # PROBE_DIM, as the import's own check does
+        imported = replace(imported, spec=imported.spec.probed([tuple(shape)]))
     # an ONNX model is checked, then built as it is: the engine key and the INT8 calibration
     # cache then name the file that configs and `bench` use, not a by-product beside it
     source = model if imported.source_format == "onnx" else imported.onnx_path

@@ -64,6 +64,23 @@ def fill_shape(shape: Shape, given: Shape | None) -> Shape:
     )
 
 
+PROBE_DIM = 224
+"""The size a parity check gives a dimension the caller marked dynamic (``-1`` in an input shape)
+and the model leaves open: the model stays dynamic, the check runs at this size."""
+
+
+def probe_shape(shape: Shape, given: Shape | None) -> Shape:
+    """:func:`fill_shape`, then the dimensions after the batch that ``given`` marks dynamic and
+    the model leaves open take :data:`PROBE_DIM` — the shape a parity check samples.
+
+    Without ``given`` open dimensions stay open (the check then asks for a size).
+    """
+    if given is None:
+        return shape
+    filled = fill_shape(shape, normalize_shape(given))
+    return filled[:1] + tuple(PROBE_DIM if d is None else d for d in filled[1:])
+
+
 def infer_layout(shape: Sequence[int | None], default: Layout) -> Layout | None:
     """Guess the layout of a 4-D image input from where its 1, 3 or 4 channels sit.
 
@@ -162,6 +179,17 @@ class ExportSpec:
             self,
             input_shapes=tuple(
                 fill_shape(shape, g) for shape, g in zip(self.input_shapes, given, strict=False)
+            ),
+        )
+
+    def probed(self, shapes: Sequence[Shape]) -> ExportSpec:
+        """:meth:`filled`, with the dimensions ``shapes`` mark dynamic (``-1``/``None``) and the
+        model leaves open sized :data:`PROBE_DIM`: the input shapes a parity check samples."""
+        given = list(shapes) + [None] * max(0, len(self.input_shapes) - len(shapes))
+        return dataclasses.replace(
+            self,
+            input_shapes=tuple(
+                probe_shape(shape, g) for shape, g in zip(self.input_shapes, given, strict=False)
             ),
         )
 

@@ -214,7 +214,7 @@ def _import_onnx(path: Path, output: Path, spec: ExportSpec, verify: bool) -> Im
         def reference(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             return dict(zip(names, source.run(None, feeds), strict=True))
 
-        samples = sample_inputs(output, resolved.filled(spec.input_shapes))
+        samples = sample_inputs(output, resolved.probed(spec.input_shapes))
         parity = check_parity(output, reference, samples, resolved.tolerance("fp32"))
     layout = infer_layout(resolved.input_shapes[0], "NCHW") if resolved.input_shapes else None
     return ImportResult(output, parity, "onnx", layout, resolved)

@@ -238,8 +238,9 @@ def _finish(
     resolved = spec_from_onnx(onnx.load(str(output), load_external_data=False), spec)
     parity = None
     if verify:
-        # Dimensions the model leaves open take the sizes of spec.input_shapes, by position.
-        samples = sample_inputs(output, resolved.filled(spec.input_shapes), batch_sizes=(1, 2))
+        # Dimensions the model leaves open take the sizes of spec.input_shapes, by position
+        # (PROBE_DIM where those mark them dynamic).
+        samples = sample_inputs(output, resolved.probed(spec.input_shapes), batch_sizes=(1, 2))
         parity = check_parity(output, reference, samples, resolved.tolerance(precision))
     layout = infer_layout(resolved.input_shapes[0], "NHWC") if resolved.input_shapes else None
     return ImportResult(output, parity, source_format, layout, resolved)
