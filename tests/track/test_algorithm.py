@@ -15,6 +15,7 @@ from visionflow.track import (
     TRACKER_CONFIDENCE,
     IdCounter,
     IOUTracker,
+    NvDCFTracker,
     NvSORTTracker,
     TrackerAlgorithm,
     preset,
@@ -67,11 +68,12 @@ def test_every_algorithm_class_is_registered() -> None:
     assert subclasses(TrackerAlgorithm) <= registered
     assert ALGORITHMS.get("iou") is IOUTracker
     assert ALGORITHMS.get("nvsort") is NvSORTTracker
+    assert ALGORITHMS.get("nvdcf") is NvDCFTracker
 
 
 def test_unknown_algorithm_lists_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="unknown tracker 'nvdcf'; known: iou, nvsort"):
-        ALGORITHMS.get("nvdcf")
+    with pytest.raises(KeyError, match="unknown tracker 'deepsort'; known: iou, nvdcf, nvsort"):
+        ALGORITHMS.get("deepsort")
 
 
 def test_two_objects_crossing_paths_keep_their_ids_with_nvsort() -> None:

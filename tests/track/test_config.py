@@ -105,50 +105,85 @@ def test_nvsort_file_makes_the_nvsort_tracker(tmp_path: Path) -> None:
     assert report.ignored == {
         "TargetManagement.enableBboxUnClipping": "boxes clipped by the frame border are kept "
         "as they are",
-        "TargetManagement.minTrackerConfidence": "IOU and NvSORT-class trackers have no visual "
-        "tracker confidence: a target's tracker confidence is its matched detection's",
+        "TargetManagement.minTrackerConfidence": "visionflow's trackers have no visual tracker "
+        "confidence: a target's tracker confidence is its matched detection's",
         "TrajectoryManagement.useUniqueID": "ids are small sequential numbers from one counter "
         "per tracker element (as useUniqueID: 0)",
         "DataAssociator.dataAssociatorType": "only the default data associator exists",
     }
 
 
-def test_nvdeepsort_file_is_tracked_without_appearance_and_says_so() -> None:
+def test_nvdeepsort_file_is_tracked_by_nvdcf_with_its_reid_weights_and_says_so() -> None:
     path = FILES / "config_tracker_NvDeepSORT.yml"
 
     config = tracker_config(path)
     report = read_tracker(path)
 
-    assert config.algorithm == "nvsort"
+    assert config.algorithm == "nvdcf"
     assert config.state_estimator == "regular"
     assert config.association_matcher == "cascaded"
     assert config.min_iou_diff_4_new_target == 0.9847
+    # the ReID similarity's threshold and weight set the visual ones
+    assert config.min_matching_score_4_visual_similarity == 0.7505
+    assert config.matching_score_weight_4_visual_similarity == 0.3197
+    assert "DataAssociator.minMatchingScore4ReidSimilarity" in report.honoured
+    assert "DataAssociator.matchingScoreWeight4ReidSimilarity" in report.honoured
     assert report.warnings == [
-        f"{path}: NvDeepSORT file: tracked with the NvSORT-class tracker; appearance features "
-        "are not used yet (NvDCF visual tracker, ReID)"
+        f"{path}: NvDeepSORT file: tracked with the nvdcf tracker; the ReID network is not run, "
+        "the built-in appearance feature (colour histogram) stands in for its embeddings"
     ]
-    assert report.ignored["ReID.reidType"].startswith("re-identification embeddings")
+    assert report.ignored["ReID.reidType"].startswith("the re-identification network is not run")
     assert report.ignored["DataAssociator.thresholdMahalanobis"].startswith("the Mahalanobis")
     assert "StateEstimator.noiseWeightVar4Loc" in report.honoured
 
 
-def test_nvdcf_file_is_tracked_with_its_simple_kalman_filter() -> None:
+def test_nvdcf_file_makes_the_nvdcf_tracker_with_its_appearance_keys() -> None:
     path = FILES / "config_tracker_NvDCF_perf.yml"
 
     config = tracker_config(path)
     report = read_tracker(path)
 
-    assert config.algorithm == "nvsort"
+    assert config.algorithm == "nvdcf"
     assert config.state_estimator == "simple"
     assert config.association_matcher == "greedy"
     assert config.use_prediction_4_assoc is True  # stands in for the visual tracker's box
     assert (config.process_noise_var_4_loc, config.measurement_noise_var_4_detector) == (2.0, 4.0)
-    assert "NvDCF file" in report.warnings[0]
+    assert config.min_matching_score_4_visual_similarity == 0.7
+    assert config.matching_score_weight_4_visual_similarity == 0.6
+    assert config.matching_score_weight_4_iou == 0.4
+    assert config.filter_lr == 0.075
+    for key in (
+        "DataAssociator.minMatchingScore4VisualSimilarity",
+        "DataAssociator.matchingScoreWeight4VisualSimilarity",
+        "VisualTracker.filterLr",
+    ):
+        assert key in report.honoured
+    assert report.warnings == []  # appearance is used: no warning
     assert report.ignored["VisualTracker.useColorNames"].startswith("NvDCF's correlation-filter")
     assert report.ignored["StateEstimator.measurementNoiseVar4Tracker"] == (
         "there is no visual tracker measurement"
     )
     assert len(report.honoured) + len(report.ignored) == 33  # every key accounted for
+    # the file gives NVIDIA's values: the nvdcf preset is this file
+    assert config.model_dump() == preset("nvdcf").model_dump()
+
+
+def test_appearance_keys_without_visual_tracker_or_reid_are_not_honoured(tmp_path: Path) -> None:
+    path = tmp_path / "t.yml"
+    path.write_text(
+        "%YAML:1.0\nStateEstimator:\n  stateEstimatorType: 2\nDataAssociator:\n"
+        "  matchingScoreWeight4VisualSimilarity: 0.5\nVisualTracker:\n  filterLr: 0.2\n"
+    )
+
+    config = tracker_config(path)
+    report = read_tracker(path)
+
+    assert config.algorithm == "nvsort"
+    assert config.matching_score_weight_4_visual_similarity == 0.0
+    assert report.ignored["DataAssociator.matchingScoreWeight4VisualSimilarity"].startswith(
+        "only the nvdcf tracker uses appearance"
+    )
+    assert report.ignored["VisualTracker.filterLr"].startswith("only the nvdcf tracker")
 
 
 def test_a_file_without_state_estimator_or_appearance_is_iou_with_library_defaults(

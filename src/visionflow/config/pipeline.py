@@ -155,7 +155,7 @@ class TrackerStageConfig(TrackerConfig):
     algorithm: Algorithm = Field(
         "nvsort",
         description="Without a file: the algorithm whose NVIDIA sample settings the stage "
-        "starts from (iou or nvsort); with one: overrides the file's choice.",
+        "starts from (iou, nvsort or nvdcf); with one: overrides the file's choice.",
     )
     config: Path | None = Field(
         None,

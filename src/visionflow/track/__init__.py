@@ -20,6 +20,7 @@ from visionflow.track.algorithm import (
 )
 from visionflow.track.config import TrackerConfig, preset
 from visionflow.track.element import Tracker
+from visionflow.track.nvdcf import NvDCFTracker
 
 __all__ = [
     "ALGORITHMS",
@@ -28,6 +29,7 @@ __all__ = [
     "TRACK_AGE",
     "IOUTracker",
     "IdCounter",
+    "NvDCFTracker",
     "NvSORTTracker",
     "Tracker",
     "TrackerAlgorithm",

@@ -79,6 +79,8 @@ class TrackerAlgorithm:
     """
 
     name: ClassVar[str]
+    needs_pixels: ClassVar[bool] = False
+    """Whether :meth:`update` wants the frame's pixels (the element then passes them)."""
 
     def __init__(self, config: TrackerConfig, ids: IdCounter | None = None) -> None:
         self.config = config
@@ -128,12 +130,16 @@ class TrackerAlgorithm:
 
     # --- one frame ------------------------------------------------------------------------------
 
-    def update(self, detections: Detections, detected: bool = True) -> Detections:
+    def update(
+        self, detections: Detections, detected: bool = True, image: np.ndarray | None = None
+    ) -> Detections:
         """Track one frame and return the objects to report.
 
         Args:
             detections: the frame's objects.
             detected: whether the detector ran on this frame (False on frames it skipped).
+            image: the frame's pixels, (H, W, 3) uint8 RGB in the boxes' coordinates, for
+                algorithms that declare :attr:`needs_pixels` (others ignore it).
         """
         self.filter.predict()
         self.age += 1
@@ -144,8 +150,10 @@ class TrackerAlgorithm:
         boxes = detections.xyxy[candidates]
         classes = detections.class_id[candidates]
         confidence = detections.confidence[candidates]
+        self.observe(image, boxes)
         match = self.associate(boxes, classes, confidence)
         t, d = match.targets, match.detections
+        self.learn(t, d, boxes)
 
         self.filter.update(t, boxes[d])
         self.last_box[t] = boxes[d]
@@ -200,6 +208,14 @@ class TrackerAlgorithm:
         ]
 
     # --- steps ----------------------------------------------------------------------------------
+
+    def observe(self, image: np.ndarray | None, boxes: np.ndarray) -> None:
+        """Before association: what an algorithm measures in the frame's pixels at the
+        candidate ``boxes`` (nothing here)."""
+
+    def learn(self, targets: np.ndarray, detections: np.ndarray, boxes: np.ndarray) -> None:
+        """After association: update what an algorithm learns of matched targets (nothing
+        here)."""
 
     def _keep(self, mask: np.ndarray) -> None:
         self.filter.keep(mask)
@@ -295,7 +311,10 @@ class TrackerAlgorithm:
         *,
         iou_only: bool = False,
         min_iou: float | None = None,
+        cols: np.ndarray | None = None,
     ) -> np.ndarray:
+        """(len(rows), len(boxes)) scores of targets ``rows`` against candidate ``boxes`` (the
+        candidates ``cols`` of this frame, all of them when None)."""
         cfg = self.config
         return pair_scores(
             self.target_boxes()[rows],
@@ -360,7 +379,7 @@ def cascade(
     def stage(rows: np.ndarray, cols: np.ndarray, **kw: Any) -> None:
         if not len(rows) or not len(cols):
             return
-        t, d = match_optimal(tracker._scores(rows, boxes[cols], classes[cols], **kw))
+        t, d = match_optimal(tracker._scores(rows, boxes[cols], classes[cols], cols=cols, **kw))
         found_t.append(rows[t])
         found_d.append(cols[d])
 

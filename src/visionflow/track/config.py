@@ -7,7 +7,8 @@ no state estimator, ``checkClassMatch`` on, ``matchingScoreWeight4Iou`` 1,
 ``tentativeDetectorConfidence`` 0.5, …) and the stock IOU sample file's values for the
 target-management keys it gives none for: ``TrackerConfig()`` is what a DeepStream file that sets
 nothing gives. :func:`preset` gives the values of NVIDIA's sample files instead
-(``config_tracker_IOU.yml``, ``config_tracker_NvSORT.yml``), which NVIDIA tuned.
+(``config_tracker_IOU.yml``, ``config_tracker_NvSORT.yml``, ``config_tracker_NvDCF_perf.yml``),
+which NVIDIA tuned.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Algorithm = Literal["iou", "nvsort"]
+Algorithm = Literal["iou", "nvsort", "nvdcf"]
 Matcher = Literal["greedy", "cascaded"]
 StateEstimator = Literal["none", "simple", "regular"]
 
@@ -38,7 +39,8 @@ class TrackerConfig(BaseModel):
         "iou",
         description="iou: association on the last known boxes, no motion model (DeepStream's "
         "IOU preset); nvsort: a Kalman motion model (the regular one when state_estimator is "
-        "none), as NvSORT.",
+        "none), as NvSORT; nvdcf: nvsort's motion model plus an appearance feature of "
+        "each object's pixels in association and to re-associate lost targets (NvDCF-class).",
     )
     # BaseConfig
     min_detector_confidence: float = Field(
@@ -122,6 +124,19 @@ class TrackerConfig(BaseModel):
         description="DataAssociator.minMatchingScore4TentativeIou: least IoU between a "
         "confirmed target and a tentative detection.",
     )
+    min_matching_score_4_visual_similarity: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="DataAssociator.minMatchingScore4VisualSimilarity (nvdcf): least appearance "
+        "similarity of a target and a detection.",
+    )
+    matching_score_weight_4_visual_similarity: float = Field(
+        0.0,
+        ge=0,
+        description="DataAssociator.matchingScoreWeight4VisualSimilarity (nvdcf): weight of the "
+        "appearance similarity in the score.",
+    )
     use_prediction_4_assoc: bool = Field(
         False,
         description="DataAssociator.usePrediction4Assoc: associate on the motion model's "
@@ -164,6 +179,30 @@ class TrackerConfig(BaseModel):
         description="StateEstimator.useAspectRatio (regular): estimate the aspect ratio "
         "instead of the width.",
     )
+    # VisualTracker (nvdcf's appearance model)
+    filter_lr: float = Field(
+        0.075,
+        ge=0,
+        le=1,
+        description="VisualTracker.filterLr (nvdcf): learning rate of each target's appearance "
+        "feature, an exponential moving average of its matched detections' features.",
+    )
+    # visionflow's own (no DeepStream key)
+    reassoc_min_visual_similarity: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="nvdcf, visionflow's own: least appearance similarity for a confirmed "
+        "target left without a detection to take one its box does not overlap, or one a "
+        "tentative target took (re-association); 1 turns re-association off.",
+    )
+    reassoc_search_region_scale: float = Field(
+        4.0,
+        ge=0,
+        description="nvdcf, visionflow's own: re-association takes detections whose centre "
+        "lies within this many times the target's larger box side of its predicted centre or "
+        "of where it was last detected.",
+    )
 
 
 PRESETS: dict[str, dict[str, object]] = {
@@ -200,6 +239,30 @@ PRESETS: dict[str, dict[str, object]] = {
         "noise_weight_var_4_vel": 0.0017,
         "use_aspect_ratio": True,
     },
+    "nvdcf": {  # config_tracker_NvDCF_perf.yml (DeepStream 6.0 to 8.0)
+        "algorithm": "nvdcf",
+        "min_detector_confidence": 0.0,
+        "max_targets_per_stream": 150,
+        "min_iou_diff_4_new_target": 0.5,
+        "probation_age": 3,
+        "max_shadow_tracking_age": 30,
+        "early_termination_age": 1,
+        "association_matcher": "greedy",
+        "min_matching_score_4_overall": 0.0,
+        "min_matching_score_4_size_similarity": 0.6,
+        "min_matching_score_4_iou": 0.0,
+        "min_matching_score_4_visual_similarity": 0.7,
+        "matching_score_weight_4_visual_similarity": 0.6,
+        "matching_score_weight_4_size_similarity": 0.0,
+        "matching_score_weight_4_iou": 0.4,
+        "use_prediction_4_assoc": True,
+        "state_estimator": "simple",
+        "process_noise_var_4_loc": 2.0,
+        "process_noise_var_4_size": 1.0,
+        "process_noise_var_4_vel": 0.1,
+        "measurement_noise_var_4_detector": 4.0,
+        "filter_lr": 0.075,
+    },
 }
 """The values of NVIDIA's sample file of each algorithm."""
 
@@ -226,6 +289,10 @@ DEEPSTREAM_KEYS: dict[str, str] = {
     "DataAssociator.matchingScoreWeight4Iou": "matching_score_weight_4_iou",
     "DataAssociator.tentativeDetectorConfidence": "tentative_detector_confidence",
     "DataAssociator.minMatchingScore4TentativeIou": "min_matching_score_4_tentative_iou",
+    "DataAssociator.minMatchingScore4VisualSimilarity": "min_matching_score_4_visual_similarity",
+    "DataAssociator.matchingScoreWeight4VisualSimilarity": (
+        "matching_score_weight_4_visual_similarity"
+    ),
     "DataAssociator.usePrediction4Assoc": "use_prediction_4_assoc",
     "StateEstimator.stateEstimatorType": "state_estimator",
     "StateEstimator.processNoiseVar4Loc": "process_noise_var_4_loc",
@@ -235,6 +302,7 @@ DEEPSTREAM_KEYS: dict[str, str] = {
     "StateEstimator.noiseWeightVar4Loc": "noise_weight_var_4_loc",
     "StateEstimator.noiseWeightVar4Vel": "noise_weight_var_4_vel",
     "StateEstimator.useAspectRatio": "use_aspect_ratio",
+    "VisualTracker.filterLr": "filter_lr",
 }
 """Low-level YAML keys the trackers honour → :class:`TrackerConfig` field."""
 
@@ -244,20 +312,23 @@ ENUMS: dict[str, dict[int, str]] = {
 }
 """Integer codes of the enumerated keys (DeepStream numbers → field values)."""
 
-_APPEARANCE = "appearance features are not used yet (NvDCF visual tracker, ReID)"
+_APPEARANCE_ONLY = "only the nvdcf tracker uses appearance (a file without visual tracker or ReID)"
 _SECTION_REASONS = {
-    "VisualTracker": "NvDCF's correlation-filter visual tracker is not built yet; "
-    "tracking uses motion and boxes only",
-    "ReID": "re-identification embeddings (NvDeepSORT, re-association) are not built yet",
-    "TrajectoryManagement": "trajectory re-association is not built yet",
+    "VisualTracker": "NvDCF's correlation-filter visual tracker is not built: nvdcf compares a "
+    "colour-histogram appearance feature of each detection instead (filterLr is its learning "
+    "rate)",
+    "ReID": "the re-identification network is not run: nvdcf's built-in colour-histogram "
+    "feature stands in for its embeddings",
+    "TrajectoryManagement": "trajectory re-association is not built; nvdcf re-associates targets "
+    "in shadow tracking by appearance (reassoc_* settings)",
     "ObjectModelProjection": "single-view 3D tracking is not built",
     "PoseEstimator": "single-view 3D tracking is not built",
 }
 _KEY_REASONS = {
     "TrajectoryManagement.useUniqueID": "ids are small sequential numbers from one counter per "
     "tracker element (as useUniqueID: 0)",
-    "TargetManagement.minTrackerConfidence": "IOU and NvSORT-class trackers have no visual "
-    "tracker confidence: a target's tracker confidence is its matched detection's",
+    "TargetManagement.minTrackerConfidence": "visionflow's trackers have no visual tracker "
+    "confidence: a target's tracker confidence is its matched detection's",
     "TargetManagement.enableBboxUnClipping": "boxes clipped by the frame border are kept as "
     "they are",
     "TargetManagement.preserveStreamUpdateOrder": "streams are updated in batch order, so ids "
@@ -265,10 +336,10 @@ _KEY_REASONS = {
     "TargetManagement.outputTerminatedTracks": "terminated-track metadata is not produced yet",
     "TargetManagement.terminatedTrackFilename": "terminated-track metadata is not produced yet",
     "DataAssociator.dataAssociatorType": "only the default data associator exists",
-    "DataAssociator.minMatchingScore4VisualSimilarity": _APPEARANCE,
-    "DataAssociator.matchingScoreWeight4VisualSimilarity": _APPEARANCE,
-    "DataAssociator.minMatchingScore4ReidSimilarity": _APPEARANCE,
-    "DataAssociator.matchingScoreWeight4ReidSimilarity": _APPEARANCE,
+    "DataAssociator.minMatchingScore4VisualSimilarity": _APPEARANCE_ONLY,
+    "DataAssociator.matchingScoreWeight4VisualSimilarity": _APPEARANCE_ONLY,
+    "DataAssociator.minMatchingScore4ReidSimilarity": _APPEARANCE_ONLY,
+    "DataAssociator.matchingScoreWeight4ReidSimilarity": _APPEARANCE_ONLY,
     "DataAssociator.thresholdMahalanobis": "the Mahalanobis gate of NvDeepSORT is not built yet",
     "StateEstimator.measurementNoiseVar4Tracker": "there is no visual tracker measurement",
 }
@@ -276,6 +347,13 @@ _KEY_REASONS = {
 
 def not_honoured(key: str) -> str:
     """Why a low-level ``Section.key`` has no effect."""
+    if key in _REID_KEYS:
+        return (
+            f"{_APPEARANCE_ONLY}; with nvdcf it sets the visual-similarity setting unless the "
+            "file gives that key too"
+        )
+    if key == "VisualTracker.filterLr":
+        return _APPEARANCE_ONLY
     return _KEY_REASONS.get(key) or _SECTION_REASONS.get(
         key.partition(".")[0], "not used by visionflow's trackers"
     )
@@ -286,7 +364,9 @@ def from_deepstream(values: dict[str, object]) -> tuple[TrackerConfig, list[str]
 
     The algorithm follows the file's contents, as NvMultiObjectTracker's presets do: no state
     estimator, visual tracker or ReID → ``iou``; a state estimator → ``nvsort``; an NvDCF visual
-    tracker or NvDeepSORT ReID → ``nvsort`` too, with a warning (appearance is not used yet).
+    tracker or NvDeepSORT ReID → ``nvdcf``. For NvDeepSORT a warning says the ReID network is not
+    run, and its ReID similarity weight and threshold set the visual ones (:data:`_REID_KEYS`)
+    unless the file gives those too.
 
     Args:
         values: ``Section.key`` → value, as read from the file (numbers already checked).
@@ -299,9 +379,12 @@ def from_deepstream(values: dict[str, object]) -> tuple[TrackerConfig, list[str]
     estimator = int(values.get("StateEstimator.stateEstimatorType", 0))  # type: ignore[call-overload]
     warnings: list[str] = []
     if visual or reid in (1, 3):
-        kind = "NvDCF" if visual else "NvDeepSORT"
-        warnings.append(f"{kind} file: tracked with the NvSORT-class tracker; {_APPEARANCE}")
-        algorithm = "nvsort"
+        if not visual:
+            warnings.append(
+                "NvDeepSORT file: tracked with the nvdcf tracker; the ReID network is not run, "
+                "the built-in appearance feature (colour histogram) stands in for its embeddings"
+            )
+        algorithm = "nvdcf"
     else:
         algorithm = "nvsort" if estimator else "iou"
     fields: dict[str, object] = {"algorithm": algorithm}
@@ -311,7 +394,11 @@ def from_deepstream(values: dict[str, object]) -> tuple[TrackerConfig, list[str]
     honoured = []
     for key, value in values.items():
         field = DEEPSTREAM_KEYS.get(key)
+        if key in _REID_KEYS and _REID_KEYS[key] not in values:
+            field = DEEPSTREAM_KEYS[_REID_KEYS[key]]
         if field is None or (field.startswith(_KALMAN) and algorithm == "iou"):
+            continue
+        if field in _APPEARANCE_FIELDS and algorithm != "nvdcf":
             continue
         if field in ENUMS:
             if field == "state_estimator" and value == 3:
@@ -328,4 +415,18 @@ def from_deepstream(values: dict[str, object]) -> tuple[TrackerConfig, list[str]
     return TrackerConfig.model_validate(fields), honoured, warnings
 
 
+_REID_KEYS = {
+    "DataAssociator.minMatchingScore4ReidSimilarity": (
+        "DataAssociator.minMatchingScore4VisualSimilarity"
+    ),
+    "DataAssociator.matchingScoreWeight4ReidSimilarity": (
+        "DataAssociator.matchingScoreWeight4VisualSimilarity"
+    ),
+}
+"""NvDeepSORT's ReID keys → the visual-similarity key whose field they set for nvdcf."""
+_APPEARANCE_FIELDS = (
+    "min_matching_score_4_visual_similarity",
+    "matching_score_weight_4_visual_similarity",
+    "filter_lr",
+)
 _KALMAN = ("state_estimator", "process_noise", "measurement_noise", "noise_weight", "use_aspect")

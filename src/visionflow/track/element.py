@@ -30,7 +30,9 @@ class Tracker(Element):
 
     A frame counts as detected when an inference element ran on it (``FrameMeta.inferred``) or
     it holds objects; on other frames (a detector ``interval``) targets are carried on their
-    estimated boxes.
+    estimated boxes. Algorithms that declare ``needs_pixels`` (``nvdcf``) get the frame's RGB
+    pixels on detected frames (:meth:`~visionflow.core.frame.Frame.to_numpy`: a device frame is
+    copied to the host).
 
     Args:
         config: a :class:`TrackerConfig` (default: NVIDIA's NvSORT sample settings,
@@ -62,12 +64,13 @@ class Tracker(Element):
         self.streams = {}
 
     def process(self, batch: Batch) -> Batch:
-        for meta in batch.meta.frames:
+        for frame, meta in batch:
             stream = self.streams.get(meta.source_id)
             if stream is None:
                 stream = self.streams[meta.source_id] = self.algorithm(self.config, self.ids)
             detected = bool(meta.inferred) or len(meta.detections) > 0
-            meta.detections = stream.update(meta.detections, detected)
+            image = frame.to_numpy() if detected and self.algorithm.needs_pixels else None
+            meta.detections = stream.update(meta.detections, detected, image)
             if self.config.output_shadow_tracks:
                 meta.user[SHADOW_TRACKS] = stream.shadow_tracks()
         return batch
