@@ -23,14 +23,14 @@ interleaved as well, so the gain of the default path over the same runtime is vi
 The peer needs PyTorch, torchvision, Ultralytics and ONNX Runtime. They live in a virtualenv of
 their own, never in visionflow's (visionflow's CPU torch has no matching torchvision)::
 
-    python3.11 -m venv /work/peer-venv
-    /work/peer-venv/bin/pip install torch==2.14.1 torchvision==0.29.1
-    /work/peer-venv/bin/pip install ultralytics onnxruntime
+    python3.11 -m venv ../peer-venv
+    ../peer-venv/bin/pip install torch==2.14.1 torchvision==0.29.1
+    ../peer-venv/bin/pip install ultralytics onnxruntime
 
 and the peer runs in a subprocess of that Python (``--peer-python``), offline
 (``YOLO_OFFLINE=1``). Run:
 
-``python benchmarks/cpu_peer.py --peer-python /work/peer-venv/bin/python
+``python benchmarks/cpu_peer.py --peer-python ../peer-venv/bin/python
 [--streams 1,4 --frames 90 --repeats 3]``
 
 The last line is one JSON object with the figures.
