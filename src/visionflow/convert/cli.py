@@ -91,9 +91,11 @@ def convert(
 
     try:
         result = _convert(
-            model, output, precision, backend, device, batch, input_shape, source_format, proto,
-            config, calib, calib_file, calib_samples, calib_method, eval_data, max_drop,
-            min_agreement,
+            _Request(
+                model, output, precision, backend, device, batch, input_shape, source_format,
+                proto, config, calib, calib_file, calib_samples, calib_method, eval_data,
+                max_drop, min_agreement,
+            )
         )  # fmt: skip
     except ConfigError as exc:
         _fail(str(exc), EXIT_INVALID)
@@ -105,30 +107,37 @@ def convert(
     typer.echo(f"engine: {result['engine']} ({result['precision']}, {result['backend']})")
 
 
-def _convert(
-    model: Path,
-    output: Path,
-    precision: str,
-    backend: str,
-    device: str,
-    batch: int | None,
-    input_shape: str | None,
-    source_format: str | None,
-    proto: Path | None,
-    config_file: Path | None,
-    calib: Path | None,
-    calib_file: Path | None,
-    calib_samples: int,
-    calib_method: str,
-    eval_data: Path | None,
-    max_drop: float = 1.0,
-    min_agreement: float = 0.9,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Request:
+    """What ``visionflow convert`` was asked to do: its options as given."""
+
+    model: Path
+    output: Path
+    precision: str
+    backend: str
+    device: str
+    batch: int | None
+    input_shape: str | None
+    source_format: str | None
+    proto: Path | None
+    config_file: Path | None
+    calib: Path | None
+    calib_file: Path | None
+    calib_samples: int
+    calib_method: str
+    eval_data: Path | None
+    max_drop: float = 1.0
+    min_agreement: float = 0.9
+
+
+def _convert(req: _Request) -> dict[str, Any]:
     from visionflow.convert.engine import ENGINE_SUFFIXES
     from visionflow.errors import ConfigError
     from visionflow.infer.backends import BACKENDS
 
-    backend = BACKENDS.get(backend).name
+    backend = BACKENDS.get(req.backend).name
+    req = replace(req, backend=backend)
+    output, model = req.output, req.model
     suffix = ENGINE_SUFFIXES.get(backend)
     if suffix is None or output.suffix != suffix:
         raise ConfigError(
@@ -136,7 +145,7 @@ def _convert(
             key="--output",
             value=str(output),
         )
-    if (calib is not None or eval_data is not None) and config_file is None:
+    if (req.calib is not None or req.eval_data is not None) and req.config_file is None:
         raise ConfigError(
             "calibration and evaluation images go through the model's preprocessing: give it "
             "with --config (a visionflow inference YAML or a DeepStream nvinfer file)",
@@ -149,33 +158,10 @@ def _convert(
             value=str(output),
         )
     with tempfile.TemporaryDirectory(prefix="visionflow-convert-") as scratch:
-        return _build_and_verify(
-            model, output, precision, backend, device, batch, input_shape, source_format, proto,
-            config_file, calib, calib_file, calib_samples, calib_method, eval_data, max_drop,
-            min_agreement, Path(scratch),
-        )  # fmt: skip
+        return _build_and_verify(req, Path(scratch))
 
 
-def _build_and_verify(
-    model: Path,
-    output: Path,
-    precision: str,
-    backend: str,
-    device: str,
-    batch: int | None,
-    input_shape: str | None,
-    source_format: str | None,
-    proto: Path | None,
-    config_file: Path | None,
-    calib: Path | None,
-    calib_file: Path | None,
-    calib_samples: int,
-    calib_method: str,
-    eval_data: Path | None,
-    max_drop: float,
-    min_agreement: float,
-    scratch: Path,
-) -> dict[str, Any]:
+def _build_and_verify(req: _Request, scratch: Path) -> dict[str, Any]:
     from visionflow.config.infer_loader import load_infer_config
     from visionflow.convert.engine import model_preprocess, resolve_engine
     from visionflow.convert.importers import import_model
@@ -183,12 +169,13 @@ def _build_and_verify(
     from visionflow.errors import ParityError
     from visionflow.infer.config import InferConfig
 
-    shape = _shape(input_shape) if input_shape else None
+    model, output, config_file, calib = req.model, req.output, req.config_file, req.calib
+    shape = _shape(req.input_shape) if req.input_shape else None
     imported = import_model(
         model,
-        fmt=source_format,
+        fmt=req.source_format,
         input_shape=shape,
-        proto=proto,
+        proto=req.proto,
         output=_imported_path(model, output, scratch),
     )
     if shape is not None:
@@ -202,9 +189,11 @@ def _build_and_verify(
     update: dict[str, Any] = {
         "onnx_file": source,
         "model_engine_file": output,
-        "precision": precision,
-        "int8_calib_file": calib_file or base.int8_calib_file or output.with_suffix(".calib.json"),
-        "batch_size": batch or base.batch_size,
+        "precision": req.precision,
+        "int8_calib_file": req.calib_file
+        or base.int8_calib_file
+        or output.with_suffix(".calib.json"),
+        "batch_size": req.batch or base.batch_size,
     }
     if imported.input_layout == "NHWC":
         update["network_input_order"] = "nhwc"
@@ -215,18 +204,15 @@ def _build_and_verify(
         calibration = Calibration.from_media(
             calib,
             spec,
-            samples=calib_samples,
+            samples=req.calib_samples,
             batch_size=8,
-            method=calib_method,  # type: ignore[arg-type]
+            method=req.calib_method,  # type: ignore[arg-type]
         )
     calib_path = cfg.int8_calib_file
     kept_calibration = calib_path is not None and calib_path.is_file()
-    engine = resolve_engine(cfg, backend, device, calibration=calibration, preprocess=spec)
+    engine = resolve_engine(cfg, req.backend, req.device, calibration=calibration, preprocess=spec)
     try:
-        return _verify(
-            cfg, engine, backend, device, model, imported, source, calib, eval_data, max_drop,
-            min_agreement, scratch,
-        )  # fmt: skip
+        return _verify(req, cfg, engine, imported, source, scratch)
     except ParityError:
         # an engine that failed its check must not be found and used by the next run
         for path in (engine, engine.with_name(engine.name + ".json")):
@@ -237,17 +223,11 @@ def _build_and_verify(
 
 
 def _verify(
+    req: _Request,
     cfg: InferConfig,
     engine: Path,
-    backend: str,
-    device: str,
-    model: Path,
     imported: ImportResult,
     source: Path,
-    calib: Path | None,
-    eval_data: Path | None,
-    max_drop: float,
-    min_agreement: float,
     scratch: Path,
 ) -> dict[str, Any]:
     """Check the built engine against the FP32 model; the conversion report.
@@ -264,10 +244,11 @@ def _verify(
     from visionflow.infer.backends import load_backend
     from visionflow.infer.config import Precision
 
+    backend, device, calib, eval_data = req.backend, req.device, req.calib, req.eval_data
     key = read_key(engine)
     built = key.precision
     result: dict[str, Any] = {
-        "model": str(model),
+        "model": str(req.model),
         "format": imported.source_format,
         "onnx": str(source) if source.exists() and scratch not in source.parents else None,
         "import_parity": imported.parity.to_dict() if imported.parity else None,
@@ -300,7 +281,7 @@ def _verify(
         typer.echo(comparison.render())
         result["verification"] = comparison.to_dict()
         if built == "int8":
-            _judge_int8(comparison, max_drop, min_agreement)
+            _judge_int8(comparison, req.max_drop, req.min_agreement)
     else:
         candidate = load_backend(engine, backend, device=device)
         samples = sample_inputs(source, imported.spec, batch_sizes=(1, cfg.batch_size))
