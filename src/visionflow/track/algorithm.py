@@ -311,11 +311,15 @@ class TrackerAlgorithm:
         *,
         iou_only: bool = False,
         min_iou: float | None = None,
+        min_overall: float | None = None,
         cols: np.ndarray | None = None,
     ) -> np.ndarray:
         """(len(rows), len(boxes)) scores of targets ``rows`` against candidate ``boxes`` (the
-        candidates ``cols`` of this frame, all of them when None)."""
+        candidates ``cols`` of this frame, all of them when None); ``min_iou`` and
+        ``min_overall`` replace the configured thresholds when given."""
         cfg = self.config
+        if min_overall is None:
+            min_overall = cfg.min_matching_score_4_overall
         return pair_scores(
             self.target_boxes()[rows],
             self.class_id[rows],
@@ -325,7 +329,7 @@ class TrackerAlgorithm:
             weight_size=0.0 if iou_only else cfg.matching_score_weight_4_size_similarity,
             min_iou=cfg.min_matching_score_4_iou if min_iou is None else min_iou,
             min_size=0.0 if iou_only else cfg.min_matching_score_4_size_similarity,
-            min_overall=0.0 if iou_only else cfg.min_matching_score_4_overall,
+            min_overall=0.0 if iou_only else min_overall,
             check_class=cfg.check_class_match,
         )
 

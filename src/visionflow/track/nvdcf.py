@@ -45,7 +45,6 @@ from visionflow.track.association import (
     INVALID,
     iou_matrix,
     match_optimal,
-    pair_scores,
     size_similarity,
 )
 from visionflow.track.config import TrackerConfig
@@ -111,31 +110,26 @@ class NvDCFTracker(NvSORTTracker):
         *,
         iou_only: bool = False,
         min_iou: float | None = None,
+        min_overall: float | None = None,
         cols: np.ndarray | None = None,
     ) -> np.ndarray:
         cfg = self.config
         weight = cfg.matching_score_weight_4_visual_similarity
         least = cfg.min_matching_score_4_visual_similarity
         if iou_only or not (weight or least):
-            return super()._scores(rows, boxes, classes, iou_only=iou_only, min_iou=min_iou)
-        score = pair_scores(
-            self.target_boxes()[rows],
-            self.class_id[rows],
-            boxes,
-            classes,
-            weight_iou=cfg.matching_score_weight_4_iou,
-            weight_size=cfg.matching_score_weight_4_size_similarity,
-            min_iou=cfg.min_matching_score_4_iou if min_iou is None else min_iou,
-            min_size=cfg.min_matching_score_4_size_similarity,
-            min_overall=0.0,  # checked below, with the visual term
-            check_class=cfg.check_class_match,
-        )
+            return super()._scores(
+                rows, boxes, classes, iou_only=iou_only, min_iou=min_iou, min_overall=min_overall
+            )
+        # motion and size first, the overall threshold checked below with the visual term
+        score = super()._scores(rows, boxes, classes, min_iou=min_iou, min_overall=0.0)
+        if min_overall is None:
+            min_overall = cfg.min_matching_score_4_overall
         cols = np.arange(len(boxes)) if cols is None else cols
         both = self.has_feature[rows][:, None] & self._det_valid[cols][None, :]
         visual = similarity(self.feature[rows], self._det_feature[cols])
         valid = (score > INVALID) & (~both | (visual >= least))
         score = np.where(both, score + weight * visual, score)
-        valid &= score >= cfg.min_matching_score_4_overall
+        valid &= score >= min_overall
         return np.where(valid, score, INVALID).astype(np.float32)
 
     def _reassociate(
