@@ -16,37 +16,47 @@ MIDDLE = (160, 0, 160, 192)  # pointing down: objects left of it are on the posi
 PROBATION = 5  # frames the default tracker holds new targets back (nvtracker's probationAge)
 
 
-def test_counts_of_a_real_pipeline_follow_the_ground_truth(tmp_path: Path) -> None:
+def run_pipeline(folder: Path, seed: int, analytics: str, outputs: str) -> list[dict]:
+    """Scene ``seed`` → bundled detector → default tracker → analytics (``analytics``: YAML lines
+    of the stream-0 rules) → ``outputs`` (YAML of the osd and sink stages); the JSON Lines records
+    of ``meta.jsonl``."""
     from visionflow.app import load_app
     from visionflow.zoo import bundled_config
-    from visionflow.zoo.scenes import MovingScene, write_clip
+    from visionflow.zoo.scenes import write_clip
 
-    clip = write_clip(tmp_path / "clip.mp4", WIDTH, HEIGHT, FRAMES, seed=SEED)
-    pipeline = tmp_path / "pipeline.yml"
+    clip = write_clip(folder / "clip.mp4", WIDTH, HEIGHT, FRAMES, seed=seed)
+    pipeline = folder / "pipeline.yml"
     pipeline.write_text(
         f"sources:\n  - uri: {clip}\n"
         "streammux: {batch_size: 1, batched_push_timeout: -1}\n"
         f"infer:\n  - config: {bundled_config('shapes_det')}\n"
         "tracker: {}\n"
-        "analytics:\n"
-        "  streams:\n"
-        "    0:\n"
-        f"      rois: [{{label: Left, polygon: {[list(p) for p in LEFT_HALF]}}}]\n"
-        "      lines:\n"
-        f"        - {{label: Rightward, direction: [0, 0, 10, 0], line: {list(MIDDLE)}}}\n"
-        f"        - {{label: Leftward, direction: [10, 0, 0, 0], line: {list(MIDDLE)}}}\n"
-        "osd: {}\n"
-        "sinks:\n"
-        "  - {type: jsonl, path: meta.jsonl}\n"
-        "  - {type: video, path: annotated.mp4}\n",
+        "analytics:\n  streams:\n    0:\n" + analytics + outputs,
         encoding="utf-8",
     )
-
     report = load_app(pipeline).run()
-
     assert report.frames_out == FRAMES
+    return [json.loads(text) for text in (folder / "meta.jsonl").read_text().splitlines()]
+
+
+LINES = (
+    "      lines:\n"
+    f"        - {{label: Rightward, direction: [0, 0, 10, 0], line: {list(MIDDLE)}}}\n"
+    f"        - {{label: Leftward, direction: [10, 0, 0, 0], line: {list(MIDDLE)}}}\n"
+)
+
+
+def test_counts_of_a_real_pipeline_follow_the_ground_truth(tmp_path: Path) -> None:
+    from visionflow.zoo.scenes import MovingScene
+
+    records = run_pipeline(
+        tmp_path,
+        SEED,
+        f"      rois: [{{label: Left, polygon: {[list(p) for p in LEFT_HALF]}}}]\n" + LINES,
+        "osd: {}\nsinks:\n  - {type: jsonl, path: meta.jsonl}\n"
+        "  - {type: video, path: annotated.mp4}\n",
+    )
     assert (tmp_path / "annotated.mp4").stat().st_size > 1000
-    records = [json.loads(text) for text in (tmp_path / "meta.jsonl").read_text().splitlines()]
     scene = MovingScene(SEED, WIDTH, HEIGHT)
     truth = [scene.frame(t)[1] for t in range(FRAMES)]
 
@@ -82,9 +92,7 @@ def test_counts_of_a_real_pipeline_follow_the_ground_truth(tmp_path: Path) -> No
 def test_two_objects_crossing_in_opposite_directions_count_once_each_way(tmp_path: Path) -> None:
     """Scene 52: in 90 frames exactly one object crosses the middle rightwards (after frame 52)
     and another leftwards (after frame 58), each once."""
-    from visionflow.app import load_app
-    from visionflow.zoo import bundled_config
-    from visionflow.zoo.scenes import MovingScene, write_clip
+    from visionflow.zoo.scenes import MovingScene
 
     seed = 52
     scene = MovingScene(seed, WIDTH, HEIGHT)
@@ -93,25 +101,7 @@ def test_two_objects_crossing_in_opposite_directions_count_once_each_way(tmp_pat
     assert changes.tolist() == [[52, 1], [58, 4]]  # the truth: (frame, object)
     assert [int(sides[52, 1]), int(sides[58, 4])] == [1, -1]  # rightwards, then leftwards
 
-    clip = write_clip(tmp_path / "clip.mp4", WIDTH, HEIGHT, FRAMES, seed=seed)
-    pipeline = tmp_path / "pipeline.yml"
-    pipeline.write_text(
-        f"sources:\n  - uri: {clip}\n"
-        "streammux: {batch_size: 1, batched_push_timeout: -1}\n"
-        f"infer:\n  - config: {bundled_config('shapes_det')}\n"
-        "tracker: {}\n"
-        "analytics:\n"
-        "  streams:\n"
-        "    0:\n"
-        "      lines:\n"
-        f"        - {{label: Rightward, direction: [0, 0, 10, 0], line: {list(MIDDLE)}}}\n"
-        f"        - {{label: Leftward, direction: [10, 0, 0, 0], line: {list(MIDDLE)}}}\n"
-        "sinks:\n  - {type: jsonl, path: meta.jsonl}\n",
-        encoding="utf-8",
-    )
-    load_app(pipeline).run()
-
-    records = [json.loads(text) for text in (tmp_path / "meta.jsonl").read_text().splitlines()]
+    records = run_pipeline(tmp_path, seed, LINES, "sinks:\n  - {type: jsonl, path: meta.jsonl}\n")
     assert records[-1]["analytics"][0]["line_counts"] == {"Rightward": 1, "Leftward": 1}
     events = [
         (t, o["tracker_id"], line)
