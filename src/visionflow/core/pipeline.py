@@ -17,6 +17,15 @@ Failures are isolated where they can be:
 * a :class:`~visionflow.core.element.Sink` that fails is detached: its error is reported with its
   name, its ``stop()`` closes what it wrote, and the batches go on to the other elements.
 
+Sources may join (:meth:`Pipeline.add_source`) and leave (:meth:`Pipeline.remove_source`) while
+the pipeline runs, as DeepStream's nvmultiurisrcbin lets them: a source id is never reused; a
+leaving source stops reading and the frames it already handed over go through every element; after
+the last frame of a stream that ended or left, each element that has an ``end_stream(source_id)``
+method has it called (so it can forget the stream), in order with the batches. A default
+muxer's batch follows the sources running. ``keep_alive`` keeps a pipeline running with no
+source at all, for sources to come (``visionflow serve``), until :meth:`Pipeline.stop` or a
+signal.
+
 Ctrl-C, SIGTERM and SIGHUP (how docker, systemd and Kubernetes stop a service) drain the pipeline:
 the sources stop and every frame already read goes through every element, so all outputs hold the
 same frames; the same signal again stops at once. SIGTERM and SIGHUP are handled while
@@ -61,6 +70,16 @@ DRAIN_SIGNALS = tuple(
 """Signals that drain a running pipeline as Ctrl-C (SIGINT) does."""
 
 Outcome = Literal["ok", "partial", "failed"]
+StreamState = Literal["running", "removing", "ended", "removed", "failed"]
+"""A stream's state: ``running``; ``removing`` (asked to leave, frames still in flight); then
+``ended`` (its end of stream), ``removed`` or ``failed``, once its last frame left the pipeline."""
+
+
+@dataclass(frozen=True)
+class _StreamEnd:
+    """The marker that travels after the last frame of a stream that ended or left."""
+
+    source_id: int
 
 
 @dataclass(frozen=True)
@@ -144,6 +163,11 @@ class _Channel:
                 continue
         return False
 
+    @property
+    def depth(self) -> int:
+        """Items waiting (approximate, as :meth:`queue.Queue.qsize`)."""
+        return self._queue.qsize()
+
     def get(self) -> object | None:
         while not self._stop.is_set():
             try:
@@ -159,8 +183,12 @@ class Pipeline:
     Args:
         sources: the input streams; their ``source_id`` is set to their position.
         elements: the stages after the muxer, in order (inference, tracker, OSD, sinks…).
-        mux: the stream muxer; by default one batching a frame of every source.
+        mux: the stream muxer; by default one batching a frame of every source running.
         queue_size: capacity (in batches, or frames for source queues) of every queue.
+        keep_alive: run until :meth:`stop` (or a signal), with no source at all if need be,
+            waiting for sources to join; without it the run ends when every source has ended.
+        max_sources: most sources running at once (:meth:`add_source` refuses more), as
+            nvmultiurisrcbin's ``max-batch-size``; None: no limit.
     """
 
     def __init__(
@@ -170,13 +198,18 @@ class Pipeline:
         *,
         mux: StreamMux | None = None,
         queue_size: int = 4,
+        keep_alive: bool = False,
+        max_sources: int | None = None,
     ) -> None:
-        if not sources:
+        if not sources and not keep_alive:
             raise VisionflowError("a pipeline needs at least one source")
         self.sources = list(sources)
+        """Every source the pipeline has had, in order of joining: ``sources[i].source_id == i``."""
         for i, src in enumerate(self.sources):
             src.source_id = i
-        self.mux = mux or StreamMux(batch_size=len(self.sources))
+        self.keep_alive = keep_alive
+        self.max_sources = max_sources
+        self.mux = mux or StreamMux(batch_size=None)
         self.elements = list(elements)
         names = [e.name for e in self.elements]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -196,6 +229,17 @@ class Pipeline:
         self._busy: dict[str, float] = {}
         self._signal: int | None = None
         self._ended_at: dict[int, int] = {}  # stream → index of the element that ended it
+        # runtime control: sources joining and leaving while the pipeline runs
+        self._control = threading.RLock()  # also taken in signal handlers
+        self._inputs: SourceQueues | None = None
+        self._channels: list[_Channel] = []
+        self._source_threads: dict[int, threading.Thread] = {}
+        self._states: dict[int, StreamState] = dict.fromkeys(range(len(self.sources)), "running")
+        self._flushed: dict[int, threading.Event] = {}
+        self._removing: set[int] = set()
+        self._failed_ids: set[int] = set()
+        self._started = False
+        self._finished = False
 
     # -- configuration ---------------------------------------------------------------------
     def add_probe(
@@ -221,6 +265,106 @@ class Pipeline:
         counts = [s.num_frames for s in self.sources]
         return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
 
+    # -- runtime control -------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`run` has started and not yet ended."""
+        return self._started and not self._finished
+
+    def add_source(self, source: Source) -> int:
+        """Add a source, before or while the pipeline runs; returns its new ``source_id``.
+
+        Ids are never reused. Raises :class:`~visionflow.errors.VisionflowError` when the
+        pipeline has ended or is draining, or when ``max_sources`` sources are running.
+        """
+        with self._control:
+            if self._finished or self._drain.is_set() or self._stop.is_set():
+                raise VisionflowError("the pipeline is not running: no source can join")
+            active = sum(1 for state in self._states.values() if state in ("running", "removing"))
+            if self.max_sources is not None and active >= self.max_sources:
+                raise VisionflowError(
+                    f"{active} sources are running, the most this pipeline takes "
+                    f"(max_sources={self.max_sources})"
+                )
+            sid = len(self.sources)
+            source.source_id = sid
+            if self._inputs is not None and not self._inputs.add(sid):
+                raise VisionflowError("the pipeline is ending: no source can join")
+            self.sources.append(source)
+            self._states[sid] = "running"
+            self._flushed[sid] = threading.Event()
+            if self._inputs is not None:
+                self._start_source(source, self._inputs)
+        log.info("source #%d (%s) added", sid, source.uri)
+        return sid
+
+    def remove_source(self, source_id: int) -> None:
+        """Ask a source to leave: it stops reading, and the frames it already handed over go on
+        through every element (:meth:`wait_flushed` waits for them).
+
+        Raises KeyError for an id the pipeline never had; a source that has already ended is
+        left as it is.
+        """
+        with self._control:
+            state = self._states.get(source_id)
+            if state is None:
+                raise KeyError(source_id)
+            if state != "running":
+                return
+            self._removing.add(source_id)
+            self._states[source_id] = "removing"
+            source = self.sources[source_id]
+        log.info("source #%d (%s) leaving", source_id, source.uri)
+        try:
+            source.interrupt()
+        except Exception as exc:
+            log.debug("source #%d: interrupt() raised", source_id, exc_info=exc)
+
+    def wait_flushed(self, source_id: int, timeout: float | None = None) -> bool:
+        """Wait until the last frame of a source that ended or left has gone through the whole
+        pipeline (or the run has ended); False on timeout. Raises KeyError for an unknown id."""
+        if source_id not in self._states:
+            raise KeyError(source_id)
+        if self._finished:
+            return True
+        event = self._flushed.setdefault(source_id, threading.Event())
+        return event.wait(timeout)
+
+    def stream_state(self, source_id: int) -> StreamState:
+        """The state of a stream (see :data:`StreamState`); KeyError for an unknown id."""
+        return self._states[source_id]
+
+    def stream_states(self) -> dict[int, StreamState]:
+        """Every stream the pipeline has had, by id, with its state."""
+        with self._control:
+            return dict(self._states)
+
+    def set_interval(self, element: str, interval: int) -> None:
+        """Change an inference element's ``interval`` (batches skipped between inferences)
+        while the pipeline runs, as DeepStream's ``/api/v1/infer/set-interval`` does.
+
+        Raises :class:`~visionflow.errors.VisionflowError` for an element that is unknown or
+        has no interval, ValueError for an interval that is not an integer ≥ 0.
+        """
+        target = self.element(element)
+        config = getattr(target, "config", None)
+        if config is None or not hasattr(config, "interval"):
+            raise VisionflowError(f"element '{element}' has no inference interval")
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 0:
+            raise ValueError(f"interval must be an integer >= 0, got {interval!r}")
+        target.config = config.model_copy(update={"interval": interval})  # type: ignore[attr-defined]
+        log.info("%s: interval set to %d", element, interval)
+
+    def queue_depths(self) -> dict[str, int]:
+        """Items waiting in each queue: ``source N`` (frames) and each element's inbox
+        (batches), named after the element."""
+        depths: dict[str, int] = {}
+        if self._inputs is not None:
+            depths.update({f"source {sid}": n for sid, n in self._inputs.depths().items()})
+        for element, channel in zip(self.elements, self._channels, strict=False):
+            depths[element.name] = channel.depth
+        return depths
+
     # -- running ---------------------------------------------------------------------------
     def run(self, on_batch: Callable[[Batch], None] | None = None) -> PipelineReport:
         """Run to the end of every stream and report. Raises PipelineError if an element fails.
@@ -229,15 +373,23 @@ class Pipeline:
         Ctrl-C, SIGTERM and SIGHUP drain the pipeline and return a report with
         ``interrupted=True``; the same signal again stops at once.
         """
+        if self._started:
+            raise VisionflowError("a pipeline runs once; build a new one to run again")
         started = time.monotonic()
         with self._drain_on_signals():
             threads = self._start_threads(on_batch)
             while True:
                 try:
                     self._join(threads)
+                    with self._control:
+                        self._finished = True
+                        stragglers = list(self._source_threads.values())
+                    self._join(stragglers)
                     break
                 except KeyboardInterrupt:
                     self._interrupt(signal.SIGINT)
+        for event in list(self._flushed.values()):
+            event.set()
         elapsed = time.monotonic() - started
         if self._error is not None:
             name, exc = self._error
@@ -263,8 +415,13 @@ class Pipeline:
         self._interrupt_sources()
 
     def _interrupt_sources(self) -> None:
-        """Tell every source to stop waiting for data (:meth:`Source.interrupt`)."""
-        for source in self.sources:
+        """Tell every source to stop waiting for data (:meth:`Source.interrupt`), and no new
+        source to join."""
+        with self._control:
+            if self._inputs is not None:
+                self._inputs.close()
+            sources = list(self.sources)
+        for source in sources:
             try:
                 source.interrupt()
             except Exception as exc:
@@ -314,20 +471,34 @@ class Pipeline:
                         return
                 t.join(0.1)
 
-    def _start_threads(self, on_batch: Callable[[Batch], None] | None) -> list[threading.Thread]:
-        inputs = SourceQueues(
-            len(self.sources),
-            self.queue_size,
-            self._stop,
-            absent=lambda sid: self.sources[sid].lost,
+    def _start_source(self, source: Source, inputs: SourceQueues) -> None:
+        """Start a source's thread (hold ``self._control``)."""
+        thread = threading.Thread(
+            target=self._run_source,
+            args=(source, inputs),
+            name=f"vf-src{source.source_id}",
+            daemon=True,
         )
+        self._source_threads[source.source_id] = thread
+        thread.start()
+
+    def _start_threads(self, on_batch: Callable[[Batch], None] | None) -> list[threading.Thread]:
         channels = [_Channel(self.queue_size, self._stop) for _ in self.elements]
-        threads = [
-            threading.Thread(
-                target=self._run_source, args=(s, inputs), name=f"vf-src{s.source_id}", daemon=True
+        with self._control:
+            self._started = True
+            inputs = SourceQueues(
+                range(len(self.sources)),
+                self.queue_size,
+                self._stop,
+                absent=lambda sid: self.sources[sid].lost,
+                keep_open=self.keep_alive,
             )
-            for s in self.sources
-        ]
+            if self._drain.is_set() or self._stop.is_set():
+                inputs.close()
+            self._inputs, self._channels = inputs, channels
+            for sid in range(len(self.sources)):
+                self._flushed.setdefault(sid, threading.Event())
+        threads: list[threading.Thread] = []
         first = channels[0] if channels else None
         threads.append(
             threading.Thread(
@@ -346,6 +517,9 @@ class Pipeline:
             )
         for t in threads:
             t.start()
+        with self._control:
+            for source in list(self.sources):
+                self._start_source(source, inputs)
         return threads
 
     def _fail(self, name: str, exc: BaseException) -> None:
@@ -362,13 +536,19 @@ class Pipeline:
         log.error("source #%d (%s) failed: %s", source.source_id, source.uri, error)
         with self._error_lock:
             self._failures.append(SourceFailure(source.source_id, source.uri, error))
+            self._failed_ids.add(source.source_id)
 
     def _run_source(self, source: Source, inputs: SourceQueues) -> None:
         sid = source.source_id
         count = 0
         try:
             for frame in source.frames():
-                if self._stop.is_set() or self._drain.is_set() or sid in self._ended_at:
+                if (
+                    self._stop.is_set()
+                    or self._drain.is_set()
+                    or sid in self._ended_at
+                    or sid in self._removing
+                ):
                     break
                 count += 1
                 self.stats.frame_in(sid)
@@ -376,7 +556,8 @@ class Pipeline:
                     self.stats.drop("pipeline stopped")
                     break
             else:
-                if count == 0 and not (self._stop.is_set() or self._drain.is_set()):
+                leaving = self._stop.is_set() or self._drain.is_set() or sid in self._removing
+                if count == 0 and not leaving:
                     self._source_failed(source, "the stream ended without a single frame")
         except SourceError as exc:
             self._source_failed(source, str(exc))
@@ -390,6 +571,22 @@ class Pipeline:
                 source.close()
             finally:
                 inputs.finish(sid)
+                with self._control:
+                    self._source_threads.pop(sid, None)
+
+    def _stream_flushed(self, source_id: int) -> None:
+        """The last frame of a stream has left the pipeline."""
+        with self._control:
+            if source_id in self._failed_ids:
+                self._states[source_id] = "failed"
+            elif source_id in self._removing:
+                self._states[source_id] = "removed"
+            else:
+                self._states[source_id] = "ended"
+            self._removing.discard(source_id)
+            event = self._flushed.setdefault(source_id, threading.Event())
+        event.set()
+        log.debug("stream #%d flushed", source_id)
 
     def _probe(self, name: str, where: str, batch: Batch) -> bool:
         for probe in self._probes.get((name, where), ()):
@@ -421,8 +618,14 @@ class Pipeline:
                 return True
             return self._deliver(batch, out, on_batch)
 
+        def stream_end(source_id: int) -> bool:
+            if out is None:
+                self._stream_flushed(source_id)
+                return True
+            return out.put(_StreamEnd(source_id))
+
         try:
-            self.mux.run(inputs, emit, self._stop)
+            self.mux.run(inputs, emit, self._stop, stream_end)
         except BaseException as exc:
             self._fail(name, exc)
         finally:
@@ -540,6 +743,14 @@ class Pipeline:
                 item = inbox.get()
                 if item is None:  # stopping
                     break
+                if isinstance(item, _StreamEnd):
+                    if attached:
+                        attached = self._end_stream_in(element, item.source_id, isolated)
+                    if out is not None:
+                        out.put(item)
+                    else:
+                        self._stream_flushed(item.source_id)
+                    continue
                 if item is _EOS:
                     if attached:
                         try:
@@ -589,6 +800,21 @@ class Pipeline:
                         self._fail(name, exc)
                 except BaseException as exc:
                     self._fail(name, exc)
+
+    def _end_stream_in(self, element: Element, source_id: int, isolated: bool) -> bool:
+        """Tell an element that a stream has ended (its ``end_stream(source_id)``, if it has
+        one); False when a sink failed on it (it is then detached)."""
+        hook = getattr(element, "end_stream", None)
+        if hook is None:
+            return True
+        try:
+            hook(source_id)
+        except Exception as exc:
+            if not isolated:
+                raise
+            self._sink_failed(element, exc)
+            return False
+        return True
 
 
 def _snapshot(batch: Batch) -> list[FrameMeta]:
