@@ -36,7 +36,9 @@ class App:
         self.config = config
 
     @classmethod
-    def from_config(cls, config: PipelineConfig) -> App:
+    def from_config(cls, config: PipelineConfig, *, keep_alive: bool = False) -> App:
+        """Build the pipeline; ``keep_alive`` keeps it running, for sources to join at run time,
+        until it is stopped (``visionflow serve``)."""
         from visionflow.infer.element import Infer
         from visionflow.media import open_source
 
@@ -53,7 +55,7 @@ class App:
         ]
         mux_cfg = config.streammux
         mux = StreamMux(
-            batch_size=mux_cfg.batch_size or len(sources),
+            batch_size=mux_cfg.batch_size,  # None: a frame of every source running
             batched_push_timeout=mux_cfg.batched_push_timeout,
             width=mux_cfg.width,
             height=mux_cfg.height,
@@ -107,7 +109,14 @@ class App:
                 )
             )
         elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type != "jsonl"]
-        pipeline = Pipeline(sources, elements, mux=mux, queue_size=config.queue_size)
+        pipeline = Pipeline(
+            sources,
+            elements,
+            mux=mux,
+            queue_size=config.queue_size,
+            keep_alive=keep_alive,
+            max_sources=config.api.max_sources if config.api is not None else None,
+        )
         for probe in config.probes:
             pipeline.add_probe(probe.element, _import_callable(probe.function), probe.where)
         return cls(pipeline, config)
@@ -197,15 +206,20 @@ def _import_callable(ref: str) -> Callable[..., Any]:
     return obj
 
 
-def load_app(path: str | Path) -> App:
-    """Build an app from a visionflow pipeline YAML or a deepstream-app config file."""
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read a visionflow pipeline YAML or a deepstream-app config file."""
     path = Path(path)
     if path.suffix.lower() in (".yml", ".yaml") and not _looks_like_deepstream_app(path):
         return App.from_config(load_pipeline_config(path))
     from visionflow.compat.deepstream.app import read_deepstream_app
 
     config, _report = read_deepstream_app(path)
-    return App.from_config(config)
+    return config
+
+
+def load_app(path: str | Path, *, keep_alive: bool = False) -> App:
+    """Build an app from a visionflow pipeline YAML or a deepstream-app config file."""
+    return App.from_config(load_config(path), keep_alive=keep_alive)
 
 
 def _looks_like_deepstream_app(path: Path) -> bool:

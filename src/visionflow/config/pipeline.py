@@ -214,6 +214,25 @@ class PipelineConfig(_Strict):
     sources: list[SourceConfig] = Field(min_length=1, description="The input streams.")
     streammux: StreamMuxConfig = Field(StreamMuxConfig(), description="Batching across streams.")
     infer: list[InferStageConfig] = Field(
+class ApiConfig(_Strict):
+    """The REST API, metrics and live view of a running pipeline (``visionflow serve``,
+    ``visionflow run --api``; see docs/serve.md)."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(
+        9000, ge=0, le=65535, description="Port (DeepStream's REST server default; 0: any free)."
+    )
+    token: str | None = Field(
+        None,
+        description="Bearer token every request must carry (the VISIONFLOW_API_TOKEN "
+        "environment variable and --api-token override it); null: no token.",
+    )
+    view: bool = Field(False, description="Serve the live view (annotated streams) at /view.")
+    max_sources: int | None = Field(
+        None, ge=1, description="Most streams running at once (nvmultiurisrcbin max-batch-size)."
+    )
+
+
         [], description="Inference stages, in order (primary first)."
     )
     osd: OSDConfig | None = Field(None, description="Drawing; absent: frames are not drawn on.")
@@ -235,6 +254,9 @@ class PipelineConfig(_Strict):
         paths and URIs are kept as they are."""
 
         def fix(path: Path) -> Path:
+    api: ApiConfig | None = Field(
+        None, description="REST API, metrics and live view; absent: none (see docs/serve.md)."
+    )
             return path if path.is_absolute() else base / path
 
         sources = [
