@@ -10,6 +10,7 @@ from visionflow.infer.backends.base import (
 )
 from visionflow.infer.backends.onnxruntime import OnnxRuntimeBackend
 from visionflow.infer.backends.openvino import OpenVINOBackend  # imports openvino only on use
+from visionflow.infer.backends.torch import TorchBackend  # imports torch only on use
 
 __all__ = [
     "BACKENDS",
@@ -17,5 +18,6 @@ __all__ = [
     "OnnxRuntimeBackend",
     "OpenVINOBackend",
     "TensorSpec",
+    "TorchBackend",
     "load_backend",
 ]
