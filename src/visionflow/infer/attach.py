@@ -94,6 +94,7 @@ class DetectorAttach:
         table: (C,) :data:`CLASS_PARAMS` per-class attributes, C = ``num-detected-classes``.
         cluster_mode: the clustering that runs (``InferConfig.effective_cluster_mode``).
         class_agnostic_nms: NMS across classes (``InferConfig.class_agnostic_nms``).
+        weighted_nms: MediaPipe's weighted NMS (``InferConfig.weighted_nms``).
         filter_out_class_ids: classes never attached.
         crop_objects_to_roi_boundary: cut boxes to the ROI band instead of dropping them.
         geometry: DeepStream's box rules or boxes clipped to the frame (module docstring).
@@ -103,6 +104,7 @@ class DetectorAttach:
     table: np.ndarray
     cluster_mode: ClusterMode = ClusterMode.NMS
     class_agnostic_nms: bool = False
+    weighted_nms: bool = False
     filter_out_class_ids: tuple[int, ...] = ()
     crop_objects_to_roi_boundary: bool = False
     geometry: BoxGeometry = BoxGeometry.DEEPSTREAM
@@ -125,6 +127,7 @@ class DetectorAttach:
             table=class_table(config),
             cluster_mode=config.effective_cluster_mode,
             class_agnostic_nms=config.class_agnostic_nms,
+            weighted_nms=config.weighted_nms,
             filter_out_class_ids=tuple(config.filter_out_class_ids),
             crop_objects_to_roi_boundary=config.crop_objects_to_roi_boundary,
             geometry=config.box_geometry,
@@ -142,6 +145,7 @@ class DetectorAttach:
             self.cluster_params,
             self.cluster_mode,
             class_agnostic=self.class_agnostic_nms,
+            weighted=self.weighted_nms,
         )
 
     def place(

@@ -30,11 +30,18 @@ makes the NMS of modes 2 and 3 one pass over every class at once: boxes are visi
 whatever their class, and a kept box suppresses any later box, of any class, whose IoU with it is
 above the kept box's class ``nms-iou-threshold``; the kept box keeps its own class. Post-cluster
 threshold and top-K stay per class.
+
+``weighted=True`` (a visionflow extension, ``weighted_nms``; MediaPipe's
+``NonMaxSuppressionCalculator`` with ``algorithm: WEIGHTED``, which BlazeFace-style detectors
+expect) keeps the same boxes as the NMS of modes 2 and 3 but moves each kept box to the
+confidence-weighted mean corners of itself and the boxes it suppressed — those whose IoU with it
+is above the threshold and that no earlier kept box took. The kept box keeps its confidence and
+class (and mask). It combines with ``class_agnostic``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 import numpy as np
@@ -147,12 +154,14 @@ def cluster(
     mode: ClusterMode | int,
     *,
     class_agnostic: bool = False,
+    weighted: bool = False,
 ) -> DetectionCandidates:
     """Filter, cluster and cap the candidates of one frame as nvinfer does.
 
     Masks are carried through by the selecting modes (NMS, hybrid, none); DBSCAN and
     groupRectangles build new boxes and refuse candidates with masks. ``class_agnostic`` runs
-    the NMS of modes 2 and 3 across classes (see the module docstring); other modes refuse it.
+    the NMS of modes 2 and 3 across classes and ``weighted`` makes it MediaPipe's weighted NMS
+    (see the module docstring); other modes refuse both.
 
     Returns:
         The kept detections, grouped by ascending class id.
@@ -172,6 +181,13 @@ def cluster(
             value="true",
             allowed="with cluster-mode 2 (NMS) or 3 (hybrid)",
         )
+    if weighted and mode not in (ClusterMode.NMS, ClusterMode.HYBRID):
+        raise ConfigError(
+            f"weighted NMS needs an NMS clustering, not {mode.name}",
+            key="weighted_nms",
+            value="true",
+            allowed="with cluster-mode 2 (NMS) or 3 (hybrid)",
+        )
     class_id = candidates.class_id
     known = (class_id >= 0) & (class_id < params.num_classes)
     if not known.any():
@@ -183,14 +199,23 @@ def cluster(
         return _concat([_group_class(kept, c, params) for c in np.unique(kept.class_id)])
     if mode is ClusterMode.DBSCAN:
         return _concat([_dbscan_class(kept, c, params) for c in np.unique(kept.class_id)])
-    return kept.select(_selected(kept, params, mode, class_agnostic))
+    if not weighted:
+        return kept.select(_selected(kept, params, mode, class_agnostic))
+    boxes = np.array(kept.xyxy)
+    index = _selected(kept, params, mode, class_agnostic, boxes)
+    return replace(kept.select(index), xyxy=boxes[index])
 
 
 def _selected(
-    kept: DetectionCandidates, params: ClusterParams, mode: ClusterMode, class_agnostic: bool
+    kept: DetectionCandidates,
+    params: ClusterParams,
+    mode: ClusterMode,
+    class_agnostic: bool,
+    weighted_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices into ``kept`` that NMS / hybrid / none keep, grouped by ascending class, in output
-    order — every class at once, with no loop over classes."""
+    order — every class at once, with no loop over classes. With ``weighted_out`` (a writable
+    copy of ``kept.xyxy``), the kept boxes' rows are replaced by their weighted-NMS boxes."""
     class_id, confidence = kept.class_id, kept.confidence
     n = len(kept)
     if mode is ClusterMode.NONE:
@@ -206,17 +231,59 @@ def _selected(
     if class_agnostic:
         # Every class at once, most confident first (stable for ties); then back into classes.
         order = index[np.argsort(-confidence[index], kind="stable")]
-        order = order[
-            nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou, class_agnostic=True)
-        ]
+        keep = nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou, class_agnostic=True)
+        if weighted_out is not None:
+            _weigh(kept, order, keep, params.nms_iou, True, weighted_out)
+        order = order[keep]
         order = order[np.argsort(class_id[order], kind="stable")]
     else:
         # Per class, most confident first (stable for ties): the order NMS visits boxes in.
         order = index[np.lexsort((-confidence[index], class_id[index]))]
-        order = order[nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou)]
+        keep = nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou)
+        if weighted_out is not None:
+            _weigh(kept, order, keep, params.nms_iou, False, weighted_out)
+        order = order[keep]
     order = order[confidence[order] > params.post_cluster[class_id[order]]]
     # Already sorted by confidence within each class, so top-K is the first K of each class.
     return order[_within_top_k(class_id[order], params.topk)]
+
+
+def _weigh(
+    kept: DetectionCandidates,
+    order: np.ndarray,
+    keep: np.ndarray,
+    iou_threshold: np.ndarray,
+    class_agnostic: bool,
+    out: np.ndarray,
+) -> None:
+    """MediaPipe's weighted NMS boxes: each kept box (``order[keep]``) becomes the
+    confidence-weighted mean corners of itself and of the boxes it took — those NMS suppressed
+    whose first kept box above the IoU threshold, in visiting order, it is. Written into
+    ``out`` (rows of ``kept``)."""
+    n = len(order)
+    if n == 0:
+        return
+    xyxy = kept.xyxy[order]
+    class_id = kept.class_id[order]
+    if class_agnostic:
+        group_end = np.full(n, n)
+    else:
+        group_end = np.searchsorted(class_id, class_id, side="right")
+    later = group_end - np.arange(n) - 1
+    first, second = _suppressions(xyxy, later, class_id, iou_threshold)
+    by_kept = keep[first] & ~keep[second]
+    first, second = first[by_kept], second[by_kept]
+    owner = np.arange(n)  # each kept box owns itself
+    taken = np.full(n, n)
+    np.minimum.at(taken, second, first)  # the earliest kept box that overlaps a suppressed one
+    owner = np.where(keep, owner, taken)
+    member = owner < n
+    weight = kept.confidence[order][member].astype(np.float64)
+    total = np.bincount(owner[member], weights=weight, minlength=n)
+    sums = np.zeros((n, 4))
+    np.add.at(sums, owner[member], weight[:, None] * xyxy[member])
+    rows = np.flatnonzero(keep & (total > 0))
+    out[order[rows]] = (sums[rows] / total[rows, None]).astype(np.float32)
 
 
 def _clustered(kept: DetectionCandidates, params: ClusterParams) -> np.ndarray:

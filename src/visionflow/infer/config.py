@@ -36,6 +36,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -274,6 +275,13 @@ class InferConfig(_Frozen):
         default=None,
         description="visionflow output parser: a registered name or ``package.module:function``.",
     )
+    parser_options: dict[str, Any] = Field(
+        default={},
+        description=(
+            "visionflow extension: options of a parser that takes them (``ssd``: anchor spec and "
+            "box decoding, see docs/parsers.md); checked at load against the parser's options."
+        ),
+    )
     labelfile_path: Path | None = Field(
         default=None, description="Labels file: one line per class, ``;`` between tokens."
     )
@@ -452,6 +460,15 @@ class InferConfig(_Frozen):
             "clustering (nms, hybrid, or a detector's group_rectangles, which runs as NMS)."
         ),
     )
+    weighted_nms: bool = Field(
+        default=False,
+        description=(
+            "visionflow extension (DeepStream has none): MediaPipe's weighted NMS — the NMS keeps "
+            "the same boxes but moves each to the confidence-weighted mean of itself and the "
+            "boxes it suppressed (BlazeFace-style detectors). Needs an NMS clustering, as "
+            "class_agnostic_nms does."
+        ),
+    )
     class_attrs_all: ClassAttributes = Field(
         default=ClassAttributes(),
         description="Per-class attributes shared by every class (``[class-attrs-all]``).",
@@ -525,7 +542,30 @@ class InferConfig(_Frozen):
             )
         return value
 
-    @field_validator("class_agnostic_nms")
+    @field_validator("parser_options")
+    @classmethod
+    def _parser_takes_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        parser = info.data.get("parser")
+        model = _options_model(parser) if parser else None
+        if model is not None:
+            try:
+                model.model_validate(value)
+            except ValidationError as err:
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'options'}: "
+                    + ("unknown option" if e["type"] == "extra_forbidden" else e["msg"])
+                    for e in err.errors()
+                )
+                known = ", ".join(model.model_fields)
+                raise ValueError(f"{problems} (options of parser {parser}: {known})") from None
+        elif value:
+            raise ValueError(
+                f"parser {parser or '(none)'} takes no options; parser_options is for parsers "
+                "that do (ssd)"
+            )
+        return value
+
+    @field_validator("class_agnostic_nms", "weighted_nms")
     @classmethod
     def _needs_nms(cls, value: bool, info: ValidationInfo) -> bool:
         mode = info.data.get("cluster_mode")
@@ -625,6 +665,28 @@ class InferConfig(_Frozen):
             self.cluster_mode is ClusterMode.GROUP_RECTANGLES
             and self.network_type is NetworkType.DETECTOR
         )
+
+
+def _options_model(parser: str) -> type[BaseModel] | None:
+    """The options model of a registered parser that takes ``parser_options``, else None
+    (custom ``module:function`` parsers read ``ctx.options`` as they like)."""
+    from visionflow.infer.parsers.base import resolve_parser
+
+    if ":" in parser:
+        return _ANY_OPTIONS
+    try:
+        function = resolve_parser(parser)
+    except ConfigError:
+        return None
+    model = getattr(function, "options_model", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+class _AnyOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+_ANY_OPTIONS = _AnyOptions
 
 
 def input_channels(color: ColorFormat) -> int:

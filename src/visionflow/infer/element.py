@@ -183,6 +183,7 @@ class Infer(Element):
             output_names=tuple(o.name for o in self.backend.outputs),
             labels=cfg.labels,
             segmentation_output_order=0 if cfg.segmentation_output_order is TensorOrder.NCHW else 1,
+            options=cfg.parser_options,
         )
         log.info(
             "%s: %s, input %s %s",

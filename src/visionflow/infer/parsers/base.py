@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any, TypeAlias, TypeVar
 
@@ -31,7 +31,7 @@ import numpy as np
 from visionflow.errors import ConfigError, ParserError
 from visionflow.registry import Registry, RegistryError
 
-_BUILTIN_MODULES = ("classify", "detectnet", "segment", "tao", "textdet", "yolo")
+_BUILTIN_MODULES = ("classify", "detectnet", "segment", "ssd", "tao", "textdet", "yolo")
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -63,6 +63,8 @@ class ParseContext:
         output_names: output tensor names in binding order.
         labels: the labels file, one tuple of ``;``-separated tokens per non-blank line.
         segmentation_output_order: ``segmentation-output-order``, 0 NCHW or 1 NHWC.
+        options: the element's ``parser_options`` (a visionflow key), for parsers that take
+            options (``ssd``); empty otherwise.
     """
 
     network: NetworkInfo
@@ -73,6 +75,7 @@ class ParseContext:
     output_names: tuple[str, ...] = ()
     labels: tuple[tuple[str, ...], ...] = ()
     segmentation_output_order: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         thresholds = np.asarray(self.pre_cluster_threshold, dtype=np.float32)
