@@ -146,6 +146,7 @@ def pages() -> dict[str, str]:
     from visionflow.analytics import config as a
     from visionflow.config import pipeline as p
     from visionflow.infer.config import ClassAttributes, InferConfig
+    from visionflow.record.config import SmartRecordConfig
 
     return {
         "infer-config.md": _page(
@@ -162,6 +163,7 @@ def pages() -> dict[str, str]:
             [
                 p.PipelineConfig,
                 p.SourceConfig,
+                SmartRecordConfig,
                 p.StreamMuxConfig,
                 p.InferStageConfig,
                 p.OSDConfig,

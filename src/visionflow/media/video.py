@@ -35,6 +35,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import av
@@ -93,6 +94,21 @@ def is_live_uri(uri: str) -> bool:
     if scheme in ("http", "https"):
         return PurePosixPath(urlsplit(uri).path).suffix.lower() not in VIDEO_SUFFIXES
     return False
+
+
+class PacketTap(Protocol):
+    """Receives a stream's compressed packets as they are demuxed (smart record's cache).
+
+    Called from the source's thread: :meth:`opened` at every connection (and every pass of a
+    looped file), :meth:`packet` for every packet before it is decoded, :meth:`ended` when the
+    source stops. It must not raise.
+    """
+
+    def opened(self, stream: av.video.stream.VideoStream) -> None: ...
+
+    def packet(self, packet: av.Packet) -> None: ...
+
+    def ended(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -200,6 +216,7 @@ class VideoSource(Source):
         reconnect_attempts: reconnections in a row of a lost live network stream before the
             source gives up: −1 (the default) never gives up, 0 never reconnects. The count
             starts again once frames flow (DeepStream's ``rtsp-reconnect-attempts``).
+        tap: receives the compressed packets as they are demuxed (smart record's cache).
 
     Attributes:
         bad_packets: packets skipped because the decoder rejected them (over all passes).
@@ -219,6 +236,7 @@ class VideoSource(Source):
         threads: int = 0,
         timeout: float = 10.0,
         reconnect_attempts: int = -1,
+        tap: PacketTap | None = None,
     ) -> None:
         text = os.fspath(uri)
         super().__init__(text, source_id)
@@ -237,6 +255,7 @@ class VideoSource(Source):
         self.threads = threads
         self.timeout = timeout
         self.reconnect = Reconnect(reconnect_attempts)
+        self.tap = tap
         self.bad_packets = 0
         self.reconnects = 0
         self._info: StreamInfo | None = None
@@ -319,6 +338,8 @@ class VideoSource(Source):
             log.debug("source #%d (%s): interrupted: %s", self.source_id, self.uri, exc)
         finally:
             self._lost = False
+            if self.tap is not None:
+                self.tap.ended()
 
     def _stream(self) -> Generator[Frame, None, None]:
         self._next_frame = 0
@@ -342,6 +363,8 @@ class VideoSource(Source):
                 rate = stream.average_rate or stream.guessed_rate or _FALLBACK_RATE
                 time_base = stream.time_base or 1 / rate
                 timeline.new_pass(max(1, round(1 / (rate * time_base))))
+                if self.tap is not None:
+                    self.tap.opened(stream)
                 for picture in self._decode(container):
                     self._lost = False
                     if lost is not None:
@@ -540,6 +563,8 @@ class VideoSource(Source):
                 flushed = now
             elif silent_since is not None and now - flushed > _FLUSH_S:
                 silent_since = None  # data flows again
+            if self.tap is not None:
+                self.tap.packet(packet)
             try:
                 pictures = packet.decode()
             except av.error.FFmpegError as exc:

@@ -77,6 +77,7 @@ from visionflow.config.pipeline import (
 )
 from visionflow.errors import ConfigError
 from visionflow.infer.config import InferConfig, ProcessMode
+from visionflow.record.config import SmartRecordConfig
 
 KIND = "deepstream-app"
 log = logging.getLogger(__name__)
@@ -215,6 +216,7 @@ class _Source:
     is_file: bool
     timeout: float | None = None  # rtsp-reconnect-interval-sec (None: visionflow's default)
     reconnect_attempts: int = 0  # deepstream-app reconnects type=4 (RTSP) sources only
+    smart_record: SmartRecordConfig | None = None
 
 
 class _AppReader:
@@ -503,12 +505,23 @@ class _AppReader:
         attempts = values.get("rtsp-reconnect-attempts", -1) if interval > 0 else 0
         timeout = float(interval) if interval > 0 else None
         attempts = attempts if attempts >= -1 else 0
+        record = _smart_record(values)
         self.sources += [
-            _Source(u, "://" not in u or u.startswith("file://"), timeout, attempts) for u in uris
+            _Source(u, "://" not in u or u.startswith("file://"), timeout, attempts, record)
+            for u in uris
         ]
         if report is not None:
             only_multi = "applies to type=3 (MultiURI) only"
             reasons = {"num-sources": only_multi} if kind != 3 else {}
+            if record is None:
+                reasons |= {k: K.SMART_RECORD_OFF for k in K.SOURCE if k.startswith("smart-rec")}
+            elif values["smart-record"] == 1:
+                reasons["smart-record"] = (
+                    "1: recordings start from visionflow's API, probes and analytics events; "
+                    "start/stop messages from the cloud (msgbroker) are not received"
+                )
+            if record is not None and record.interval == 0 and "smart-rec-interval" in values:
+                reasons["smart-rec-interval"] = "used with smart-record=2 only"
             if kind != 4:
                 for key in ("rtsp-reconnect-interval-sec", "rtsp-reconnect-attempts"):
                     reasons[key] = "deepstream-app reconnects type=4 (RTSP) sources only"
@@ -854,6 +867,7 @@ class _AppReader:
                     loop=loop and s.is_file,
                     live=live,
                     reconnect_attempts=s.reconnect_attempts,
+                    smart_record=s.smart_record,
                     **({"timeout": s.timeout} if s.timeout is not None else {}),
                 )
                 for s in self.sources
@@ -978,3 +992,27 @@ def _chain(primary_id: int, gies: list[_Gie]) -> dict[str, int]:
     for gie in gies:
         visit(gie, frozenset())
     return depth
+
+
+def _smart_record(values: dict[str, Any]) -> SmartRecordConfig | None:
+    """A source group's ``smart-record`` keys as visionflow's settings (None: off).
+
+    deepstream-app leaves absent keys at 0; where 0 would mean nothing for visionflow (no cache,
+    no default duration) the defaults of :class:`SmartRecordConfig` apply, and ``smart-record=2``
+    without ``smart-rec-interval`` ticks every 10 s, as deepstream-app does.
+    """
+    mode = values.get("smart-record", 0)
+    if not mode:
+        return None
+    defaults = SmartRecordConfig()
+    cache = values.get("smart-rec-cache") or values.get("smart-rec-video-cache")
+    return SmartRecordConfig(
+        cache=cache or defaults.cache,
+        start_time=values.get("smart-rec-start-time", 0),
+        duration=values.get("smart-rec-duration", 0),
+        default_duration=values.get("smart-rec-default-duration") or defaults.default_duration,
+        interval=(values.get("smart-rec-interval") or 10) if mode == 2 else 0,
+        dir=Path(values.get("smart-rec-dir-path") or "."),
+        prefix=values.get("smart-rec-file-prefix") or defaults.prefix,
+        container="mkv" if values.get("smart-rec-container", 0) == 1 else "mp4",
+    )

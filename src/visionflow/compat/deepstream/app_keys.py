@@ -28,7 +28,12 @@ INT_LIST, DOUBLE_LIST, STRING_LIST = Kind.INT_LIST, Kind.DOUBLE_LIST, Kind.STRIN
 GPU = "NVIDIA GPU and buffer-memory placement; visionflow picks devices per inference stage"
 DECODER = "NVIDIA hardware-decoder tuning; visionflow decodes with FFmpeg"
 RTSP = "rtspsrc tuning; FFmpeg's RTSP client is used with its defaults"
-SMART_RECORD = "smart recording is not available in visionflow"
+SMART_RECORD_OFF = "unused: smart-record is 0"
+SMART_RECORD_MODES = {
+    0: "off",
+    1: "recordings started by events (API, probes, analytics)",
+    2: "as 1, plus a start or stop every smart-rec-interval seconds",
+}
 CAMERA = "camera capture is not available in visionflow yet"
 AUDIO = "audio is not supported (visionflow processes video)"
 PERF = "visionflow prints per-stream fps and latency at the end of every run"
@@ -165,16 +170,16 @@ SOURCE: Table = {
     "video-format": Spec(STRING, ignore=DECODER),
     "alsa-device": Spec(STRING, ignore=AUDIO),
     "copy-hw": Spec(INT, ignore=GPU),
-    "smart-record": Spec(INT, ignore=SMART_RECORD),
-    "smart-rec-dir-path": Spec(STRING, ignore=SMART_RECORD),
-    "smart-rec-file-prefix": Spec(STRING, ignore=SMART_RECORD),
-    "smart-rec-video-cache": Spec(INT, ignore=SMART_RECORD),
-    "smart-rec-cache": Spec(INT, ignore=SMART_RECORD),
-    "smart-rec-container": Spec(INT, ignore=SMART_RECORD),
-    "smart-rec-start-time": Spec(INT, ignore=SMART_RECORD),
-    "smart-rec-default-duration": Spec(INT, ignore=SMART_RECORD),
-    "smart-rec-duration": Spec(INT, ignore=SMART_RECORD),
-    "smart-rec-interval": Spec(INT, ignore=SMART_RECORD),
+    "smart-record": Spec(INT, check=choice(SMART_RECORD_MODES)),
+    "smart-rec-dir-path": Spec(STRING),
+    "smart-rec-file-prefix": Spec(STRING),
+    "smart-rec-video-cache": Spec(INT, check=at_least(0)),  # deprecated smart-rec-cache
+    "smart-rec-cache": Spec(INT, check=at_least(0)),
+    "smart-rec-container": Spec(INT, check=choice({0: "MP4", 1: "MKV"})),
+    "smart-rec-start-time": Spec(INT, check=at_least(0)),
+    "smart-rec-default-duration": Spec(INT, check=at_least(0)),
+    "smart-rec-duration": Spec(INT, check=at_least(0)),
+    "smart-rec-interval": Spec(INT, check=at_least(0)),
 }
 
 _RUNTIME_SOURCES = "nvmultiurisrcbin's REST server; visionflow adds streams through its Python API"
