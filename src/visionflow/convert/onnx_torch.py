@@ -932,7 +932,7 @@ def _resize(b: _Builder, n: _Node, x: list[Any]) -> Any:
     else:
         if scales[:2] != [1.0, 1.0]:
             raise ConversionError(f"node {n.name}: Resize of the batch or channel axis")
-        out = tuple(int(math.floor(s * f)) for s, f in zip(src[2:], scales[2:], strict=True))
+        out = tuple(math.floor(s * f) for s, f in zip(src[2:], scales[2:], strict=True))
     if mode == "nearest":
         integral = all(o % s == 0 for o, s in zip(out, src[2:], strict=True))
         if not (ctm == "asymmetric" and (nearest_mode == "floor" or integral)):
