@@ -40,12 +40,14 @@ class App:
         """Build the pipeline; ``keep_alive`` keeps it running, for sources to join at run time,
         until it is stopped (``visionflow serve``)."""
         from visionflow.infer.element import Infer
-        from visionflow.media import open_source
+        from visionflow.media.select import open_device_source
 
         sources = [
-            open_source(
+            open_device_source(
                 s.uri,
                 i,
+                device=config.device,
+                decoder=s.decoder,
                 loop=s.loop,
                 live=s.live,
                 timeout=s.timeout,

@@ -169,6 +169,8 @@ def infer(
         osd=OSDConfig() if output is not None else None,
         tiler=TilerConfig() if output is not None and len(inputs) > 1 else None,
         sinks=sinks or [SinkConfig(type="fake")],
+        # a CUDA device decodes and batches there too (NVDEC where it works)
+        device=device.lower() if device.lower().startswith("cuda") else "cpu",
     )
     _run_app(lambda: App.from_config(cfg), progress)
 

@@ -33,6 +33,7 @@ _PACKAGES = (
     "openvino",
     "pycocotools",
     "torch-pruning",
+    "pynvvideocodec",
 )
 
 DECODERS = ("h264", "hevc", "vp9", "av1", "mjpeg", "mpeg4", "h264_cuvid", "hevc_cuvid")
@@ -167,6 +168,17 @@ def _gpus() -> list[str]:
     return torch_gpus
 
 
+def _video_decode() -> dict[str, dict[str, str]]:
+    """How a video file would be decoded with ``device: cpu`` and ``device: cuda`` (NVDEC,
+    PyAV + upload, or why the GPU cannot run)."""
+    from visionflow.media.select import describe
+
+    try:
+        return {"cpu": describe("cpu"), "cuda": describe("cuda")}
+    except Exception as exc:  # report, never crash the doctor
+        return {"cuda": {"decoder": "unavailable", "reason": _error(exc)}}
+
+
 def collect() -> dict[str, Any]:
     """Everything ``doctor`` reports, as a JSON-friendly dict.
 
@@ -190,6 +202,7 @@ def collect() -> dict[str, Any]:
         "onnxruntime_providers": ort.get_available_providers(),
         "openvino_devices": devices.get("openvino", []),
         "gpus": _gpus(),
+        "video_decode": _video_decode(),
         "codecs": codecs,
         "unavailable": {**unavailable, **codec_errors},
     }
@@ -205,6 +218,9 @@ def render(info: dict[str, Any]) -> str:
     if "openvino" in info["backends"]:
         lines.append("openvino devices: " + ", ".join(info["openvino_devices"]))
     lines.append("gpus: " + (", ".join(info["gpus"]) or "none"))
+    decode = info.get("video_decode", {})
+    for device, choice in decode.items():
+        lines.append(f"video decode, device {device}: {choice['decoder']} ({choice['reason']})")
     lines.append("decoders: " + (", ".join(info["codecs"]["decoders"]) or "none"))
     lines.append("encoders: " + (", ".join(info["codecs"]["encoders"]) or "none"))
     if info["unavailable"]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import av
-import av.video.stream
 import numpy as np
 import pytest
 
@@ -30,6 +28,9 @@ def write_clip(
 
     The default libx264 settings use B-frames, so decode order differs from display order.
     """
+    import av  # here, not at the top: the GPU tests in this folder run where PyAV is absent
+    import av.video.stream
+
     render = SyntheticSource(width, height, num_frames).render
     with av.open(str(path), "w", format=format) as container:
         stream = container.add_stream(codec, rate=fps)

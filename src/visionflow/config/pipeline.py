@@ -56,6 +56,12 @@ class SourceConfig(_Strict):
         description="Live network streams (RTSP, HTTP cameras…): reconnections in a row of a lost "
         "stream before the source gives up; -1: never give up, 0: never reconnect.",
     )
+    decoder: Literal["auto", "nvdec", "pyav"] = Field(
+        "auto",
+        description="Video decoding with a GPU `device`: nvdec (NVIDIA's hardware decoder "
+        "through PyNvVideoCodec), pyav (FFmpeg on the CPU, frames uploaded), or auto (NVDEC "
+        "where it works, else pyav; the choice is logged). With device cpu: auto or pyav.",
+    )
 
 
 class StreamMuxConfig(_Strict):
@@ -248,6 +254,12 @@ class ApiConfig(_Strict):
     sinks: list[SinkConfig] = Field([SinkConfig(type="fake")], description="Outputs.")
     probes: list[ProbeConfig] = Field([], description="Python callbacks on batches.")
     queue_size: int = Field(4, ge=1, description="Capacity of every queue between elements.")
+    device: str = Field(
+        "cpu",
+        pattern=r"^(cpu|cuda(:\d+)?)$",
+        description="Where frames are decoded and batched: cpu, or cuda / cuda:N (frames stay "
+        "on that GPU; see sources' decoder). A GPU that cannot run is an error, never a CPU run.",
+    )
 
     def resolved(self, base: Path) -> PipelineConfig:
         """A copy with relative file paths joined to ``base`` (the file's folder); absolute

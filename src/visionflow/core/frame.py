@@ -57,6 +57,10 @@ class Frame:
             scaling by the stream muxer.
         uri: where the frame came from.
         created_ns: ``time.monotonic_ns()`` when the frame left its decoder (for latency).
+        color_matrix: for YUV layouts (NV12), the stream's YCbCr matrix as the decoder reports
+            it: ``"bt601"``, ``"bt709"`` or ``""`` (unknown: BT.601 is assumed, as OpenCV does).
+        full_range: for YUV layouts, whether the samples use the full 0–255 range (JPEG) rather
+            than the limited 16–235/240 range (MPEG, the default).
     """
 
     data: Any
@@ -69,6 +73,8 @@ class Frame:
     source_height: int = 0
     uri: str = ""
     created_ns: int = field(default_factory=time.monotonic_ns)
+    color_matrix: str = ""
+    full_range: bool = False
 
     def __post_init__(self) -> None:
         if not self.source_width or not self.source_height:
@@ -120,6 +126,8 @@ class Frame:
             source_height=self.source_height,
             uri=self.uri,
             created_ns=self.created_ns,
+            color_matrix=self.color_matrix,
+            full_range=self.full_range,
         )
 
     def __repr__(self) -> str:

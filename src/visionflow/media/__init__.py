@@ -1,20 +1,31 @@
-"""Media sources: video files and streams decoded by FFmpeg, still images, synthetic frames."""
+"""Media sources: video files and streams decoded by FFmpeg, still images, synthetic frames, and
+(optionally) NVIDIA's hardware decoder.
+
+The names below are imported lazily, so a submodule that needs no PyAV (``media.nvdec`` on a GPU
+machine without PyAV, say) can be imported without it.
+"""
 
 from __future__ import annotations
 
-from visionflow.media.images import IMAGE_SUFFIXES, ImageSource
-from visionflow.media.synthetic import PATTERNS, SyntheticSource, decode_stamp
-from visionflow.media.uri import open_source
-from visionflow.media.video import StreamInfo, VideoSource, is_live_uri
+import importlib
+from typing import Any
 
-__all__ = [
-    "IMAGE_SUFFIXES",
-    "PATTERNS",
-    "ImageSource",
-    "StreamInfo",
-    "SyntheticSource",
-    "VideoSource",
-    "decode_stamp",
-    "is_live_uri",
-    "open_source",
-]
+_EXPORTS = {
+    "IMAGE_SUFFIXES": "visionflow.media.images",
+    "ImageSource": "visionflow.media.images",
+    "PATTERNS": "visionflow.media.synthetic",
+    "SyntheticSource": "visionflow.media.synthetic",
+    "decode_stamp": "visionflow.media.synthetic",
+    "open_source": "visionflow.media.uri",
+    "StreamInfo": "visionflow.media.video",
+    "VideoSource": "visionflow.media.video",
+    "is_live_uri": "visionflow.media.video",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'visionflow.media' has no attribute '{name}'")

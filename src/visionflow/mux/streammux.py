@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -257,9 +258,9 @@ class StreamMux:
                 inputs.cond.notify_all()
 
     def _assemble(self, frames: list[Frame], index: int) -> Batch:
-        """The batch of ``frames``: host frames scaled here; device frames (NVDEC, uploads)
-        copied and scaled into reused device buffers (:mod:`visionflow.mux.gpu_batch`)."""
-        if frames[0].device == "cpu":
+        """The batch of ``frames``: NumPy frames scaled here; tensor frames (NVDEC, uploads to a
+        GPU) copied and scaled into reused buffers on their device (:mod:`.gpu_batch`)."""
+        if all(isinstance(f.data, np.ndarray) for f in frames):
             return Batch([self._scale(f) for f in frames], index=index)
         if self._gpu is None:
             from visionflow.mux.gpu_batch import GpuBatcher
