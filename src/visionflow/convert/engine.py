@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ENGINE_SUFFIXES = {"onnxruntime": ".onnx", "openvino": ".blob"}
+ENGINE_SUFFIXES = {"onnxruntime": ".onnx", "openvino": ".blob", "torch": ".pt2"}
 """The engine file type of each backend."""
 BUILDER_VERSION = 1
 """Bumped whenever a builder changes what it writes, so older engines are rebuilt."""
@@ -237,6 +237,10 @@ def _usable_device(backend: str, device: str) -> str:
         virtual = name.partition(":")[0] in ("AUTO", "MULTI", "HETERO")
         usable = virtual or name.partition(".")[0] in families
         return device if usable else "CPU"
+    if backend == "torch":
+        from visionflow.infer.backends.torch import torch_device
+
+        return device if torch_device(device, allow_fallback=True).type != "cpu" else "cpu"
     import onnxruntime as ort
 
     from visionflow.infer.backends.onnxruntime import provider_for
@@ -331,7 +335,7 @@ def engine_key(
     batch = config.batch_size
     if shape[0] is not None:
         profile = (shape[0],) * 3
-    elif backend == "openvino":  # compiled with a static batch: the backend pads to it
+    elif backend in ("openvino", "torch"):  # a static batch: the backend pads to it
         profile = (batch,) * 3
         shape = (batch, *shape[1:])
     else:
@@ -470,7 +474,13 @@ def build_engine(
 
             model = convert_fp16(source, Path(tmp, "fp16.onnx"))
         partial = Path(tmp, "engine" + target.suffix)
-        if key.backend == "onnxruntime":
+        if key.backend == "torch":  # converted, checked and cast from the ONNX model itself
+            from visionflow.convert.torch_engine import build_torch_engine
+
+            build_torch_engine(source, partial, key, device)
+            io = partial.with_name(partial.name + ".io.json")
+            shutil.move(io, target.with_name(target.name + ".io.json"))
+        elif key.backend == "onnxruntime":
             from visionflow.infer.backends.onnxruntime import OnnxRuntimeBackend
 
             OnnxRuntimeBackend(model, device, optimized_model=partial)
@@ -488,6 +498,10 @@ def build_engine(
 
 def runtime_version(backend: str) -> str:
     """``onnxruntime 1.20.1`` / ``openvino 2024.4.0-…``."""
+    if backend == "torch":
+        from visionflow.convert.torch_engine import torch_runtime
+
+        return torch_runtime()
     if backend == "openvino":
         from visionflow.infer.backends.openvino import runtime_version as openvino_version
 

@@ -32,6 +32,10 @@ def runnable_precisions(backend: str, device: str) -> tuple[str, ...]:
     ONNX Runtime: CPU fp32 and int8; CUDA fp32 and fp16; other providers fp32. OpenVINO: what
     the device reports (:func:`visionflow.infer.backends.openvino.openvino_precisions`).
     """
+    if backend in ("torch", "pytorch"):
+        from visionflow.infer.backends.torch import torch_precisions
+
+        return torch_precisions(device)
     if backend in ("openvino", "ov"):
         from visionflow.infer.backends.openvino import openvino_precisions
 
@@ -57,6 +61,8 @@ def choose_precision(
             without calibration.
     """
     runnable = runnable_precisions(backend, device)
+    if requested == "auto" and backend in ("torch", "pytorch"):
+        runnable = ("fp32",)  # torch's BF16 is not native on CPUs, and on GPUs auto stays FP32
     if requested == "auto":
         chosen = next(p for p in _AUTO if p == "fp32" or p in runnable)
         log.info("precision auto: %s on %s runs %s", backend, device, chosen)

@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16", "bf16")}
-"""What the torch backend runs per device kind (FP16 convolutions on the CPU are slow)."""
+PRECISIONS = {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")}
+"""What the torch backend runs per device kind (reduced precision only on the GPU: torch's CPU
+FP16/BF16 convolutions are slower than FP32 there)."""
 _TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -281,7 +282,7 @@ class TorchBackend(Backend):
             self.use_graphs = False  # AOTInductor runs its own compiled kernels
         else:
             program = torch.export.load(str(model))
-            self.module = self._prepare(program.module())
+            self.module = program.module()  # on its device, in its layout, in eval mode
         self._precise_fp32()
         inputs = [_spec(t["name"], t["shape"], t["dtype"]) for t in info["inputs"]]
         outputs = [_spec(t["name"], t["shape"], t["dtype"]) for t in info["outputs"]]
