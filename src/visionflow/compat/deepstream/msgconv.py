@@ -8,7 +8,9 @@ a GLib boolean; YAML: an integer); N must be a number and unique per group kind;
 Broker adapters (Kafka, MQTT, AMQP, Redis, Azure) read their ``[message-broker]`` keys as text;
 ``cfg_nvmsgbroker.txt`` has an ``[nvmsgbroker]`` group of integers.
 
-visionflow sends no messages yet: every key is reported ignored, after validation.
+The message converter (:mod:`visionflow.brokers.payload_deepstream`) reads the schema groups
+through :func:`schema_groups`; broker adapter keys are mapped by
+:mod:`visionflow.brokers.deepstream`, which reports the ones it does not honour.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from visionflow.compat.deepstream.keys import (
     ignore_group,
     items,
     load_document,
+    read_group,
 )
 from visionflow.compat.deepstream.report import ConfigReport
 from visionflow.errors import ConfigError
 
-MSGCONV = "nvmsgconv is not implemented in visionflow yet"
-BROKER = "message brokers are not available in visionflow yet"
+MSGCONV = None  # the schema groups are honoured by visionflow.brokers
+BROKER = None  # adapter keys: visionflow.brokers.deepstream reports the ones it does not use
 
 _TEXT = Spec(Kind.STRING)
 _LOCATION = Spec(Kind.DOUBLE_LIST, items(3, "3 numbers lat;lon;alt"))
@@ -146,6 +149,21 @@ def read_msgconv(path: str | os.PathLike[str]) -> ConfigReport:
             continue
         check_group(doc, group, table, report, ignore=MSGCONV)
     return report
+
+
+def schema_groups(path: str | os.PathLike[str]) -> dict[str, dict[int, dict[str, object]]]:
+    """The enabled ``[sensorN]``, ``[placeN]`` and ``[analyticsN]`` groups of an nvmsgconv
+    config, ``{"sensor": {N: {key: value}}, …}``, after :func:`read_msgconv`'s checks."""
+    read_msgconv(path)
+    doc = load_document(path)
+    groups: dict[str, dict[int, dict[str, object]]] = {kind: {} for kind in SCHEMA_GROUPS}
+    for group in doc.groups():
+        match = _GROUP_NAME.fullmatch(group) or _GROUP_NAME.match(group)
+        if match is None or not _enabled(doc, group):
+            continue
+        kind = match.group(1)
+        groups[kind][decimal(match.group(2))] = read_group(doc, group, SCHEMA_GROUPS[kind])
+    return groups
 
 
 def _enabled(doc: Document, group: str) -> bool:
