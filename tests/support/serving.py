@@ -1,0 +1,122 @@
+"""A real pipeline (generated clips → bundled detector → OSD) running with its API on a real
+uvicorn server, for the tests of visionflow.serve (tests/serve)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from visionflow.app import App
+from visionflow.config.pipeline import (
+    InferStageConfig,
+    OSDConfig,
+    PipelineConfig,
+    SinkConfig,
+    SourceConfig,
+    TilerConfig,
+)
+from visionflow.core.pipeline import PipelineReport
+from visionflow.serve import ApiServer, Controller, create_app
+
+WIDTH, HEIGHT, FRAMES = 320, 192, 60
+
+
+def pipeline_config(sources: list[Path], *, tiler: bool = False, **extra: Any) -> PipelineConfig:
+    """Looped clips → bundled shapes detector → (tiler) → OSD → fakesink."""
+    from visionflow.zoo import bundled_config
+
+    return PipelineConfig(
+        sources=[SourceConfig(uri=str(s), loop=True) for s in sources],
+        infer=[InferStageConfig(config=bundled_config("shapes_det"))],
+        tiler=TilerConfig(width=640, height=384) if tiler else None,
+        osd=OSDConfig(),
+        sinks=[SinkConfig(type="fake")],
+        **extra,
+    )
+
+
+@dataclass
+class Served:
+    """A running pipeline with its API."""
+
+    app: App
+    controller: Controller
+    server: ApiServer
+    client: httpx.Client
+    thread: threading.Thread
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pipeline(self) -> Any:
+        return self.app.pipeline
+
+    def finish(self, timeout: float = 30) -> PipelineReport:
+        """Drain the pipeline and return its report."""
+        self.pipeline.stop()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the pipeline did not end"
+        if "error" in self.result:
+            raise self.result["error"]
+        report: PipelineReport = self.result["report"]
+        return report
+
+    def wait_for(self, check: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what or check}")
+            time.sleep(0.02)
+
+    def frames_out(self, source_id: int) -> int:
+        return int(self.pipeline.stats.snapshot()[1].get(source_id, 0))
+
+    def close(self) -> None:
+        """Stop the pipeline and the server (whatever state they are in)."""
+        self.pipeline.stop()
+        self.thread.join(30)
+        self.client.close()
+        self.server.stop()
+
+
+ServeFactory = Callable[..., Served]
+
+
+def start_served(config: PipelineConfig, *, token: str | None = None, view: bool = False) -> Served:
+    """Build the app (keep_alive), serve its API on a free port, run it in a thread."""
+    app = App.from_config(config, keep_alive=True)
+    controller = Controller(app.pipeline)
+    api = create_app(controller, token=token)
+    if view:
+        from visionflow.serve.view import LiveView
+
+        live = LiveView(controller)
+        live.attach(api)
+    server = ApiServer(api, "127.0.0.1", 0).start()
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["report"] = app.run()
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name="test-pipeline", daemon=True)
+    thread.start()
+    client = httpx.Client(base_url=server.url, timeout=30)
+    return Served(app, controller, server, client, thread, result)
+
+
+def write_clips(folder: Path) -> list[Path]:
+    """Three real H.264 clips of moving shapes (320x192, 60 frames each)."""
+    from visionflow.zoo.scenes import write_clip
+
+    return [
+        write_clip(folder / f"scene{seed}.mp4", WIDTH, HEIGHT, FRAMES, seed=seed)
+        for seed in (1, 2, 3)
+    ]
