@@ -163,6 +163,17 @@ class PipelineStats:
     @property
     def total_out(self) -> int:
         return sum(self.frames_out.values())
+    def snapshot(self) -> tuple[dict[int, int], dict[int, int], dict[str, int]]:
+        """Copies of frames in and out per stream and drops per reason, taken together."""
+        with self._lock:
+            return dict(self.frames_in), dict(self.frames_out), dict(self.drops)
+
+    def latency(self, source_id: int, q: float) -> float:
+        """The ``q``-quantile of a stream's latency in ms so far; NaN before its first frame."""
+        with self._lock:
+            histogram = self._latencies.get(source_id)
+            return histogram.quantile(q) if histogram is not None else math.nan
+
 
     @property
     def total_dropped(self) -> int:
