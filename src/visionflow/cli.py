@@ -102,9 +102,75 @@ def run(
 ) -> None:
     """Run a pipeline file."""
     _setup_logging(verbose)
-    from visionflow.app import load_app
+    _serve_file(pipeline, progress, api=api, token=api_token, view=view, keep_alive=False)
 
-    _run_app(lambda: load_app(pipeline), progress)
+
+@app.command(epilog=EXIT_STATUS_HELP)
+def serve(
+    pipeline: Annotated[
+        Path, typer.Argument(help="A visionflow pipeline YAML or a deepstream-app config.")
+    ],
+    api: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT to listen on (default: the config's api group, else 127.0.0.1:9000)."
+        ),
+    ] = None,
+    api_token: Annotated[
+        str | None,
+        typer.Option(help="Token every API request must carry (env VISIONFLOW_API_TOKEN)."),
+    ] = None,
+    view: Annotated[bool, typer.Option("--view", help="Serve the live view at /view.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug messages too.")
+    ] = False,
+) -> None:
+    """Run a pipeline as a service: streams join and leave through the REST API, and it runs
+    until Ctrl-C, SIGTERM or POST /api/v1/app/quit, also when no stream is left."""
+    _setup_logging(verbose)
+    _serve_file(pipeline, False, api=api or "", token=api_token, view=view, keep_alive=True)
+
+
+def _serve_file(
+    pipeline: Path,
+    progress: bool,
+    *,
+    api: str | None,
+    token: str | None,
+    view: bool,
+    keep_alive: bool,
+) -> None:
+    """Run a pipeline file, with its API when asked (``api`` not None, the config's ``api``
+    group, or ``view``)."""
+    from visionflow.app import App, load_config
+    from visionflow.errors import ConfigError
+
+    try:
+        config = load_config(pipeline)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_INVALID)
+    if api is None and config.api is None and not view:
+        _run_app(lambda: App.from_config(config, keep_alive=keep_alive), progress)
+        return
+    from visionflow.serve import parse_address, resolve_token, run_with_api
+
+    settings = config.api
+    host = settings.host if settings is not None else "127.0.0.1"
+    port = settings.port if settings is not None else 9000
+    if api:
+        try:
+            host, port = parse_address(api, port)
+        except ValueError as exc:
+            _fail(f"--api: {exc}", EXIT_INVALID)
+    secret = resolve_token(token, settings.token if settings is not None else None)
+    show = view or (settings is not None and settings.view)
+
+    def run_served(built: App, show_progress: bool) -> PipelineReport:
+        return run_with_api(
+            built, host=host, port=port, token=secret, view=show, progress=show_progress
+        )
+
+    _run_app(lambda: App.from_config(config, keep_alive=keep_alive), progress, run_served)
 
 
 @app.command(epilog=EXIT_STATUS_HELP)
@@ -224,8 +290,13 @@ def _register_model_tools() -> None:
 _register_model_tools()
 
 
-def _run_app(build: Callable[[], App], progress: bool) -> None:
-    """Build and run an app; exit with the status :data:`EXIT_STATUS_HELP` describes."""
+def _run_app(
+    build: Callable[[], App],
+    progress: bool,
+    run: Callable[[App, bool], PipelineReport] | None = None,
+) -> None:
+    """Build and run an app (with ``run(app, progress)`` when given); exit with the status
+    :data:`EXIT_STATUS_HELP` describes."""
     from visionflow.errors import ConfigError, VisionflowError
 
     try:
@@ -235,7 +306,7 @@ def _run_app(build: Callable[[], App], progress: bool) -> None:
     except VisionflowError as exc:
         _fail(str(exc))
     try:
-        report = built.run(progress=progress)
+        report = built.run(progress=progress) if run is None else run(built, progress)
     except VisionflowError as exc:
         _fail(str(exc))
     _print_report(report)

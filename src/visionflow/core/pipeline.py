@@ -274,6 +274,16 @@ class Pipeline:
     def add_source(self, source: Source) -> int:
         """Add a source, before or while the pipeline runs; returns its new ``source_id``.
 
+    @property
+    def draining(self) -> bool:
+        """Whether the pipeline has been told to finish (:meth:`stop`, a signal, an error)."""
+        return self._drain.is_set() or self._stop.is_set()
+
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`run` has ended."""
+        return self._finished
+
         Ids are never reused. Raises :class:`~visionflow.errors.VisionflowError` when the
         pipeline has ended or is draining, or when ``max_sources`` sources are running.
         """
