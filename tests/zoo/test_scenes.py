@@ -175,3 +175,46 @@ def test_scenes_need_32_pixels() -> None:
     assert str(err.value) == "size = 31x64: a scene needs at least 32x32 pixels"
     with pytest.raises(ConfigError, match="size = 64x16: a scene needs at least 32x32 pixels"):
         MovingScene(0, 64, 16)
+
+
+def test_render_scene_keywords_crowd_small_shapes_and_keep_the_default_scene() -> None:
+    default = render_scene(np.random.default_rng(9), 640, 360)
+    same = render_scene(np.random.default_rng(9), 640, 360, max_objects=8, sizes=(16.0, 160.0))
+    np.testing.assert_array_equal(default[0], same[0])
+    np.testing.assert_array_equal(default[1].xyxy, same[1].xyxy)
+    rng = np.random.default_rng(4)
+    truths = [render_scene(rng, 640, 360, max_objects=12, sizes=(14.0, 64.0))[1] for _ in range(40)]
+    assert max(len(t) for t in truths) > 8
+    sides = np.concatenate([t.xyxy[:, 2:] - t.xyxy[:, :2] for t in truths])
+    assert sides.max() <= 64 + 1
+    assert sides.max(axis=1).min() >= 0.5 * 14
+
+
+@pytest.mark.parametrize(("keyword", "value"), [("max_objects", 0), ("sizes", (20.0, 10.0))])
+def test_render_scene_rejects_bad_keywords(keyword: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=keyword):
+        render_scene(np.random.default_rng(0), 64, 64, **{keyword: value})  # type: ignore[arg-type]
+
+
+def test_moving_scene_visibility_counts_pixels_hidden_by_later_objects() -> None:
+    scene = MovingScene(7, 960, 540)
+    hidden_seen = False
+    for t in range(0, 240, 5):
+        visible = scene.visibility(t)
+        xyxy = scene.frame(t)[1].xyxy
+        assert visible.shape == (6,)
+        assert visible[-1] == 1.0  # drawn last, covered by nothing
+        for i in range(len(visible)):
+            later = xyxy[i + 1 :]
+            overlaps = (
+                (later[:, 0] < xyxy[i, 2])
+                & (later[:, 2] > xyxy[i, 0])
+                & (later[:, 1] < xyxy[i, 3])
+                & (later[:, 3] > xyxy[i, 1])
+            )
+            if not overlaps.any():
+                assert visible[i] == 1.0
+            hidden_seen |= bool(visible[i] < 0.05)
+    assert hidden_seen  # the demo's big square passes over a small triangle
+    # a lone object is fully visible
+    assert MovingScene(3, 320, 240, num_objects=1).visibility(10).tolist() == [1.0]

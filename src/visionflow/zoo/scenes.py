@@ -122,9 +122,11 @@ def _check_size(width: int, height: int) -> None:
         )
 
 
-def _size_range(width: int, height: int) -> tuple[float, float]:
+def _size_range(
+    width: int, height: int, low: float = _MIN_SIZE, high: float = _MAX_SIZE
+) -> tuple[float, float]:
     scale = min(width, height) / _REFERENCE_SIDE
-    return _MIN_SIZE * scale, _MAX_SIZE * scale
+    return low * scale, high * scale
 
 
 def _vivid_colours(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -203,11 +205,17 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
 
 
 def _place_shapes(
-    rng: np.random.Generator, width: int, height: int, count: int, tries: int = 30
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    count: int,
+    tries: int = 30,
+    sizes: tuple[float, float] | None = None,
 ) -> _Shapes:
     """Draw up to ``count`` shapes fully inside the image, each box covered by at most
-    :data:`_MAX_COVERED` of its area by any other box. Sizes are log-uniform."""
-    low, high = _size_range(width, height)
+    :data:`_MAX_COVERED` of its area by any other box. Sizes are log-uniform in ``sizes``
+    (stated at a 360-px shorter side), 16–160 px by default."""
+    low, high = _size_range(width, height, *(sizes or (_MIN_SIZE, _MAX_SIZE)))
     high = min(high, 0.95 * min(width, height))
     shapes: list[tuple[float, float, float, float, int]] = []
     boxes = np.zeros((0, 4))
@@ -239,20 +247,41 @@ def _place_shapes(
 
 
 def render_scene(
-    rng: np.random.Generator, width: int, height: int
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    *,
+    max_objects: int = 8,
+    sizes: tuple[float, float] = (_MIN_SIZE, _MAX_SIZE),
 ) -> tuple[np.ndarray, Annotations]:
     """Render one still scene.
 
     Args:
         rng: Source of all randomness; the same generator state gives the same scene.
         width, height: Image size in pixels.
+        max_objects: Most shapes in the scene (1 to ``max_objects``, uniformly).
+        sizes: Smallest and largest shape (circumscribed-circle diameter) in pixels at a
+            360-px shorter side, log-uniform; scaled with the shorter side.
+
+    With the defaults the scene is the same, for the same generator state, as before these
+    keywords existed.
 
     Returns:
-        ``(image, annotations)``: ``(height, width, 3) uint8`` RGB and its 1–8 ground-truth boxes.
+        ``(image, annotations)``: ``(height, width, 3) uint8`` RGB and its ground-truth boxes.
     """
     _check_size(width, height)
+    if max_objects < 1:
+        raise ConfigError(
+            "max_objects must be at least 1", key="max_objects", value=str(max_objects)
+        )
+    if not 0 < sizes[0] <= sizes[1]:
+        raise ConfigError(
+            "sizes must be (smallest, largest) with 0 < smallest <= largest",
+            key="sizes",
+            value=str(sizes),
+        )
     canvas = _background(rng, width, height)
-    shapes = _place_shapes(rng, width, height, int(rng.integers(1, 9)))
+    shapes = _place_shapes(rng, width, height, int(rng.integers(1, max_objects + 1)), sizes=sizes)
     _draw(canvas, shapes)
     sigma = float(rng.uniform(0.0, 1.2))
     image = cv2.GaussianBlur(canvas, (0, 0), sigma) if sigma > 0.3 else canvas
@@ -319,6 +348,33 @@ class MovingScene:
         canvas = self.background.copy()
         _draw(canvas, shapes)
         return canvas, Annotations(xyxy=_boxes(shapes), class_id=shapes.class_id)
+
+    def visibility(self, t: int) -> np.ndarray:
+        """Fraction ``(N,) float64`` of each object's pixels not hidden by objects drawn over
+        it in frame ``t`` (objects are drawn in index order: a later one covers an earlier)."""
+        return _visible_fraction(self._shapes(t), self.width, self.height)
+
+
+def _visible_fraction(shapes: _Shapes, width: int, height: int) -> np.ndarray:
+    """Per shape, its visible pixels over its own pixels when drawn in order (later on top)."""
+    count = len(shapes.size)
+    owner = np.zeros((height, width), np.int32)  # 0: background, i + 1: shape i
+    own = np.zeros(count)
+    for i in range(count):
+        single = _Shapes(
+            centre=shapes.centre[i : i + 1],
+            size=shapes.size[i : i + 1],
+            angle=shapes.angle[i : i + 1],
+            class_id=shapes.class_id[i : i + 1],
+            colour=np.full((1, 3), 255, np.uint8),
+        )
+        mask = np.zeros((height, width, 3), np.uint8)
+        _draw(mask, single)
+        inside = mask[..., 0] >= 128
+        own[i] = inside.sum()
+        owner[inside] = i + 1
+    visible = np.bincount(owner.ravel(), minlength=count + 1)[1:]
+    return np.divide(visible, own, out=np.zeros(count), where=own > 0)
 
 
 def write_clip(
