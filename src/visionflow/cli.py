@@ -99,6 +99,20 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log debug messages too.")
     ] = False,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve the REST API, /metrics (and --view) on HOST:PORT while the pipeline "
+            "runs (docs/serve.md); the config's api group does too."
+        ),
+    ] = None,
+    api_token: Annotated[
+        str | None,
+        typer.Option(help="Token every API request must carry (env VISIONFLOW_API_TOKEN)."),
+    ] = None,
+    view: Annotated[
+        bool, typer.Option("--view", help="Serve the live view at /view (starts the API).")
+    ] = False,
 ) -> None:
     """Run a pipeline file."""
     _setup_logging(verbose)
