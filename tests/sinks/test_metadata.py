@@ -108,6 +108,7 @@ def test_objects_follow_the_rect_params_convention() -> None:
         # 24 zeros: 24 = 0b11000 has bit 4 (the sign bit of a 5-bit group) set, so it takes two
         # groups: chr(48 + 24 + 32) (with the "more" bit), then chr(48 + 0)
         "mask": {"width": 6, "height": 4, "threshold": 0.5, "rle": "h0"},
+        "polygon": None,
         "analytics": None,
     }
     assert plate["tracker_id"] == 17

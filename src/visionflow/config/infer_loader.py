@@ -15,7 +15,7 @@ from typing import Any
 
 from visionflow.compat.deepstream.detect import detect_kind
 from visionflow.compat.deepstream.nvinfer import read_nvinfer
-from visionflow.config.yamlio import load_yaml, validate
+from visionflow.config.yamlio import LocatedYaml, load_yaml, validate
 from visionflow.errors import ConfigError
 from visionflow.infer.config import InferConfig, read_label_file, resolve_config_path
 
@@ -77,11 +77,37 @@ def load_infer_config(path: str | os.PathLike[str]) -> InferConfig:
         doc = load_yaml(path)
         property_group = doc.data.get("property") if isinstance(doc.data, dict) else None
         if not isinstance(property_group, dict):
-            return resolve_paths(validate(InferConfig, doc), path)
+            return _load_visionflow_yaml(doc, path)
     config, report = read_nvinfer(path)
     for warning in report.warnings:
         log.warning("%s", warning)
     return config
+
+
+def _load_visionflow_yaml(doc: LocatedYaml, path: Path) -> InferConfig:
+    """A visionflow YAML config; ``model: NAME`` takes the weights (and a recogniser's
+    dictionary) from the model zoo, keys of the file winning over the zoo's."""
+    data = doc.data
+    if not (isinstance(data, dict) and "model" in data):
+        return resolve_paths(validate(InferConfig, doc), path)
+    from visionflow.zoo.catalog import model_fields
+
+    data = dict(data)
+    name = data.pop("model")
+    try:
+        zoo = model_fields(str(name))
+    except ConfigError as exc:
+        raise ConfigError(
+            exc.reason,
+            file=str(path),
+            line=doc.line_of(("model",)),
+            key="model",
+            value=repr(name),
+            allowed="a name from 'visionflow models list'",
+        ) from None
+    config = validate(InferConfig, doc, data)
+    update = {k: v for k, v in zoo.items() if k not in config.model_fields_set}
+    return resolve_paths(config.model_copy(update=update), path)
 
 
 def resolve_paths(config: InferConfig, path: str | os.PathLike[str]) -> InferConfig:

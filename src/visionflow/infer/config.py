@@ -29,7 +29,7 @@ import enum
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -98,6 +98,18 @@ class BoxGeometry(str, enum.Enum):
 
     DEEPSTREAM = "deepstream"
     CLIPPED = "clipped"
+
+
+class ObjectCrop(str, enum.Enum):
+    """How a secondary element cuts an object from the frame (visionflow's ``object_crop``).
+
+    ``box``: the object's upright box, rounded as nvinfer cuts it (DeepStream's only way);
+    ``perspective``: an object with a 4-point ``polygon`` (a rotated text box) is warped
+    upright (see :mod:`visionflow.infer.crop`); objects without one are cut as ``box``.
+    """
+
+    BOX = "box"
+    PERSPECTIVE = "perspective"
 
 
 class TensorOrder(str, enum.Enum):
@@ -403,6 +415,24 @@ class InferConfig(_Frozen):
         ),
     )
 
+    object_crop: ObjectCrop = Field(
+        default=ObjectCrop.BOX,
+        description=(
+            "visionflow extension (DeepStream has none), secondary mode: how objects are cut "
+            "from the frame — box (nvinfer's upright crop) or perspective (an object's 4-point "
+            "polygon, e.g. a tilted text line, warped upright as PP-OCR crops text; taller than "
+            "1.5× its width, it is turned 90°)."
+        ),
+    )
+    object_crop_rotations: dict[str, Literal[0, 90, 180, 270]] = Field(
+        default={},
+        description=(
+            "visionflow extension, secondary mode: classifier labels that turn an object's crop "
+            "clockwise by 90, 180 or 270 degrees before scaling, e.g. {'180': 180} after "
+            "PP-OCR's text direction classifier."
+        ),
+    )
+
     # --- preprocessing -------------------------------------------------------------------------
     input_tensor_from_meta: bool = Field(
         default=False,
@@ -432,6 +462,15 @@ class InferConfig(_Frozen):
     symmetric_padding: bool = Field(
         default=False,
         description="With letterboxing, centre the image instead of padding right/bottom.",
+    )
+    fixed_height_scaling: bool = Field(
+        default=False,
+        description=(
+            "visionflow extension (no nvinfer key does this): text-recogniser scaling — scale "
+            "to the network height keeping the aspect ratio, width ceil(height·w/h) but at most "
+            "the network width, padded on the right with zeros of the network tensor (PP-OCR's "
+            "recogniser and direction classifier). Excludes maintain_aspect_ratio."
+        ),
     )
     scaling_filter: Annotated[ScalingFilter, _int_enum_by_name(ScalingFilter)] = Field(
         default=ScalingFilter.DEFAULT,
@@ -492,6 +531,32 @@ class InferConfig(_Frozen):
         if value is not None and not _PARSER_REF.fullmatch(value):
             raise ValueError(
                 "must be a registered parser name or a package.module:function reference"
+            )
+        return value
+
+    @field_validator("fixed_height_scaling")
+    @classmethod
+    def _one_scaling(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("maintain_aspect_ratio"):
+            raise ValueError(
+                "fixed_height_scaling and maintain_aspect_ratio exclude each other; keep one"
+            )
+        return value
+
+    @field_validator("object_crop", "object_crop_rotations")
+    @classmethod
+    def _secondary_only(cls, value: Any, info: ValidationInfo) -> Any:
+        default = ObjectCrop.BOX if info.field_name == "object_crop" else {}
+        if value != default and info.data.get("process_mode") is not ProcessMode.SECONDARY:
+            raise ValueError("applies to secondary elements only (process_mode: secondary)")
+        network = info.data.get("network_type")
+        if value is ObjectCrop.PERSPECTIVE and network not in (
+            NetworkType.CLASSIFIER,
+            NetworkType.OTHER,
+        ):
+            raise ValueError(
+                "perspective crops are for classifiers and recognisers (network_type "
+                "classifier or other): a detector's boxes could not be mapped back to the frame"
             )
         return value
 

@@ -48,9 +48,11 @@ from visionflow.infer.config import (
     DEFAULT_REINFER_INTERVAL,
     InferConfig,
     NetworkType,
+    ObjectCrop,
     ProcessMode,
     TensorOrder,
 )
+from visionflow.infer.crop import POLYGON, map_polygons, object_crop, rotation_of
 from visionflow.infer.custom import resolve_output_parser
 from visionflow.infer.network_input import preprocess_spec
 from visionflow.infer.parsers.base import (
@@ -333,9 +335,8 @@ class Infer(Element):
         if not items:
             return
         backend = self._require_backend()
-        tensor, transforms = self._preprocessor(
-            [images[it.frame] for it in items], [it.roi for it in items]
-        )
+        sources, rois = self._sources(batch, images, items)
+        tensor, transforms = self._preprocessor(sources, rois)
         outputs = backend.infer({self.input_name: tensor})
         self.backend_calls += 1
         self.inputs_inferred += len(items)
@@ -386,6 +387,32 @@ class Infer(Element):
         for frame, by_object in labels.items():
             self._attach_labels(batch.meta.frames[frame], by_object)
 
+    def _sources(
+        self, batch: Batch, images: Sequence[np.ndarray], items: Sequence[_Item]
+    ) -> tuple[list[np.ndarray], list[tuple[int, int, int, int]]]:
+        """Per item the image and region the preprocessor scales: the frame and the item's
+        region, or — with ``object_crop: perspective`` or ``object_crop_rotations`` — the
+        object's own crop (:mod:`visionflow.infer.crop`)."""
+        cfg = self.config
+        perspective = cfg.object_crop is ObjectCrop.PERSPECTIVE
+        if not perspective and not cfg.object_crop_rotations:
+            return [images[it.frame] for it in items], [it.roi for it in items]
+        sources, rois = [], []
+        for it in items:
+            dets = batch.meta.frames[it.frame].detections
+            polygons = dets.extra.get(POLYGON) if perspective else None
+            crop = object_crop(
+                images[it.frame],
+                it.roi,
+                None if polygons is None else polygons[it.object],
+                rotation_of(dets.classifications[it.object], cfg.object_crop_rotations),
+            )
+            if crop.size == 0:  # nothing to scale: fall back to the box
+                crop = object_crop(images[it.frame], it.roi, None, 0)
+            sources.append(crop)
+            rois.append((0, 0, crop.shape[1], crop.shape[0]))
+        return sources, rois
+
     def _require_backend(self) -> Backend:
         if self.backend is None:
             raise RuntimeError(f"{self.name}: start() must run before process()")
@@ -421,6 +448,9 @@ class Infer(Element):
         names = cfg.class_labels
         # DeepStream attaches instance masks only with output-instance-mask=1
         masks = kept.masks[rows] if kept.masks is not None and cfg.output_instance_mask else None
+        extra = {}
+        if kept.polygons is not None:
+            extra[POLYGON] = map_polygons(kept.polygons[rows], transform, (meta.width, meta.height))
         return Detections(
             xyxy=xyxy,
             confidence=kept.confidence[rows],
@@ -430,6 +460,7 @@ class Infer(Element):
             labels=tuple(names[c] if c < len(names) else str(c) for c in class_id),
             masks=masks,
             mask_threshold=cfg.segmentation_threshold,
+            extra=extra,
         )
 
     def _labels(self, result: ClassificationResult) -> list[ClassifierLabel]:

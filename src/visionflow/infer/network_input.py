@@ -83,6 +83,7 @@ def preprocess_spec(
         mean_image=mean,
         maintain_aspect_ratio=config.maintain_aspect_ratio,
         symmetric_padding=config.symmetric_padding,
+        fixed_height=config.fixed_height_scaling,
         nhwc=nhwc,
         scaling_filter=config.scaling_filter,
         dtype=np.dtype(dtype),

@@ -15,6 +15,7 @@ one-off form, returning arrays of its own.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -68,6 +69,10 @@ class PreprocessSpec:
         mean_image: optional (H, W, C) float32 per-pixel mean (``mean-file``); replaces offsets.
         maintain_aspect_ratio: letterbox instead of stretching.
         symmetric_padding: with letterboxing, centre the image (pad on both sides).
+        fixed_height: text-recogniser scaling (visionflow's ``fixed_height_scaling``): scale to
+            the network height, keep the aspect ratio, width ``ceil(height · w / h)`` but at
+            most the network width (longer crops are squeezed), pad the right with zeros of the
+            network tensor (PP-OCR's ``resize_norm_img``).
         nhwc: lay the tensor out NHWC (``network-input-order=1``) instead of NCHW.
         scaling_filter: interpolation used for scaling.
         dtype: the network input's element type.
@@ -82,6 +87,7 @@ class PreprocessSpec:
     mean_image: np.ndarray | None = field(default=None, compare=False)
     maintain_aspect_ratio: bool = False
     symmetric_padding: bool = False
+    fixed_height: bool = False
     nhwc: bool = False
     scaling_filter: ScalingFilter = ScalingFilter.BILINEAR
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float32))
@@ -195,7 +201,15 @@ class Preprocessor:
             self._place(canvas[i], image, roi)
             for i, (image, roi) in enumerate(zip(images, rois, strict=True))
         ]
-        return self._normalize(canvas), transforms
+        tensor = self._normalize(canvas)
+        if self.spec.fixed_height:
+            for i, box in enumerate(transforms):
+                used = round(box.roi_width * box.scale_x)
+                if self.spec.nhwc:
+                    tensor[i, :, used:] = 0
+                else:
+                    tensor[i, :, :, used:] = 0
+        return tensor, transforms
 
     def _reserve(self, n: int) -> None:
         """Grow the buffers to hold ``n`` items (they never shrink)."""
@@ -215,12 +229,15 @@ class Preprocessor:
     ) -> Letterbox:
         """Scale ``roi`` of ``image`` into ``canvas`` (H, W, 3), padding black around it."""
         spec = self.spec
-        box = Letterbox.fit(
-            roi,
-            spec.net_size,
-            maintain_aspect_ratio=spec.maintain_aspect_ratio,
-            symmetric_padding=spec.symmetric_padding,
-        )
+        if spec.fixed_height:
+            box = fixed_height_fit(roi, spec.net_size)
+        else:
+            box = Letterbox.fit(
+                roi,
+                spec.net_size,
+                maintain_aspect_ratio=spec.maintain_aspect_ratio,
+                symmetric_padding=spec.symmetric_padding,
+            )
         left, top, width, height = (int(v) for v in roi)
         crop = image[top : top + height, left : left + width]
         dst_w = min(spec.width, round(width * box.scale_x))
@@ -302,6 +319,29 @@ class Preprocessor:
         target = self._out[: len(out)]
         np.copyto(target, out, casting="unsafe")
         return target
+
+
+def fixed_height_fit(
+    roi: tuple[float, float, float, float], net_size: tuple[int, int]
+) -> Letterbox:
+    """The geometry of ``fixed_height_scaling``: ``roi`` scaled to the network height, its width
+    ``ceil(net_h · w / h)`` capped at the network width, placed at the left (PP-OCR's
+    recogniser and direction-classifier resizing)."""
+    left, top, width, height = roi
+    net_w, net_h = net_size
+    dst_w = min(net_w, max(1, math.ceil(net_h * width / height)))
+    return Letterbox(
+        net_width=net_w,
+        net_height=net_h,
+        roi_left=left,
+        roi_top=top,
+        roi_width=width,
+        roi_height=height,
+        scale_x=dst_w / width,
+        scale_y=net_h / height,
+        pad_left=0.0,
+        pad_top=0.0,
+    )
 
 
 def preprocess(

@@ -85,6 +85,18 @@ def _column(dets: Detections, name: str, decimals: int | None = None) -> list[An
     return out
 
 
+def _polygons(dets: Detections) -> list[Any]:
+    """Per object its outline ``[[x, y], …]`` in frame pixels (the ``polygon`` column a text
+    detector writes: 4 corners of a rotated box, clockwise from the top-left), or None."""
+    values = dets.extra.get("polygon")
+    if values is None:
+        return [None] * len(dets)
+    return [
+        p.astype(np.float64).round(2).tolist() if np.isfinite(p).all() else None
+        for p in np.asarray(values)
+    ]
+
+
 def _objects(dets: Detections) -> list[dict[str, Any]]:
     ltwh = np.concatenate([dets.xyxy[:, :2], dets.xyxy[:, 2:] - dets.xyxy[:, :2]], axis=1)
     boxes = ltwh.astype(np.float64).round(2).tolist()
@@ -95,6 +107,7 @@ def _objects(dets: Detections) -> list[dict[str, Any]]:
     analytics = object_analytics(dets)
     tracker_conf = _column(dets, TRACKER_CONFIDENCE, 4)
     track_age = _column(dets, TRACK_AGE)
+    polygons = _polygons(dets)
     objects = []
     for i, (left, top, width, height) in enumerate(boxes):
         mask = None
@@ -126,6 +139,7 @@ def _objects(dets: Detections) -> list[dict[str, Any]]:
                     for c in dets.classifications[i]
                 ],
                 "mask": mask,
+                "polygon": polygons[i],
                 "analytics": analytics[i],
             }
         )

@@ -31,7 +31,7 @@ import numpy as np
 from visionflow.errors import ConfigError, ParserError
 from visionflow.registry import Registry, RegistryError
 
-_BUILTIN_MODULES = ("classify", "detectnet", "segment", "ssd", "tao", "textdet", "yolo")
+_BUILTIN_MODULES = ("classify", "ctc", "detectnet", "segment", "ssd", "tao", "textdet", "yolo")
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -103,12 +103,16 @@ class DetectionCandidates:
             by clustering, as nvinfer does).
         masks: optional (N, mh, mw) float32 instance masks, each covering its object's box
             (MaskRCNN-style, e.g. 28×28), stretched onto the box when drawn.
+        polygons: optional (N, K, 2) float32 outlines ``x, y`` in network-input pixels, e.g.
+            the rotated boxes of a text detector (K = 4, clockwise from the top-left corner);
+            the element maps them onto the frame (object column ``polygon``).
     """
 
     xyxy: np.ndarray
     confidence: np.ndarray
     class_id: np.ndarray
     masks: np.ndarray | None = None
+    polygons: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float32)
@@ -128,6 +132,11 @@ class DetectionCandidates:
             if masks.ndim != 3 or len(masks) != n:
                 raise ValueError(f"masks must have shape ({n}, mh, mw), got {masks.shape}")
             columns["masks"] = masks
+        if self.polygons is not None:
+            polygons = np.asarray(self.polygons, dtype=np.float32)
+            if polygons.ndim != 3 or len(polygons) != n or polygons.shape[2] != 2:
+                raise ValueError(f"polygons must have shape ({n}, K, 2), got {polygons.shape}")
+            columns["polygons"] = polygons
         for name, column in columns.items():
             object.__setattr__(self, name, _readonly(column))
 
@@ -149,6 +158,7 @@ class DetectionCandidates:
             self.confidence[index],
             self.class_id[index],
             None if self.masks is None else self.masks[index],
+            None if self.polygons is None else self.polygons[index],
         )
 
     def __repr__(self) -> str:
