@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from visionflow.convert.importers.tflite_custom import custom_op_handlers, read_custom_ops
 from visionflow.convert.onnx_tools import prepare_onnx, spec_from_onnx
 from visionflow.convert.parity import Reference, check_parity, sample_inputs
 from visionflow.convert.spec import Dim, ExportSpec, ImportResult, fill_shape, infer_layout
@@ -188,7 +189,9 @@ def import_tflite(
     """Convert a TFLite flatbuffer to ONNX, checked against the TFLite interpreter.
 
     ONNX inputs and outputs keep the TFLite tensor names. Models with 8-bit tensors are checked
-    with the ``int8`` tolerance.
+    with the ``int8`` tolerance. MediaPipe's custom operators are converted
+    (:mod:`visionflow.convert.importers.tflite_custom`); another custom operator is an error
+    that names it.
     """
     tf, tf2onnx = _require_tensorflow()
     spec = spec or ExportSpec()
@@ -201,11 +204,25 @@ def import_tflite(
             interpreter = tf.lite.Interpreter(model_path=str(path))
         except (ValueError, RuntimeError) as err:
             raise ConversionError(f"{path}: not a readable TFLite model: {err}") from err
-        _convert(
-            lambda: tf2onnx.convert.from_tflite(
-                str(path), opset=spec.opset, output_path=str(output)
+        # MediaPipe's custom ops (Convolution2DTransposeBias, MaxPoolingWithArgmax2D,
+        # MaxUnpooling2D) through tf2onnx custom-op handlers; any other custom op is refused.
+        errors: list[Exception] = []
+        custom = read_custom_ops(path)
+        handlers = custom_op_handlers(custom, errors) if custom else None
+        try:
+            _convert(
+                lambda: tf2onnx.convert.from_tflite(
+                    str(path),
+                    opset=spec.opset,
+                    output_path=str(output),
+                    custom_op_handlers=handlers,
+                )
             )
-        )
+        except ConversionError:
+            if not errors:
+                raise
+        if errors:
+            raise ConversionError(f"{path}: {errors[0]}") from errors[0]
     quantized = any(
         np.dtype(d["dtype"]) in (np.int8, np.uint8) for d in interpreter.get_tensor_details()
     )
