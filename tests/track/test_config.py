@@ -105,8 +105,7 @@ def test_nvsort_file_makes_the_nvsort_tracker(tmp_path: Path) -> None:
     assert report.ignored == {
         "TargetManagement.enableBboxUnClipping": "boxes clipped by the frame border are kept "
         "as they are",
-        "TargetManagement.minTrackerConfidence": "visionflow's trackers have no visual tracker "
-        "confidence: a target's tracker confidence is its matched detection's",
+        "TargetManagement.minTrackerConfidence": "only the nvdcf tracker has a visual tracker",
         "TrajectoryManagement.useUniqueID": "ids are small sequential numbers from one counter "
         "per tracker element (as useUniqueID: 0)",
         "DataAssociator.dataAssociatorType": "only the default data associator exists",
@@ -159,10 +158,20 @@ def test_nvdcf_file_makes_the_nvdcf_tracker_with_its_appearance_keys() -> None:
     ):
         assert key in report.honoured
     assert report.warnings == []  # appearance is used: no warning
-    assert report.ignored["VisualTracker.useColorNames"].startswith("NvDCF's correlation-filter")
-    assert report.ignored["StateEstimator.measurementNoiseVar4Tracker"] == (
-        "there is no visual tracker measurement"
+    assert report.ignored["VisualTracker.useColorNames"].startswith(
+        "nvdcf's visual tracker is a correlation template"
     )
+    assert config.visual_tracker is True
+    assert config.min_tracker_confidence == 0.2
+    assert config.measurement_noise_var_4_tracker == 16.0
+    assert config.feature_img_size_level == 2
+    for key in (
+        "StateEstimator.measurementNoiseVar4Tracker",
+        "TargetManagement.minTrackerConfidence",
+        "VisualTracker.visualTrackerType",
+        "VisualTracker.featureImgSizeLevel",
+    ):
+        assert key in report.honoured
     assert len(report.honoured) + len(report.ignored) == 33  # every key accounted for
     # the file gives NVIDIA's values: the nvdcf preset is this file
     assert config.model_dump() == preset("nvdcf").model_dump()

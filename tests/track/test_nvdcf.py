@@ -107,11 +107,85 @@ def test_an_object_back_from_occlusion_off_its_predicted_path_keeps_its_id_with_
 
 def test_an_object_hidden_longer_than_max_shadow_tracking_age_gets_a_new_id() -> None:
     frames = occlusion_jump(hidden=12)
-    t = tracker("nvdcf", max_shadow_tracking_age=8)
+    t = tracker("nvdcf", max_shadow_tracking_age=8, reassoc_gallery_age=0)
 
     ids = ids_of(t, frames)
 
     assert id_at(ids[59], 4 * 59 + 70, 180) not in (None, id_at(ids[19], 176, 100))
+
+
+def test_a_terminated_target_that_comes_back_takes_its_id_again_from_the_gallery() -> None:
+    frames = occlusion_jump(hidden=12)
+    t = tracker("nvdcf", max_shadow_tracking_age=8)  # terminated 9 frames after it hid
+
+    ids = ids_of(t, frames)
+
+    before = id_at(ids[19], 176, 100)
+    assert before is not None
+    # back on frame 32, a new target on probation (3 frames), then confirmed with the old id
+    assert id_at(ids[32 + 3], 4 * 35 + 70, 180) in (None, before)
+    assert id_at(ids[59], 4 * 59 + 70, 180) == before
+    assert id_at(ids[40], 4 * 40 + 70, 180) == before
+    # the blue square is no candidate: it kept its own id
+    assert len({id_at(f, 560 - 3 * k, 280) for k, f in enumerate(ids[10:], 10)}) == 1
+
+
+def test_a_gallery_entry_is_forgotten_after_reassoc_gallery_age() -> None:
+    frames = occlusion_jump(hidden=12)
+    t = tracker("nvdcf", max_shadow_tracking_age=2, reassoc_gallery_age=5)
+
+    ids = ids_of(t, frames)
+
+    assert id_at(ids[59], 4 * 59 + 70, 180) not in (None, id_at(ids[19], 176, 100))
+
+
+def missed_for(frames_missed: range) -> list[tuple[np.ndarray, Detections]]:
+    """A red square moving right and down; the detector misses it on ``frames_missed``
+    although it is in the picture."""
+    out = []
+    for f in range(40):
+        image, dets = scene([(100 + 5 * f, 100 + 2 * f, RED)], seed=f)
+        out.append((image, dets[:0] if f in frames_missed else dets))
+    return out
+
+
+def test_the_visual_tracker_reports_a_target_the_detector_missed_where_it_is() -> None:
+    frames = missed_for(range(20, 28))
+    t = tracker("nvdcf")
+    reported = [t.update(dets, True, image) for image, dets in frames]
+
+    for f in range(20, 28):
+        got = reported[f]
+        assert len(got) == 1, f  # followed, not in shadow tracking
+        assert got.tracker_id[0] == reported[19].tracker_id[0]
+        assert got.confidence[0] == np.float32(-0.1)  # a tracker-only object
+        assert got.extra["tracker_confidence"][0] >= 0.2
+        x, y = float(got.xyxy[0, 0]), float(got.xyxy[0, 1])
+        assert abs(x - (100 + 5 * f)) <= 4, (f, x)
+        assert abs(y - (100 + 2 * f)) <= 4, (f, y)
+    assert reported[30].tracker_id[0] == reported[19].tracker_id[0]
+
+
+def test_without_visual_tracker_or_under_min_tracker_confidence_a_missed_target_is_shadow() -> None:
+    frames = missed_for(range(20, 28))
+    for fields in ({"visual_tracker": False}, {"min_tracker_confidence": 1.0}):
+        t = tracker("nvdcf", **fields)
+        reported = [t.update(dets, True, image) for image, dets in frames]
+        assert all(len(reported[f]) == 0 for f in range(20, 28)), fields
+        assert reported[30].tracker_id[0] == reported[19].tracker_id[0]  # shadow tracking
+
+
+def test_the_visual_tracker_lets_go_of_a_target_that_is_gone() -> None:
+    # the square leaves the picture's content: from frame 20 on it is not drawn at all
+    frames = []
+    for f in range(40):
+        image, dets = scene([(100 + 5 * f, 100 + 2 * f, RED)] if f < 20 else [], seed=f)
+        frames.append((image, dets))
+    t = tracker("nvdcf")
+    reported = [t.update(dets, True, image) for image, dets in frames]
+
+    assert len(reported[19]) == 1
+    assert sum(len(r) for r in reported[20:]) <= 2  # the background does not look like it
 
 
 def test_a_different_looking_object_does_not_take_a_lost_targets_id() -> None:

@@ -163,8 +163,17 @@ class TrackerAlgorithm:
         self.shadow[t] = 0
         self.shadow[missed] += 1
         self.filter.hold_size(np.flatnonzero(missed))
-        self.state[~missed & (self.state == SHADOW)] = ACTIVE
-        self.state[missed & (self.state == ACTIVE)] = SHADOW
+        seen = ~missed
+        lost = np.flatnonzero(missed & (self.state != TENTATIVE))
+        found, found_confidence = self.follow(image, lost)
+        followed = lost[found_confidence >= cfg.min_tracker_confidence]
+        if len(followed):
+            kept = found_confidence >= cfg.min_tracker_confidence
+            self.filter.update(followed, found[kept], noise_scale=self.tracker_noise_scale())
+            self.confidence[followed] = found_confidence[kept]
+            seen[followed] = True
+        self.state[seen & (self.state == SHADOW)] = ACTIVE
+        self.state[~seen & (self.state == ACTIVE)] = SHADOW
         dead = self.shadow > cfg.max_shadow_tracking_age
         if cfg.early_termination_age > 0:
             dead |= (self.state == TENTATIVE) & (self.shadow >= cfg.early_termination_age)
@@ -172,6 +181,7 @@ class TrackerAlgorithm:
         new_row = np.cumsum(alive) - 1  # a matched target is never terminated
         row_of_detection = np.full(len(candidates), -1, np.intp)
         row_of_detection[d] = new_row[t]
+        followed = new_row[followed[alive[followed]]]
         self._keep(alive)
 
         free = np.flatnonzero(row_of_detection < 0)
@@ -181,7 +191,8 @@ class TrackerAlgorithm:
 
         promote = (self.state == TENTATIVE) & (self.age > cfg.probation_age)
         self.state[promote] = ACTIVE
-        return self._report(detections, candidates, row_of_detection)
+        self.confirm(np.flatnonzero(promote))
+        return self._report(detections, candidates, row_of_detection, followed)
 
     def shadow_tracks(self) -> list[dict[str, Any]]:
         """The targets in shadow tracking, as JSON-ready records (``tracker_id``, ``class_id``,
@@ -216,6 +227,23 @@ class TrackerAlgorithm:
     def learn(self, targets: np.ndarray, detections: np.ndarray, boxes: np.ndarray) -> None:
         """After association: update what an algorithm learns of matched targets (nothing
         here)."""
+
+    def confirm(self, rows: np.ndarray) -> None:
+        """Targets ``rows`` just passed probation (their ids not reported yet; nothing
+        here)."""
+
+    def follow(self, image: np.ndarray | None, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Confirmed targets ``rows`` the detector missed: where a visual tracker finds them in
+        ``image`` — ``(boxes (len(rows), 4), tracker confidence (len(rows),))``. A target found
+        with a confidence of at least ``min_tracker_confidence`` stays active and is reported at
+        that box; here there is no visual tracker: nothing is found (confidence −1)."""
+        return np.zeros((len(rows), 4), np.float32), np.full(len(rows), -1.0, np.float32)
+
+    def tracker_noise_scale(self) -> float:
+        """Measurement noise of a visual tracker's box relative to a detection's
+        (``measurementNoiseVar4Tracker / measurementNoiseVar4Detector``)."""
+        cfg = self.config
+        return cfg.measurement_noise_var_4_tracker / max(cfg.measurement_noise_var_4_detector, 1e-9)
 
     def _keep(self, mask: np.ndarray) -> None:
         self.filter.keep(mask)
@@ -269,7 +297,11 @@ class TrackerAlgorithm:
         return started
 
     def _report(
-        self, detections: Detections, candidates: np.ndarray, row_of_detection: np.ndarray
+        self,
+        detections: Detections,
+        candidates: np.ndarray,
+        row_of_detection: np.ndarray,
+        followed: np.ndarray,
     ) -> Detections:
         has_row = row_of_detection >= 0
         reported = has_row.copy()
@@ -277,7 +309,7 @@ class TrackerAlgorithm:
         chosen = np.flatnonzero(reported)
         rows = row_of_detection[chosen]
         out = detections[candidates[chosen]]
-        return out.replace(
+        out = out.replace(
             xyxy=self.filter.boxes()[rows],
             tracker_id=self.ids[rows],
             extra={
@@ -286,10 +318,17 @@ class TrackerAlgorithm:
                 TRACK_AGE: self.age[rows].astype(np.int32),
             },
         )
+        if not len(followed):
+            return out
+        return Detections.concat([out, self._tracker_only(followed)])
 
     def _coasting(self) -> Detections:
         """A frame the detector skipped: the active targets at their estimated boxes."""
-        rows = np.flatnonzero(self.state == ACTIVE)
+        return self._tracker_only(np.flatnonzero(self.state == ACTIVE))
+
+    def _tracker_only(self, rows: np.ndarray) -> Detections:
+        """Targets ``rows`` reported without a detection, at their estimated boxes, with
+        DeepStream's confidence −0.1 for tracker-only objects."""
         return Detections(
             xyxy=self.filter.boxes()[rows],
             confidence=np.full(len(rows), -0.1, np.float32),

@@ -78,6 +78,14 @@ class TrackerConfig(BaseModel):
         description="TargetManagement.earlyTerminationAge: missed detector frames that end a "
         "tentative target (0: never).",
     )
+    min_tracker_confidence: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="TargetManagement.minTrackerConfidence (nvdcf): a confirmed target the "
+        "detector missed stays reported, at the box its visual tracker found, while the visual "
+        "tracker's confidence is at least this; below it goes into shadow tracking.",
+    )
     output_shadow_tracks: bool = Field(
         False,
         description="TargetManagement.outputShadowTracks: list targets in shadow tracking in "
@@ -162,6 +170,13 @@ class TrackerConfig(BaseModel):
     measurement_noise_var_4_detector: float = Field(
         4.0, ge=0, description="StateEstimator.measurementNoiseVar4Detector (simple)."
     )
+    measurement_noise_var_4_tracker: float = Field(
+        16.0,
+        ge=0,
+        description="StateEstimator.measurementNoiseVar4Tracker (nvdcf): measurement noise "
+        "variance of the visual tracker's box (simple filter; with the regular one, its ratio "
+        "to measurementNoiseVar4Detector scales the detection noise).",
+    )
     noise_weight_var_4_loc: float = Field(
         0.0025,
         ge=0,
@@ -187,6 +202,24 @@ class TrackerConfig(BaseModel):
         description="VisualTracker.filterLr (nvdcf): learning rate of each target's appearance "
         "feature, an exponential moving average of its matched detections' features.",
     )
+    visual_tracker: bool = Field(
+        True,
+        description="VisualTracker.visualTrackerType ≥ 1 (nvdcf): follow confirmed targets "
+        "the detector missed with a correlation template (0: they go into shadow tracking).",
+    )
+    feature_img_size_level: int = Field(
+        2,
+        ge=1,
+        le=5,
+        description="VisualTracker.featureImgSizeLevel (nvdcf): template side 12, 18, 24, 36 "
+        "or 48 pixels.",
+    )
+    search_region_padding_scale: float = Field(
+        1.0,
+        ge=0,
+        description="VisualTracker.searchRegionPaddingScale (nvdcf): the search region is the "
+        "predicted box enlarged by this many times its size on each side.",
+    )
     # visionflow's own (no DeepStream key)
     reassoc_min_visual_similarity: float = Field(
         0.85,
@@ -195,6 +228,14 @@ class TrackerConfig(BaseModel):
         description="nvdcf, visionflow's own: least appearance similarity for a confirmed "
         "target left without a detection to take one its box does not overlap, or one a "
         "tentative target took (re-association); 1 turns re-association off.",
+    )
+    reassoc_gallery_age: int = Field(
+        90,
+        ge=0,
+        description="nvdcf, visionflow's own: a confirmed target terminated after "
+        "maxShadowTrackingAge is remembered (id, class, appearance, last box) this many frames "
+        "more; a new target that looks like it when it passes probation takes its id "
+        "(0: terminated targets are forgotten).",
     )
     reassoc_search_region_scale: float = Field(
         4.0,
@@ -262,6 +303,9 @@ PRESETS: dict[str, dict[str, object]] = {
         "process_noise_var_4_vel": 0.1,
         "measurement_noise_var_4_detector": 4.0,
         "filter_lr": 0.075,
+        "min_tracker_confidence": 0.2,
+        "measurement_noise_var_4_tracker": 16.0,
+        "feature_img_size_level": 2,
     },
 }
 """The values of NVIDIA's sample file of each algorithm."""
@@ -280,6 +324,7 @@ DEEPSTREAM_KEYS: dict[str, str] = {
     "TargetManagement.maxShadowTrackingAge": "max_shadow_tracking_age",
     "TargetManagement.earlyTerminationAge": "early_termination_age",
     "TargetManagement.outputShadowTracks": "output_shadow_tracks",
+    "TargetManagement.minTrackerConfidence": "min_tracker_confidence",
     "DataAssociator.associationMatcherType": "association_matcher",
     "DataAssociator.checkClassMatch": "check_class_match",
     "DataAssociator.minMatchingScore4Overall": "min_matching_score_4_overall",
@@ -302,7 +347,11 @@ DEEPSTREAM_KEYS: dict[str, str] = {
     "StateEstimator.noiseWeightVar4Loc": "noise_weight_var_4_loc",
     "StateEstimator.noiseWeightVar4Vel": "noise_weight_var_4_vel",
     "StateEstimator.useAspectRatio": "use_aspect_ratio",
+    "StateEstimator.measurementNoiseVar4Tracker": "measurement_noise_var_4_tracker",
+    "VisualTracker.visualTrackerType": "visual_tracker",
     "VisualTracker.filterLr": "filter_lr",
+    "VisualTracker.featureImgSizeLevel": "feature_img_size_level",
+    "VisualTracker.searchRegionPaddingScale": "search_region_padding_scale",
 }
 """Low-level YAML keys the trackers honour → :class:`TrackerConfig` field."""
 
@@ -314,9 +363,9 @@ ENUMS: dict[str, dict[int, str]] = {
 
 _APPEARANCE_ONLY = "only the nvdcf tracker uses appearance (a file without visual tracker or ReID)"
 _SECTION_REASONS = {
-    "VisualTracker": "NvDCF's correlation-filter visual tracker is not built: nvdcf compares a "
-    "colour-histogram appearance feature of each detection instead (filterLr is its learning "
-    "rate)",
+    "VisualTracker": "nvdcf's visual tracker is a correlation template of colour pixels, not "
+    "NvDCF's learnt filter on ColorNames/HOG features: its feature and filter-shape keys have "
+    "no counterpart",
     "ReID": "the re-identification network is not run: nvdcf's built-in colour-histogram "
     "feature stands in for its embeddings",
     "TrajectoryManagement": "trajectory re-association is not built; nvdcf re-associates targets "
@@ -327,8 +376,6 @@ _SECTION_REASONS = {
 _KEY_REASONS = {
     "TrajectoryManagement.useUniqueID": "ids are small sequential numbers from one counter per "
     "tracker element (as useUniqueID: 0)",
-    "TargetManagement.minTrackerConfidence": "visionflow's trackers have no visual tracker "
-    "confidence: a target's tracker confidence is its matched detection's",
     "TargetManagement.enableBboxUnClipping": "boxes clipped by the frame border are kept as "
     "they are",
     "TargetManagement.preserveStreamUpdateOrder": "streams are updated in batch order, so ids "
@@ -341,7 +388,6 @@ _KEY_REASONS = {
     "DataAssociator.minMatchingScore4ReidSimilarity": _APPEARANCE_ONLY,
     "DataAssociator.matchingScoreWeight4ReidSimilarity": _APPEARANCE_ONLY,
     "DataAssociator.thresholdMahalanobis": "the Mahalanobis gate of NvDeepSORT is not built yet",
-    "StateEstimator.measurementNoiseVar4Tracker": "there is no visual tracker measurement",
 }
 
 
@@ -352,8 +398,10 @@ def not_honoured(key: str) -> str:
             f"{_APPEARANCE_ONLY}; with nvdcf it sets the visual-similarity setting unless the "
             "file gives that key too"
         )
-    if key == "VisualTracker.filterLr":
+    if key.startswith("VisualTracker.") and key in DEEPSTREAM_KEYS:
         return _APPEARANCE_ONLY
+    if key in _VISUAL_ONLY:
+        return "only the nvdcf tracker has a visual tracker"
     return _KEY_REASONS.get(key) or _SECTION_REASONS.get(
         key.partition(".")[0], "not used by visionflow's trackers"
     )
@@ -388,6 +436,8 @@ def from_deepstream(values: dict[str, object]) -> tuple[TrackerConfig, list[str]
     else:
         algorithm = "nvsort" if estimator else "iou"
     fields: dict[str, object] = {"algorithm": algorithm}
+    if algorithm == "nvdcf":
+        fields["visual_tracker"] = bool(visual)
     if visual and "DataAssociator.usePrediction4Assoc" not in values:
         # NvDCF associates its visual tracker's box in the new frame; the prediction stands in.
         fields["use_prediction_4_assoc"] = True
@@ -428,5 +478,14 @@ _APPEARANCE_FIELDS = (
     "min_matching_score_4_visual_similarity",
     "matching_score_weight_4_visual_similarity",
     "filter_lr",
+    "visual_tracker",
+    "feature_img_size_level",
+    "search_region_padding_scale",
+    "min_tracker_confidence",
+    "measurement_noise_var_4_tracker",
+)
+_VISUAL_ONLY = (
+    "TargetManagement.minTrackerConfidence",
+    "StateEstimator.measurementNoiseVar4Tracker",
 )
 _KALMAN = ("state_estimator", "process_noise", "measurement_noise", "noise_weight", "use_aspect")

@@ -117,14 +117,16 @@ class KalmanFilter(ABC):
         if self.dim == 8 and len(rows):
             self.mean[rows, 6:] = 0.0
 
-    def update(self, rows: np.ndarray, boxes: np.ndarray) -> None:
-        """Correct targets ``rows`` with their measured ``boxes`` ((M, 4) xyxy)."""
+    def update(self, rows: np.ndarray, boxes: np.ndarray, noise_scale: float = 1.0) -> None:
+        """Correct targets ``rows`` with their measured ``boxes`` ((M, 4) xyxy), the
+        measurement noise times ``noise_scale`` (a visual tracker's box, less sure than a
+        detection's)."""
         if not len(rows):
             return
         z = xyxy_to_measurement(boxes, self.aspect)
         mean, cov = self.mean[rows], self.covariance[rows]
         h = self._observe
-        projected = cov[:, :4, :4] + _diag(self._measurement_noise(rows))
+        projected = cov[:, :4, :4] + _diag(noise_scale * self._measurement_noise(rows))
         cross = cov[:, :, :4]  # P Hᵀ, (M, D, 4)
         gain = np.linalg.solve(projected, np.swapaxes(cross, 1, 2))  # (M, 4, D) = S⁻¹ H P
         gain = np.swapaxes(gain, 1, 2)  # (M, D, 4)
@@ -229,7 +231,7 @@ class StaticBoxes(KalmanFilter):
     def predict(self) -> None:
         """Nothing moves."""
 
-    def update(self, rows: np.ndarray, boxes: np.ndarray) -> None:
+    def update(self, rows: np.ndarray, boxes: np.ndarray, noise_scale: float = 1.0) -> None:
         """The last measurement is the state."""
         if len(rows):
             self.mean[rows] = xyxy_to_measurement(boxes, False)

@@ -48,6 +48,7 @@ from visionflow.track.association import (
     size_similarity,
 )
 from visionflow.track.config import TrackerConfig
+from visionflow.track.visual import CONTEXT, FEATURE_SIZES, localise, patches
 
 _OCCLUDED_IOU = 0.3
 """A matched detection overlapping another detection by more than this does not update its
@@ -68,10 +69,18 @@ class NvDCFTracker(NvSORTTracker):
         self.has_feature = np.zeros(0, bool)
         self._det_feature = np.zeros((0, DIM), np.float32)
         self._det_valid = np.zeros(0, bool)
+        self.frame = 0
+        self.gallery = Gallery()
+        self._size = FEATURE_SIZES[config.feature_img_size_level]
+        self.template = np.zeros((0, self._size, self._size, 3), np.float32)
+        self._image: np.ndarray | None = None
 
     # --- appearance ------------------------------------------------------------------------------
 
     def observe(self, image: np.ndarray | None, boxes: np.ndarray) -> None:
+        self.frame += 1
+        self.gallery.forget(self.frame - self.config.reassoc_gallery_age)
+        self._image = image
         if image is None:
             self._det_feature = np.zeros((len(boxes), DIM), np.float32)
             self._det_valid = np.zeros(len(boxes), bool)
@@ -92,7 +101,29 @@ class NvDCFTracker(NvSORTTracker):
         mixed = (1 - lr)[:, None] * self.feature[t] + lr[:, None] * new
         mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
         self.feature[t] = mixed
+        if self.config.visual_tracker and self._image is not None and len(t):
+            seen = patches(self._image, boxes[d], self._size, CONTEXT)
+            self.template[t] = (1 - lr)[:, None, None, None] * self.template[t] + lr[
+                :, None, None, None
+            ] * seen
         self.has_feature[t] = True
+
+    def follow(self, image: np.ndarray | None, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes, confidence = super().follow(image, rows)
+        if not self.config.visual_tracker or image is None or not len(rows):
+            return boxes, confidence
+        known = np.flatnonzero(self.has_feature[rows])
+        boxes[known], confidence[known] = localise(
+            image,
+            self.template[rows[known]],
+            self.filter.boxes()[rows[known]],
+            self.config.search_region_padding_scale,
+        )
+        if len(known):
+            look, valid = features(image, boxes[known])
+            alike = np.einsum("nd,nd->n", look, self.feature[rows[known]])
+            confidence[known] = np.where(valid, np.minimum(confidence[known], alike), 0.0)
+        return boxes, confidence
 
     # --- association -----------------------------------------------------------------------------
 
@@ -175,9 +206,41 @@ class NvDCFTracker(NvSORTTracker):
 
     # --- target bookkeeping ----------------------------------------------------------------------
 
+    def confirm(self, rows: np.ndarray) -> None:
+        """A target that passed probation and looks like a terminated one in the gallery
+        takes its id (its own was never reported)."""
+        cfg = self.config
+        rows = rows[self.has_feature[rows]]
+        if not len(rows) or not len(self.gallery):
+            return
+        g = self.gallery
+        visual = similarity(self.feature[rows], g.feature)
+        valid = visual >= cfg.reassoc_min_visual_similarity
+        boxes = self.filter.boxes()[rows]
+        valid &= size_similarity(boxes, g.box) >= cfg.min_matching_score_4_size_similarity
+        if cfg.check_class_match:
+            valid &= self.class_id[rows][:, None] == g.class_id[None, :]
+        centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+        seen = (g.box[:, :2] + g.box[:, 2:]) / 2
+        distance = np.linalg.norm(centre[:, None] - seen[None], axis=2)
+        reach = cfg.reassoc_search_region_scale * (g.box[:, 2:] - g.box[:, :2]).max(axis=1)
+        valid &= distance <= reach[None, :]
+        if not valid.any():
+            return
+        t, k = match_optimal(np.where(valid, visual, INVALID).astype(np.float32))
+        self.ids[rows[t]] = g.ids[k]
+        self.gallery.drop(k)
+
     def _keep(self, mask: np.ndarray) -> None:
+        if self.config.reassoc_gallery_age and not mask.all():
+            gone = ~mask & (self.state != TENTATIVE) & self.has_feature
+            self.gallery.add(
+                self.ids[gone], self.class_id[gone], self.feature[gone], self.last_box[gone],
+                self.frame,
+            )  # fmt: skip
         super()._keep(mask)
         self.feature, self.has_feature = self.feature[mask], self.has_feature[mask]
+        self.template = self.template[mask]
 
     def _start(
         self,
@@ -189,4 +252,53 @@ class NvDCFTracker(NvSORTTracker):
         started = super()._start(free, boxes, detections, candidates)
         self.feature = np.concatenate([self.feature, self._det_feature[started]])
         self.has_feature = np.concatenate([self.has_feature, self._det_valid[started]])
+        if self.config.visual_tracker and self._image is not None and len(started):
+            seen = patches(self._image, boxes[started], self._size, CONTEXT)
+        else:
+            seen = np.zeros((len(started), self._size, self._size, 3), np.float32)
+        self.template = np.concatenate([self.template, seen])
         return started
+
+
+class Gallery:
+    """Terminated targets that may still come back: id, class, appearance feature, last
+    detected box and the frame they were terminated on."""
+
+    def __init__(self) -> None:
+        self.ids = np.zeros(0, np.int64)
+        self.class_id = np.zeros(0, np.int32)
+        self.feature = np.zeros((0, DIM), np.float32)
+        self.box = np.zeros((0, 4), np.float32)
+        self.lost_at = np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(
+        self,
+        ids: np.ndarray,
+        class_id: np.ndarray,
+        feature: np.ndarray,
+        box: np.ndarray,
+        frame: int,
+    ) -> None:
+        self.ids = np.concatenate([self.ids, ids])
+        self.class_id = np.concatenate([self.class_id, class_id])
+        self.feature = np.concatenate([self.feature, feature])
+        self.box = np.concatenate([self.box, box])
+        self.lost_at = np.concatenate([self.lost_at, np.full(len(ids), frame, np.int64)])
+
+    def forget(self, before: int) -> None:
+        """Drop the entries terminated before frame ``before``."""
+        if len(self) and self.lost_at.min() < before:
+            self._select(self.lost_at >= before)
+
+    def drop(self, entries: np.ndarray) -> None:
+        keep = np.ones(len(self), bool)
+        keep[entries] = False
+        self._select(keep)
+
+    def _select(self, keep: np.ndarray) -> None:
+        self.ids, self.class_id = self.ids[keep], self.class_id[keep]
+        self.feature, self.box = self.feature[keep], self.box[keep]
+        self.lost_at = self.lost_at[keep]
