@@ -342,9 +342,12 @@ def amqp_payloads(port: int, queue: str) -> list[bytes]:
     return out
 
 
-def sequence_check(payloads: list[bytes]) -> dict[str, object]:
+def sequence_check(
+    payloads: list[bytes], emitted: dict[int, list[int]] | None = None
+) -> dict[str, object]:
     """Payloads carrying ``source_id`` and ``data.seq`` (the test probe's events): per source,
-    whether every sequence number arrived, and whether first arrivals are in order."""
+    whether every emitted sequence number arrived (``complete``; without ``emitted``: 0, 1, 2 …
+    without a gap) and whether first arrivals are in the order they were emitted."""
     import json
 
     seen: dict[int, list[int]] = {}
@@ -357,22 +360,30 @@ def sequence_check(payloads: list[bytes]) -> dict[str, object]:
             duplicates += 1
             continue
         seqs.append(seq)
+    if emitted is None:
+        emitted = {s: list(range(len(v))) for s, v in seen.items()}
     return {
         "sources": sorted(seen),
         "unique": sum(len(v) for v in seen.values()),
+        "emitted": sum(len(v) for v in emitted.values()),
         "duplicates": duplicates,
         "in_order": all(v == sorted(v) for v in seen.values()),
-        "complete": all(v == list(range(len(v))) for v in seen.values()),
+        "complete": {s: sorted(v) for s, v in seen.items()}
+        == {s: sorted(v) for s, v in emitted.items() if v},
+        "lost": sum(len(set(v) - set(seen.get(s, []))) for s, v in emitted.items()),
         "per_source": {s: len(v) for s, v in seen.items()},
     }
 
 
-def seq_probe(batch: object) -> None:
-    """A probe emitting one ``tick`` event per frame with ``data.seq`` = the frame number."""
+def seq_probe(batch: object, emitted: dict[int, list[int]] | None = None) -> None:
+    """A probe emitting one ``tick`` event per frame with ``data.seq`` = the frame number
+    (recorded per source in ``emitted`` when given)."""
     from visionflow.brokers import emit_event
 
     for meta in batch.meta.frames:  # type: ignore[attr-defined]
         emit_event(meta, "tick", data={"seq": meta.frame_num})
+        if emitted is not None:
+            emitted.setdefault(meta.source_id, []).append(meta.frame_num)
 
 
 def events_pipeline(
@@ -390,5 +401,17 @@ def events_pipeline(
     ]
     mux = StreamMux(batch_size=sources, batched_push_timeout=40_000)
     pipeline = Pipeline(srcs, [sink], mux=mux)  # type: ignore[list-item]
-    pipeline.add_probe(sink.name, seq_probe, "before")  # type: ignore[attr-defined]
+    emitted: dict[int, list[int]] = {}
+    pipeline.emitted = emitted  # type: ignore[attr-defined]
+    pipeline.add_probe(sink.name, lambda b: seq_probe(b, emitted), "before")  # type: ignore[attr-defined]
+    times: list[float] = []
+    pipeline.batch_times = times  # type: ignore[attr-defined]
+    pipeline.add_probe(sink.name, lambda _b: times.append(time.monotonic()), "after")  # type: ignore[attr-defined]
     return pipeline
+
+
+def frames_span(pipeline: object) -> float:
+    """Seconds from the first batch to the last through the sink (the frame flow alone, not
+    the drain at the end)."""
+    times = pipeline.batch_times  # type: ignore[attr-defined]
+    return float(times[-1] - times[0]) if len(times) > 1 else 0.0

@@ -24,6 +24,9 @@ class RedisTransport(Transport):
 
     def connect(self) -> None:
         redis = need("redis", self.package)
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         self.close()
         cfg = self.config
         host, port = cfg.address
@@ -34,7 +37,7 @@ class RedisTransport(Transport):
             password=cfg.password,
             socket_timeout=cfg.send_timeout,
             socket_connect_timeout=cfg.send_timeout,
-            retry_on_timeout=False,
+            retry=Retry(NoBackoff(), 0),  # no hidden retries: the spool takes over at once
         )
         try:
             client.ping()

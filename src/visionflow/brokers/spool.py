@@ -51,7 +51,7 @@ class Spool:
             self._db.execute(_SCHEMA)
             row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM spool")
             self.count, self.size = row.fetchone()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise SinkError(f"cannot open the message spool '{self.path}': {exc}") from exc
         self.peak_count, self.peak_size = self.count, self.size
 
