@@ -2,7 +2,8 @@
 
 The schema is documented in ``docs/metadata-schema.md``. Masks are binarised at the detections'
 ``mask_threshold`` and stored as COCO compressed RLE strings (column-major runs, starting with
-background), which ``pycocotools.mask.decode({"size": [h, w], "counts": rle})`` reads.
+background), which ``pycocotools.mask.decode({"size": [h, w], "counts": rle})`` and
+:func:`visionflow.core.masks.rle_decode` read, or — on request — as polygons in frame pixels.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from visionflow.analytics.records import frame_analytics, object_analytics
 from visionflow.core.batch import Batch
 from visionflow.core.element import Sink
+from visionflow.core.masks import mask_polygons, rle_encode
 from visionflow.core.meta import (
     TRACK_AGE,
     TRACKER_CONFIDENCE,
@@ -37,33 +39,12 @@ disappears (new fields may appear within a version)."""
 
 
 def mask_to_rle(mask: np.ndarray) -> str:
-    """COCO compressed RLE of a binary mask.
+    """COCO compressed RLE of an (H, W) bool mask (:func:`visionflow.core.masks.rle_encode`)."""
+    return rle_encode(mask)
 
-    Args:
-        mask: (H, W) bool.
 
-    Returns:
-        The ``counts`` string of COCO's RLE: the lengths of alternating runs of 0 and 1 in
-        column-major order (the first run counts zeros and may be empty), each from the fourth on
-        stored as its difference to the run two before, written in 5-bit groups offset into
-        printable ASCII (COCO's ``rleToString``).
-    """
-    flat = mask.ravel(order="F")
-    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    runs = np.diff(np.concatenate(([0], edges, [flat.size])))
-    if flat.size and flat[0]:
-        runs = np.concatenate(([0], runs))
-    deltas = runs.astype(np.int64)
-    deltas[3:] -= runs[1:-2]
-    chars: list[str] = []
-    for x in deltas.tolist():
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            chars.append(chr(c + 48 + (0x20 if more else 0)))
-    return "".join(chars)
+MASK_FORMATS = ("rle", "polygons", "both")
+"""How instance masks are written: COCO RLE, polygons in frame pixels, or both."""
 
 
 def _json_value(value: Any) -> Any:
@@ -97,7 +78,26 @@ def _polygons(dets: Detections) -> list[Any]:
     ]
 
 
-def _objects(dets: Detections) -> list[dict[str, Any]]:
+def _outline(mask: np.ndarray, box: list[float]) -> list[list[float]]:
+    """Polygons of a box-relative mask in frame pixels: cell centres stretched onto the box."""
+    left, top, width, height = box
+    mh, mw = mask.shape
+    scale = np.array([width / mw, height / mh])
+    return [
+        ((p + 0.5) * scale + [left, top]).round(2).ravel().tolist() for p in mask_polygons(mask)
+    ]
+
+
+def _mask(dets: Detections, masks: np.ndarray, i: int, box: list[float], fmt: str) -> dict:
+    mh, mw = masks.shape[1:]
+    mask: dict[str, Any] = {"width": mw, "height": mh, "threshold": dets.mask_threshold}
+    mask["rle"] = mask_to_rle(masks[i]) if fmt != "polygons" else None
+    if fmt != "rle":
+        mask["polygons"] = _outline(masks[i], box)
+    return mask
+
+
+def _objects(dets: Detections, mask_format: str = "rle") -> list[dict[str, Any]]:
     ltwh = np.concatenate([dets.xyxy[:, :2], dets.xyxy[:, 2:] - dets.xyxy[:, :2]], axis=1)
     boxes = ltwh.astype(np.float64).round(2).tolist()
     confidence = dets.confidence.astype(np.float64).round(4).tolist()
@@ -112,9 +112,7 @@ def _objects(dets: Detections) -> list[dict[str, Any]]:
     for i, (left, top, width, height) in enumerate(boxes):
         mask = None
         if masks is not None:
-            mh, mw = masks.shape[1:]
-            mask = {"width": mw, "height": mh, "threshold": dets.mask_threshold,
-                    "rle": mask_to_rle(masks[i])}  # fmt: skip
+            mask = _mask(dets, masks, i, boxes[i], mask_format)
         objects.append(
             {
                 "index": i,
@@ -146,10 +144,10 @@ def _objects(dets: Detections) -> list[dict[str, Any]]:
     return objects
 
 
-def _segmentation(seg: SegmentationMap) -> dict[str, Any]:
+def _segmentation(seg: SegmentationMap, masks: str | None = None) -> dict[str, Any]:
     classes, counts = np.unique(seg.class_map[seg.class_map >= 0], return_counts=True)
     height, width = seg.class_map.shape
-    return {
+    record: dict[str, Any] = {
         "component_id": seg.component_id,
         "object_index": None if seg.object_index < 0 else seg.object_index,
         "width": width,
@@ -157,6 +155,32 @@ def _segmentation(seg: SegmentationMap) -> dict[str, Any]:
         "classes_present": classes.tolist(),
         "class_counts": {str(c): n for c, n in zip(classes.tolist(), counts.tolist(), strict=True)},
     }
+    if masks is not None:
+        record["masks"] = {
+            str(c): {
+                "rle": rle_encode(seg.class_map == c) if masks != "polygons" else None,
+                **({"polygons": _map_outline(seg, c)} if masks != "rle" else {}),
+            }
+            for c in classes.tolist()
+        }
+    return record
+
+
+def _map_outline(seg: SegmentationMap, class_id: int) -> list[list[float]]:
+    """Polygons of one class of a class map, in frame pixels when the map's network geometry is
+    known (cell centres scaled to the network input, then mapped onto the frame), else in cells
+    of the map."""
+    height, width = seg.class_map.shape
+    outlines = []
+    for points in mask_polygons(seg.class_map == class_id):
+        if seg.transform is not None:
+            net = (points + 0.5) * [
+                seg.transform.net_width / width,
+                seg.transform.net_height / height,
+            ]
+            points = seg.transform.to_frame(np.concatenate([net, net], axis=1))[:, :2]
+        outlines.append(np.asarray(points, np.float64).round(2).ravel().tolist())
+    return outlines
 
 
 def _tensors(meta: TensorMeta) -> dict[str, Any]:
@@ -171,8 +195,23 @@ def _tensors(meta: TensorMeta) -> dict[str, Any]:
     }
 
 
-def frame_record(meta: FrameMeta, *, include_tensors: bool = False) -> dict[str, Any]:
-    """The ``visionflow.frame/1`` object of one frame, user metadata not included."""
+def frame_record(
+    meta: FrameMeta,
+    *,
+    include_tensors: bool = False,
+    masks: str = "rle",
+    segmentation_masks: bool = False,
+) -> dict[str, Any]:
+    """The ``visionflow.frame/1`` object of one frame, user metadata not included.
+
+    Args:
+        meta: the frame's metadata.
+        include_tensors: add the raw output tensors.
+        masks: instance masks as ``"rle"``, ``"polygons"`` or ``"both"`` (:data:`MASK_FORMATS`).
+        segmentation_masks: add each semantic map's classes as masks, in the ``masks`` format.
+    """
+    if masks not in MASK_FORMATS:
+        raise ValueError(f"masks must be one of {', '.join(MASK_FORMATS)}, got {masks!r}")
     record: dict[str, Any] = {
         "schema": SCHEMA,
         "source_id": meta.source_id,
@@ -184,8 +223,10 @@ def frame_record(meta: FrameMeta, *, include_tensors: bool = False) -> dict[str,
         "height": meta.height,
         "source_width": meta.source_width,
         "source_height": meta.source_height,
-        "objects": _objects(meta.detections),
-        "segmentation": [_segmentation(s) for s in meta.segmentation],
+        "objects": _objects(meta.detections, masks),
+        "segmentation": [
+            _segmentation(s, masks if segmentation_masks else None) for s in meta.segmentation
+        ],
         "analytics": [frame_analytics(a) for a in meta.analytics],
     }
     if include_tensors:
@@ -207,6 +248,10 @@ class JsonLinesSink(Sink):
         path_or_stream: a file path (created, parent folders too, and closed by :meth:`stop`) or
             an open text stream (written to, never closed).
         include_tensors: also write raw output tensors (``"tensors"``), as nested lists.
+        masks: instance masks as COCO RLE (``"rle"``, the default), polygons in frame pixels
+            (``"polygons"``) or ``"both"``.
+        segmentation_masks: also write each semantic segmentation map's classes as masks (in
+            the ``masks`` format); off by default, as a map per frame makes lines large.
         name: the element's name in the pipeline.
 
     Attributes:
@@ -220,11 +265,17 @@ class JsonLinesSink(Sink):
         path_or_stream: str | os.PathLike[str] | IO[str],
         *,
         include_tensors: bool = False,
+        masks: str = "rle",
+        segmentation_masks: bool = False,
         name: str | None = None,
     ) -> None:
         super().__init__(name)
+        if masks not in MASK_FORMATS:
+            raise ValueError(f"masks must be one of {', '.join(MASK_FORMATS)}, got {masks!r}")
         self.target = path_or_stream
         self.include_tensors = include_tensors
+        self.masks = masks
+        self.segmentation_masks = segmentation_masks
         self.frames_written = 0
         self._stream: IO[str] | None = None
         self._file: BinaryIO | None = None
@@ -298,7 +349,12 @@ class JsonLinesSink(Sink):
             Path(self._where).unlink(missing_ok=True)
 
     def _line(self, meta: FrameMeta) -> str:
-        record = frame_record(meta, include_tensors=self.include_tensors)
+        record = frame_record(
+            meta,
+            include_tensors=self.include_tensors,
+            masks=self.masks,
+            segmentation_masks=self.segmentation_masks,
+        )
         record["user"] = self._user(meta.user)
         return json.dumps(record, separators=(",", ":"), default=_json_value) + "\n"
 
