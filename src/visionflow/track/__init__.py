@@ -10,7 +10,9 @@
 
 from visionflow.track.algorithm import (
     ALGORITHMS,
+    PAST_FRAME,
     SHADOW_TRACKS,
+    TERMINATED_TRACKS,
     TRACK_AGE,
     TRACKER_CONFIDENCE,
     IdCounter,
@@ -24,7 +26,9 @@ from visionflow.track.nvdcf import NvDCFTracker
 
 __all__ = [
     "ALGORITHMS",
+    "PAST_FRAME",
     "SHADOW_TRACKS",
+    "TERMINATED_TRACKS",
     "TRACKER_CONFIDENCE",
     "TRACK_AGE",
     "IOUTracker",

@@ -36,10 +36,17 @@ from visionflow.core.meta import TRACK_AGE, TRACKER_CONFIDENCE, Detections
 from visionflow.registry import Registry
 from visionflow.track.association import iou_matrix, match_greedy, match_optimal, pair_scores
 from visionflow.track.config import TrackerConfig
+from visionflow.track.history import TrackHistory
 from visionflow.track.kalman import KalmanFilter, state_estimator
 
 SHADOW_TRACKS = "tracker_shadow_tracks"
 """``FrameMeta.user`` key of the targets in shadow tracking (with ``output_shadow_tracks``)."""
+PAST_FRAME = "tracker_past_frame"
+"""``FrameMeta.user`` key of the targets confirmed on the frame with their probation frames
+(with ``output_past_frame``)."""
+TERMINATED_TRACKS = "tracker_terminated_tracks"
+"""``FrameMeta.user`` key of the targets terminated on the frame with all their frames (with
+``output_terminated_tracks``)."""
 
 TENTATIVE, ACTIVE, SHADOW = 0, 1, 2
 
@@ -95,6 +102,10 @@ class TrackerAlgorithm:
         self.shadow = np.zeros(0, np.int32)
         self.confidence = np.zeros(0, np.float32)
         self.last_box = np.zeros((0, 4), np.float32)
+        self.frame_num = -1
+        self.history = TrackHistory()
+        self.past_frame: list[dict[str, Any]] = []
+        self.terminated: list[dict[str, Any]] = []
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -131,20 +142,34 @@ class TrackerAlgorithm:
     # --- one frame ------------------------------------------------------------------------------
 
     def update(
-        self, detections: Detections, detected: bool = True, image: np.ndarray | None = None
+        self,
+        detections: Detections,
+        detected: bool = True,
+        image: np.ndarray | None = None,
+        frame_num: int | None = None,
     ) -> Detections:
         """Track one frame and return the objects to report.
+
+        After the call, :attr:`past_frame` lists the targets confirmed on this frame with the
+        frames they were on probation (with ``output_past_frame``) and :attr:`terminated` the
+        confirmed targets terminated on it with all their frames (with
+        ``output_terminated_tracks``); see :mod:`visionflow.track.history`.
 
         Args:
             detections: the frame's objects.
             detected: whether the detector ran on this frame (False on frames it skipped).
             image: the frame's pixels, (H, W, 3) uint8 RGB in the boxes' coordinates, for
                 algorithms that declare :attr:`needs_pixels` (others ignore it).
+            frame_num: the frame's number in its stream (default: one more than the last).
         """
+        self.frame_num = self.frame_num + 1 if frame_num is None else frame_num
+        self.past_frame, self.terminated = [], []
         self.filter.predict()
         self.age += 1
         if not detected:
-            return self._coasting()
+            out = self._coasting()
+            self._remember()
+            return out
         cfg = self.config
         candidates = np.flatnonzero(detections.confidence >= cfg.min_detector_confidence)
         boxes = detections.xyxy[candidates]
@@ -182,6 +207,7 @@ class TrackerAlgorithm:
         row_of_detection = np.full(len(candidates), -1, np.intp)
         row_of_detection[d] = new_row[t]
         followed = new_row[followed[alive[followed]]]
+        self._forget(~alive)
         self._keep(alive)
 
         free = np.flatnonzero(row_of_detection < 0)
@@ -191,8 +217,56 @@ class TrackerAlgorithm:
 
         promote = (self.state == TENTATIVE) & (self.age > cfg.probation_age)
         self.state[promote] = ACTIVE
-        self.confirm(np.flatnonzero(promote))
-        return self._report(detections, candidates, row_of_detection, followed)
+        promoted = np.flatnonzero(promote)
+        probation_ids = self.ids[promoted].copy()
+        self.confirm(promoted)
+        if cfg.output_past_frame and len(promoted):
+            self.past_frame = self.history.release(
+                probation_ids,
+                self.ids[promoted],
+                self.class_id[promoted],
+                [self.labels[r] for r in promoted.tolist()],
+                keep=cfg.output_terminated_tracks,
+            )
+        out = self._report(detections, candidates, row_of_detection, followed)
+        self._remember()
+        return out
+
+    def _remember(self) -> None:
+        """Record this frame of the targets whose history is kept: tentative ones (past-frame
+        data) or all (terminated-track data)."""
+        cfg = self.config
+        if cfg.output_terminated_tracks:
+            rows = np.arange(len(self))
+        elif cfg.output_past_frame:
+            rows = np.flatnonzero(self.state == TENTATIVE)
+        else:
+            return
+        if len(rows):
+            self.history.record(
+                self.frame_num,
+                self.ids[rows],
+                self.filter.boxes()[rows],
+                self.confidence[rows],
+                self.age[rows],
+                self.state[rows],
+            )
+
+    def _forget(self, dead: np.ndarray) -> None:
+        """Targets ``dead`` are terminated: hand out the confirmed ones' history (with
+        ``output_terminated_tracks``) and forget theirs."""
+        if not dead.any() or not len(self.history):
+            return
+        rows = np.flatnonzero(dead)
+        if self.config.output_terminated_tracks:
+            confirmed = rows[self.state[rows] != TENTATIVE]
+            self.terminated = self.history.release(
+                self.ids[confirmed],
+                self.ids[confirmed],
+                self.class_id[confirmed],
+                [self.labels[r] for r in confirmed.tolist()],
+            )
+        self.history.drop(self.ids[rows])
 
     def shadow_tracks(self) -> list[dict[str, Any]]:
         """The targets in shadow tracking, as JSON-ready records (``tracker_id``, ``class_id``,

@@ -86,6 +86,19 @@ class TrackerConfig(BaseModel):
         "detector missed stays reported, at the box its visual tracker found, while the visual "
         "tracker's confidence is at least this; below it goes into shadow tracking.",
     )
+    output_past_frame: bool = Field(
+        True,
+        description="Past-frame data (DeepStream's NVDS_TRACKER_PAST_FRAME_META, reported by "
+        "NvMultiObjectTracker without a switch since DeepStream 6): a target confirmed on a "
+        "frame is listed in its user metadata (key tracker_past_frame) with the frames it was "
+        "on probation.",
+    )
+    output_terminated_tracks: bool = Field(
+        False,
+        description="TargetManagement.outputTerminatedTracks: a confirmed target terminated on "
+        "a frame is listed in its user metadata (key tracker_terminated_tracks) with all its "
+        "frames.",
+    )
     output_shadow_tracks: bool = Field(
         False,
         description="TargetManagement.outputShadowTracks: list targets in shadow tracking in "
@@ -324,6 +337,7 @@ DEEPSTREAM_KEYS: dict[str, str] = {
     "TargetManagement.maxShadowTrackingAge": "max_shadow_tracking_age",
     "TargetManagement.earlyTerminationAge": "early_termination_age",
     "TargetManagement.outputShadowTracks": "output_shadow_tracks",
+    "TargetManagement.outputTerminatedTracks": "output_terminated_tracks",
     "TargetManagement.minTrackerConfidence": "min_tracker_confidence",
     "DataAssociator.associationMatcherType": "association_matcher",
     "DataAssociator.checkClassMatch": "check_class_match",
@@ -380,8 +394,8 @@ _KEY_REASONS = {
     "they are",
     "TargetManagement.preserveStreamUpdateOrder": "streams are updated in batch order, so ids "
     "are deterministic anyway",
-    "TargetManagement.outputTerminatedTracks": "terminated-track metadata is not produced yet",
-    "TargetManagement.terminatedTrackFilename": "terminated-track metadata is not produced yet",
+    "TargetManagement.terminatedTrackFilename": "terminated tracks go to the metadata (and "
+    "the JSON Lines sink), not to files of their own",
     "DataAssociator.dataAssociatorType": "only the default data associator exists",
     "DataAssociator.minMatchingScore4VisualSimilarity": _APPEARANCE_ONLY,
     "DataAssociator.matchingScoreWeight4VisualSimilarity": _APPEARANCE_ONLY,

@@ -9,7 +9,9 @@ from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.track.algorithm import (
     ALGORITHMS,
+    PAST_FRAME,
     SHADOW_TRACKS,
+    TERMINATED_TRACKS,
     IdCounter,
     TrackerAlgorithm,
 )
@@ -70,9 +72,13 @@ class Tracker(Element):
                 stream = self.streams[meta.source_id] = self.algorithm(self.config, self.ids)
             detected = bool(meta.inferred) or len(meta.detections) > 0
             image = frame.to_numpy() if detected and self.algorithm.needs_pixels else None
-            meta.detections = stream.update(meta.detections, detected, image)
+            meta.detections = stream.update(meta.detections, detected, image, meta.frame_num)
             if self.config.output_shadow_tracks:
                 meta.user[SHADOW_TRACKS] = stream.shadow_tracks()
+            if stream.past_frame:
+                meta.user[PAST_FRAME] = stream.past_frame
+            if stream.terminated:
+                meta.user[TERMINATED_TRACKS] = stream.terminated
         return batch
 
     def __repr__(self) -> str:
