@@ -217,6 +217,9 @@ class VideoSource(Source):
             source gives up: −1 (the default) never gives up, 0 never reconnects. The count
             starts again once frames flow (DeepStream's ``rtsp-reconnect-attempts``).
         tap: receives the compressed packets as they are demuxed (smart record's cache).
+        start_frame: frames before this one are decoded but not yielded, so the first frame
+            yielded has ``frame_num == start_frame`` (a stream resumed elsewhere, e.g. by the
+            Ray cluster mode after a lost worker). Applies to the first pass.
 
     Attributes:
         bad_packets: packets skipped because the decoder rejected them (over all passes).
@@ -237,6 +240,7 @@ class VideoSource(Source):
         timeout: float = 10.0,
         reconnect_attempts: int = -1,
         tap: PacketTap | None = None,
+        start_frame: int = 0,
     ) -> None:
         text = os.fspath(uri)
         super().__init__(text, source_id)
@@ -256,6 +260,9 @@ class VideoSource(Source):
         self.timeout = timeout
         self.reconnect = Reconnect(reconnect_attempts)
         self.tap = tap
+        if start_frame < 0:
+            raise ValueError(f"start_frame must be >= 0, got {start_frame}")
+        self.start_frame = start_frame
         self.bad_packets = 0
         self.reconnects = 0
         self._info: StreamInfo | None = None
@@ -272,7 +279,8 @@ class VideoSource(Source):
 
     @property
     def num_frames(self) -> int | None:
-        """Frames in the file when the container states it; None for live, looped or unknown.
+        """Frames the file will yield (those it holds from ``start_frame`` on) when the
+        container states it; None for live, looped or unknown.
 
         Opens the file if needed (only its header is read; the decoder reuses the open file).
         A file that cannot be opened gives None here and its error from :meth:`frames`.
@@ -284,7 +292,8 @@ class VideoSource(Source):
                 self._container = self._open()
             except SourceError:
                 return None
-        return self._info.frames if self._info is not None else None
+        frames = self._info.frames if self._info is not None else None
+        return None if frames is None else max(0, frames - self.start_frame)
 
     @property
     def lost(self) -> bool:
@@ -371,6 +380,9 @@ class VideoSource(Source):
                         self._back(lost, attempt)
                         lost, attempt = None, 0
                     pts = timeline(picture.pts, picture.dts)
+                    if self._next_frame < self.start_frame:  # resuming: not converted or yielded
+                        self._next_frame += 1
+                        continue
                     pixels = rgb.reformat(picture, format="rgb24", threads=1).to_ndarray()
                     if self.realtime:
                         pacer.wait(float(pts * time_base))

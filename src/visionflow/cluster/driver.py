@@ -1,0 +1,558 @@
+"""The cluster driver: places streams on Ray workers, writes their results, survives lost ones.
+
+:class:`ClusterRunner` starts ``workers`` actors (each a :class:`PipelineWorker` with its CPUs
+and GPUs reserved), builds the engines once per node first, spreads the sources by cost, then
+collects every worker's JSON Lines output every ``poll_interval`` seconds and writes it to the
+configured files. Per stream it remembers the last frame written: a line for a frame at or before
+it is a duplicate and is dropped, so every frame is written exactly once.
+
+When a worker dies (its process killed, its node removed), its streams move to the surviving
+workers, least loaded first; a file resumes at the frame after the last one written, a live
+stream reconnects. When the cluster gets room again (a node joins), a replacement worker starts
+and streams move to it until the load is even. A stream whose worker is lost with no worker left
+to take it, and none started within ``restart_timeout``, fails the run, saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from visionflow.cluster.config import ClusterConfig
+from visionflow.cluster.placement import least_loaded, measure, place
+from visionflow.cluster.worker import Line, PipelineWorker, prepare_engines
+from visionflow.config.pipeline import PipelineConfig, SourceConfig
+from visionflow.errors import VisionflowError
+
+log = logging.getLogger(__name__)
+
+_DONE = ("ended", "removed", "failed")
+
+
+def import_ray() -> Any:
+    """Ray, or an error saying how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise VisionflowError("the cluster mode needs Ray: pip install 'visionflow[ray]'") from exc
+    return ray
+
+
+@dataclass
+class Move:
+    """A stream moved between workers: when, why and where it resumed."""
+
+    stream: int
+    source: str | None  # the worker it left (None: placed for the first time after a loss)
+    target: str
+    reason: str
+    resume_frame: int
+    at_s: float  # seconds since the run began
+    recovered_s: float | None = None  # seconds until its first new line was written
+
+
+@dataclass
+class _Worker:
+    name: str
+    handle: Any
+    info: dict[str, Any] = field(default_factory=dict)
+    streams: set[int] = field(default_factory=set)
+    alive: bool = True
+    pending: Any = None  # the poll in flight
+    report: dict[str, Any] | None = None
+
+
+@dataclass
+class _Stream:
+    id: int
+    config: SourceConfig
+    cost: float
+    worker: str | None = None
+    last_frame: int = -1
+    written: int = 0
+    state: str = "running"
+    moved_at: float | None = None
+    move: Move | None = None
+    waiting: tuple[str | None, str] | None = None  # (worker left, reason) while it has none
+
+
+@dataclass
+class ClusterReport:
+    """What a cluster run did, per worker and per stream.
+
+    ``outcome`` is ``ok`` (every stream ended), ``partial`` (some failed) or ``failed`` (none
+    wrote a frame, or the cluster had no worker left); ``error`` says why when it failed.
+    """
+
+    elapsed_s: float
+    frames_written: int
+    duplicates_dropped: int
+    workers: dict[str, dict[str, Any]]
+    streams: dict[int, dict[str, Any]]
+    moves: list[Move]
+    outcome: str
+    error: str | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames_written / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fps"] = self.fps
+        return data
+
+
+class ClusterRunner:
+    """Runs a pipeline on Ray workers (``visionflow run PIPELINE --ray``).
+
+    Args:
+        config: the pipeline; its ``cluster`` section (or ``cluster``) sizes the workers.
+        address: the Ray cluster to join (``auto``, ``HOST:PORT``, ``ray://HOST:10001``); None
+            or ``local`` starts a Ray instance on this machine for the run.
+        cluster: overrides ``config.cluster``.
+    """
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        address: str | None = None,
+        cluster: ClusterConfig | None = None,
+    ) -> None:
+        self.config = config
+        self.address = None if address in (None, "", "local") else address
+        self.cluster = cluster or config.cluster or ClusterConfig()
+        models = max(1, len(config.infer))
+        self._streams = {
+            i: _Stream(i, s, measure(s.uri, models).cost) for i, s in enumerate(config.sources)
+        }
+        self._workers: dict[str, _Worker] = {}
+        self._starting: dict[str, _Worker] = {}
+        self._count = 0
+        self._moves: list[Move] = []
+        self._duplicates = 0
+        self._last: dict[tuple[int, int], int] = {}  # (sink, stream) → last frame written
+        self._files: list[Any] = []
+        self._t0 = 0.0
+        self._ray: Any = None
+        self._stop = False
+        self._error: str | None = None
+        self._started_ray = False
+        self._lock = threading.RLock()
+
+    # --- the Python API (runtime control) ---------------------------------------------------
+
+    def add_source(self, source: SourceConfig) -> int:
+        """Add a stream while the cluster runs; it goes to the least-loaded worker."""
+        stream = _Stream(len(self._streams), source, measure(source.uri).cost)
+        self._streams[stream.id] = stream
+        with self._lock:
+            self._assign(stream, start_frame=0)
+        return stream.id
+
+    def remove_source(self, stream: int) -> None:
+        """Stop a stream; its frames already read are written."""
+        with self._lock:
+            s = self._streams[stream]
+            worker = self._workers.get(s.worker or "")
+            if worker is not None and worker.alive and s.state not in _DONE:
+                self._call(worker, worker.handle.remove.remote(stream))
+                self._drain(worker)
+
+    def stop(self) -> None:
+        """End the run after the frames in flight (thread-safe)."""
+        self._stop = True
+
+    @property
+    def progress(self) -> dict[int, int]:
+        """Frames written so far, per stream."""
+        return {s.id: s.written for s in self._streams.values()}
+
+    @property
+    def workers(self) -> dict[str, dict[str, Any]]:
+        """Live workers: their node, host, pid and streams."""
+        return {
+            w.name: {**w.info, "streams": sorted(w.streams)}
+            for w in self._workers.values()
+            if w.alive
+        }
+
+    # --- the run ----------------------------------------------------------------------------
+
+    def run(self) -> ClusterReport:
+        """Run to the end of every stream (or :meth:`stop`); the report of the whole cluster."""
+        ray = self._ray = import_ray()
+        if not ray.is_initialized():
+            ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
+            self._started_ray = True
+        self._t0 = time.monotonic()
+        try:
+            self._open_files()
+            self._prepare_engines()
+            for _ in range(self.cluster.workers):
+                self._start_worker()
+            self._wait_started(timeout=120.0)
+            if not self._workers:
+                raise VisionflowError("no Ray worker could be started (not enough resources?)")
+            self._place_all()
+            self._loop()
+        except VisionflowError as exc:
+            self._error = str(exc)
+            log.error("cluster run: %s", exc)
+        finally:
+            reports = self._finish()
+            self._close_files()
+            if self._started_ray:
+                ray.shutdown()
+        return self._report(reports)
+
+    def _loop(self) -> None:
+        last_check = 0.0
+        while not self._stop:
+            with self._lock:
+                for worker in list(self._workers.values()):
+                    if worker.alive:
+                        self._poll_once(worker)
+                now = time.monotonic()
+                if now - last_check >= 1.0:
+                    last_check = now
+                    self._check_workers()
+                if all(s.state in _DONE for s in self._streams.values()):
+                    return
+                self._check_orphans()
+            time.sleep(self.cluster.poll_interval)
+
+    # --- workers ----------------------------------------------------------------------------
+
+    def _actor_class(self) -> Any:
+        gpus = self.cluster.gpus_per_worker
+        if gpus is None:
+            gpus = 1 if any(s.device.startswith("cuda") for s in self.config.infer) else 0
+        return self._ray.remote(PipelineWorker).options(
+            num_cpus=self.cluster.cpus_per_worker,
+            num_gpus=gpus,
+            max_concurrency=4,  # poll and remove while the pipeline thread runs
+            max_restarts=0,
+        )
+
+    def _start_worker(self) -> _Worker:
+        name = f"worker-{self._count}"
+        self._count += 1
+        handle = self._actor_class().remote(name, self.config)
+        worker = _Worker(name, handle)
+        worker.pending = handle.ready.remote()
+        self._starting[name] = worker
+        return worker
+
+    def _wait_started(self, timeout: float) -> None:
+        """Wait (up to ``timeout``) for the workers being started to be ready."""
+        deadline = time.monotonic() + timeout
+        while self._starting and time.monotonic() < deadline:
+            if self._take_ready(0.5) and len(self._workers) >= self.cluster.workers:
+                break
+
+    def _take_ready(self, timeout: float) -> bool:
+        """Move the workers that became ready into the pool; True if any did."""
+        ray = self._ray
+        pending = {w.pending: w for w in self._starting.values()}
+        if not pending:
+            return False
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=timeout)
+        for ref in ready:
+            worker = pending[ref]
+            del self._starting[worker.name]
+            try:
+                worker.info = ray.get(ref)
+            except Exception as exc:  # the actor could not be created (Ray's own errors)
+                log.warning("%s could not start: %s", worker.name, exc)
+                continue
+            worker.pending = None
+            self._workers[worker.name] = worker
+            log.info(
+                "%s ready on %s (pid %s)", worker.name, worker.info["host"], worker.info["pid"]
+            )
+        return bool(ready)
+
+    def _check_workers(self) -> None:
+        """Start replacements when workers are missing; give new workers their share."""
+        alive = [w for w in self._workers.values() if w.alive]
+        missing = self.cluster.workers - len(alive) - len(self._starting)
+        for _ in range(max(0, missing)):
+            if self._has_room():
+                self._start_worker()
+        before = set(self._workers)
+        if self._starting and self._take_ready(0.0):
+            for name in set(self._workers) - before:
+                self._rebalance(self._workers[name])
+
+    def _has_room(self) -> bool:
+        free = self._ray.available_resources()
+        return free.get("CPU", 0.0) >= self.cluster.cpus_per_worker
+
+    def _lost(self, worker: _Worker, reason: str) -> None:
+        if not worker.alive:
+            return
+        worker.alive = False
+        orphans = sorted(s for s in worker.streams if self._streams[s].state not in _DONE)
+        log.warning("%s lost (%s); moving streams %s", worker.name, reason, orphans)
+        for stream in orphans:
+            s = self._streams[stream]
+            s.worker = None
+            s.moved_at = time.monotonic()
+            s.waiting = (worker.name, f"{worker.name} lost: {reason}")
+            self._assign(s, start_frame=s.last_frame + 1)
+
+    def _check_orphans(self) -> None:
+        """Streams without a worker: place them when one is there, or fail them in time."""
+        for s in self._streams.values():
+            if s.worker is not None or s.state in _DONE:
+                continue
+            self._assign(s, start_frame=s.last_frame + 1)
+            waited = None if s.moved_at is None else time.monotonic() - s.moved_at
+            if s.worker is None and waited is not None and waited > self.cluster.restart_timeout:
+                s.state = "failed"
+                self._error = (
+                    f"no worker left to run stream {s.id} ({s.config.uri}) within "
+                    f"{self.cluster.restart_timeout:g} s"
+                )
+                log.error("cluster run: %s", self._error)
+
+    # --- placement --------------------------------------------------------------------------
+
+    def _loads(self) -> tuple[dict[str, float], dict[str, int]]:
+        alive = [w for w in self._workers.values() if w.alive]
+        loads = {
+            w.name: sum(self._streams[s].cost for s in w.streams if self._live(s)) for w in alive
+        }
+        counts = {w.name: sum(1 for s in w.streams if self._live(s)) for w in alive}
+        return loads, counts
+
+    def _live(self, stream: int) -> bool:
+        return self._streams[stream].state not in _DONE
+
+    def _place_all(self) -> None:
+        loads, _counts = self._loads()
+        try:
+            placed = place(
+                {i: s.cost for i, s in self._streams.items()},
+                list(loads),
+                capacity=self.cluster.streams_per_worker,
+            )
+        except ValueError as exc:
+            raise VisionflowError(str(exc)) from None
+        for stream, name in sorted(placed.items()):
+            self._start_stream(self._streams[stream], self._workers[name], 0)
+
+    def _assign(self, s: _Stream, *, start_frame: int) -> None:
+        """Start ``s`` on the least-loaded worker (recording a move when it lost its worker)."""
+        loads, counts = self._loads()
+        name = least_loaded(loads, counts, self.cluster.streams_per_worker)
+        if name is None:
+            return  # no worker now: _check_orphans tries again
+        if s.waiting is not None:
+            came_from, reason = s.waiting
+            s.waiting = None
+            s.move = Move(s.id, came_from, name, reason, start_frame, time.monotonic() - self._t0)
+            self._moves.append(s.move)
+        self._start_stream(s, self._workers[name], start_frame)
+
+    def _start_stream(self, s: _Stream, worker: _Worker, start_frame: int) -> None:
+        self._call(worker, worker.handle.add.remote(s.id, s.config, start_frame))
+        if worker.alive:
+            s.worker = worker.name
+            s.state = "running"
+            worker.streams.add(s.id)
+
+    def _rebalance(self, new: _Worker) -> None:
+        """Move file streams from the most-loaded workers to ``new`` while that evens the load."""
+        while True:
+            loads, _counts = self._loads()
+            busiest = max((w for w in loads if w != new.name), key=loads.__getitem__, default=None)
+            if busiest is None:
+                return
+            movable = sorted(
+                (s for s in self._workers[busiest].streams if self._live(s)),
+                key=lambda s: self._streams[s].cost,
+            )
+            if not movable:
+                return
+            stream = self._streams[movable[0]]
+            if loads[busiest] - stream.cost < loads[new.name] + stream.cost - 1e-9:
+                return  # moving it would not even the load
+            old = self._workers[busiest]
+            self._call(old, old.handle.remove.remote(stream.id))
+            self._drain(old)
+            old.streams.discard(stream.id)
+            if stream.state in _DONE:  # it ended while leaving
+                continue
+            stream.moved_at = time.monotonic()
+            stream.move = Move(
+                stream.id, old.name, new.name, f"{new.name} joined", stream.last_frame + 1,
+                stream.moved_at - self._t0,
+            )  # fmt: skip
+            self._moves.append(stream.move)
+            self._start_stream(stream, new, stream.last_frame + 1)
+
+    # --- results ----------------------------------------------------------------------------
+
+    def _call(self, worker: _Worker, ref: Any) -> Any:
+        try:
+            return self._ray.get(ref, timeout=60)
+        except Exception as exc:  # RayActorError, ActorDiedError, GetTimeoutError …
+            self._lost(worker, _why(exc))
+            return None
+
+    def _drain(self, worker: _Worker) -> None:
+        """Collect everything ``worker`` wrote so far (after a removal it waited for)."""
+        if worker.pending is not None:
+            self._poll_once(worker, block=True)  # the poll in flight
+        if worker.alive:
+            self._poll_once(worker, block=True)  # what came after it
+
+    def _poll_once(self, worker: _Worker, *, block: bool = False) -> None:
+        ray = self._ray
+        if worker.pending is None:
+            worker.pending = worker.handle.poll.remote()
+        ready, _ = ray.wait([worker.pending], timeout=30 if block else 0)
+        if not ready:
+            if block:
+                self._lost(worker, "no answer for 30 s")
+            return
+        ref, worker.pending = worker.pending, None
+        try:
+            result = ray.get(ref)
+        except Exception as exc:  # the worker died
+            self._lost(worker, _why(exc))
+            return
+        self._write(result["lines"])
+        if result["error"]:
+            self._lost(worker, result["error"])
+            return
+        for stream, state in result["states"].items():
+            s = self._streams.get(stream)
+            if s is not None and s.worker == worker.name and state in _DONE:
+                if state == "removed" and s.state not in _DONE:
+                    continue  # left this worker to go elsewhere
+                s.state = state
+
+    def _write(self, per_sink: list[list[Line]]) -> None:
+        """Write the workers' lines, each frame of each stream once per sink. The first sink's
+        lines (or the workers' progress marks, without a JSON Lines sink) set where a stream
+        resumes."""
+        now = time.monotonic()
+        for index, lines in enumerate(per_sink):
+            text = []
+            for stream, frame, line in lines:
+                s = self._streams[stream]
+                if frame <= self._last.get((index, stream), -1):
+                    self._duplicates += 1
+                    continue
+                self._last[index, stream] = frame
+                text.append(line)
+                if index == 0:
+                    s.last_frame = frame
+                    s.written += 1
+                    if s.move is not None and s.move.recovered_s is None and s.moved_at:
+                        s.move.recovered_s = now - s.moved_at
+            if text and index < len(self._files):
+                self._files[index].write("".join(text))
+                self._files[index].flush()
+
+    def _open_files(self) -> None:
+        for sink in self.config.sinks:
+            if sink.type == "jsonl" and sink.path is not None:
+                path = Path(sink.path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._files.append(path.open("w", encoding="utf-8"))
+
+    def _close_files(self) -> None:
+        for file in self._files:
+            file.close()
+
+    def _prepare_engines(self) -> None:
+        """Build the engines once per node before the workers start there."""
+        if not self.config.infer:
+            return
+        ray = self._ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        task = ray.remote(prepare_engines)
+        refs = [
+            task.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+                num_cpus=0,
+            ).remote(self.config)
+            for node in ray.nodes()
+            if node["Alive"]
+        ]
+        ray.get(refs)
+
+    def _finish(self) -> dict[str, dict[str, Any]]:
+        reports: dict[str, dict[str, Any]] = {}
+        if self._ray is None:
+            return reports
+        for worker in self._workers.values():
+            if not worker.alive:
+                continue
+            try:
+                report = self._ray.get(worker.handle.finish.remote(), timeout=120)
+            except Exception as exc:
+                self._lost(worker, _why(exc))
+                continue
+            self._write(report.pop("lines"))
+            reports[worker.name] = report
+        for worker in list(self._workers.values()) + list(self._starting.values()):
+            try:
+                self._ray.kill(worker.handle)
+            except Exception as exc:  # already gone
+                log.debug("%s: kill: %s", worker.name, exc)
+        return reports
+
+    def _report(self, reports: dict[str, dict[str, Any]]) -> ClusterReport:
+        streams = {
+            s.id: {
+                "uri": s.config.uri,
+                "worker": s.worker,
+                "frames_written": s.written,
+                "last_frame": s.last_frame,
+                "state": s.state,
+                "cost": s.cost,
+            }
+            for s in self._streams.values()
+        }
+        workers = {
+            w.name: {**w.info, "alive": w.alive, **reports.get(w.name, {})}
+            for w in self._workers.values()
+        }
+        written = sum(s.written for s in self._streams.values())
+        failed = [s for s in self._streams.values() if s.state == "failed"]
+        if self._error and (written == 0 or "no worker" in self._error):
+            outcome = "failed"
+        elif failed or self._error:
+            outcome = "partial"
+        else:
+            outcome = "ok"
+        return ClusterReport(
+            elapsed_s=time.monotonic() - self._t0,
+            frames_written=written,
+            duplicates_dropped=self._duplicates,
+            workers=workers,
+            streams=streams,
+            moves=self._moves,
+            outcome=outcome,
+            error=self._error,
+        )
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
+
+
+def report_json(report: ClusterReport) -> str:
+    return json.dumps(report.to_json(), default=str)

@@ -1,0 +1,183 @@
+"""The cluster mode on a real multi-node Ray cluster on this machine (``ray.cluster_utils``):
+several raylets, real worker processes killed and nodes removed mid-run, the output compared
+frame by frame with a single-process run of the same pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from visionflow.app import App
+from visionflow.cluster.driver import ClusterReport, ClusterRunner
+from visionflow.config.pipeline import PipelineConfig
+from visionflow.zoo.scenes import write_clip
+
+ray = pytest.importorskip(
+    "ray", reason="the cluster tests need Ray (pip install 'visionflow[ray]')"
+)
+from ray.cluster_utils import Cluster  # noqa: E402
+
+DETECTOR = Path(__file__).parents[2] / "src/visionflow/zoo/models/shapes_det.infer.yml"
+NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024**2}
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A head node that runs no worker (0 CPUs) and two nodes of one CPU each."""
+    c = Cluster(initialize_head=True, head_node_args={**NODE, "num_cpus": 0})
+    for _ in range(2):
+        c.add_node(**NODE)
+    ray.init(address=c.address, log_to_driver=False)
+    try:
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
+
+
+def pipeline(tmp_path: Path, frames: list[int], out: str, **cluster: Any) -> PipelineConfig:
+    clips = [
+        write_clip(tmp_path / f"clip{i}.mp4", 320, 180, n, seed=i)
+        if not (tmp_path / f"clip{i}.mp4").exists()
+        else tmp_path / f"clip{i}.mp4"
+        for i, n in enumerate(frames)
+    ]
+    return PipelineConfig.model_validate(
+        {
+            "sources": [{"uri": str(c)} for c in clips],
+            "streammux": {"batch_size": 1},
+            "infer": [{"config": str(DETECTOR), "backend": "onnxruntime"}],
+            "sinks": [{"type": "jsonl", "path": str(tmp_path / out)}],
+            "cluster": {"workers": 2, "restart_timeout": 10, **cluster},
+        }
+    )
+
+
+def lines(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
+    """Frame → its record; fails on a frame written twice."""
+    records: dict[tuple[int, int], dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        key = (record["source_id"], record["frame_num"])
+        assert key not in records, f"frame {key} written twice"
+        records[key] = record
+    return records
+
+
+def single_process(config: PipelineConfig, tmp_path: Path) -> dict[tuple[int, int], Any]:
+    sink = config.sinks[0].model_copy(update={"path": tmp_path / "single.jsonl"})
+    report = App.from_config(config.model_copy(update={"sinks": [sink]})).run()
+    assert report.outcome == "ok"
+    return lines(tmp_path / "single.jsonl")
+
+
+def assert_same_frames(got: dict[tuple[int, int], Any], want: dict[tuple[int, int], Any]) -> None:
+    assert sorted(got) == sorted(want)  # nothing lost, nothing extra
+    for key, record in want.items():
+        assert got[key]["objects"] == record["objects"], key
+
+
+def in_background(runner: ClusterRunner) -> tuple[threading.Thread, list[ClusterReport]]:
+    out: list[ClusterReport] = []
+    thread = threading.Thread(target=lambda: out.append(runner.run()), daemon=True)
+    thread.start()
+    return thread, out
+
+
+def wait_for(condition: Any, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_cluster_run_writes_what_one_process_writes(cluster: Cluster, tmp_path: Path) -> None:
+    config = pipeline(tmp_path, [30, 40, 50, 60], "cluster.jsonl")
+    report = ClusterRunner(config).run()
+
+    assert report.outcome == "ok"
+    assert report.duplicates_dropped == 0
+    assert report.frames_written == 180
+    per_worker = [
+        sorted(s for s, v in report.streams.items() if v["worker"] == w) for w in report.workers
+    ]
+    assert sorted(map(len, per_worker)) == [2, 2]  # equal costs: two streams each
+    assert len({w["node"] for w in report.workers.values()}) == 2  # one worker per node
+    assert_same_frames(lines(tmp_path / "cluster.jsonl"), single_process(config, tmp_path))
+
+
+@pytest.mark.slow
+def test_a_killed_worker_s_streams_resume_on_the_survivor(cluster: Cluster, tmp_path: Path) -> None:
+    config = pipeline(tmp_path, [240, 240], "cluster.jsonl")
+    runner = ClusterRunner(config)
+    thread, result = in_background(runner)
+    wait_for(lambda: len(runner.workers) == 2 and min(runner.progress.values()) >= 5)
+    victim = next(iter(sorted(runner.workers)))
+    moved = runner.workers[victim]["streams"]
+    os.kill(runner.workers[victim]["pid"], signal.SIGKILL)
+    thread.join(300)
+    (report,) = result
+
+    assert report.outcome == "ok", report.error
+    assert [m.stream for m in report.moves] == moved
+    for move in report.moves:
+        assert move.source == victim
+        assert move.resume_frame > 0  # resumed after what was written, not from the start
+        assert move.recovered_s is not None
+        assert move.recovered_s <= 10
+    assert not report.workers[victim]["alive"]
+    assert_same_frames(lines(tmp_path / "cluster.jsonl"), single_process(config, tmp_path))
+
+
+@pytest.mark.slow
+def test_a_removed_node_s_streams_move_and_a_joining_node_takes_its_share(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    config = pipeline(tmp_path, [300, 300, 300, 300], "cluster.jsonl")
+    runner = ClusterRunner(config)
+    thread, result = in_background(runner)
+    wait_for(lambda: len(runner.workers) == 2 and min(runner.progress.values()) >= 5)
+    victim = sorted(runner.workers)[0]
+    node_id = runner.workers[victim]["node"]
+    node = next(n for n in cluster.list_all_nodes() if n.node_id == node_id)
+    cluster.remove_node(node, allow_graceful=False)
+    wait_for(lambda: victim not in runner.workers)
+    cluster.add_node(**NODE)  # room for a replacement worker
+    thread.join(300)
+    (report,) = result
+
+    assert report.outcome == "ok", report.error
+    reasons = [m.reason for m in report.moves]
+    assert sum(r.startswith(f"{victim} lost") for r in reasons) == 2
+    assert any(r.endswith("joined") for r in reasons), reasons  # the newcomer took streams
+    assert len(report.workers) == 3
+    assert_same_frames(lines(tmp_path / "cluster.jsonl"), single_process(config, tmp_path))
+
+
+@pytest.mark.slow
+def test_a_cluster_with_no_worker_left_fails_clearly(cluster: Cluster, tmp_path: Path) -> None:
+    config = pipeline(tmp_path, [300], "cluster.jsonl", workers=1, restart_timeout=3)
+    runner = ClusterRunner(config)
+    thread, result = in_background(runner)
+    wait_for(lambda: len(runner.workers) == 1 and min(runner.progress.values()) >= 5)
+    (only,) = runner.workers.values()
+    for node in cluster.list_all_nodes():
+        if not node.head:
+            cluster.remove_node(node, allow_graceful=False)  # no CPU left anywhere
+    thread.join(120)
+    (report,) = result
+
+    assert report.outcome == "failed"
+    assert report.error is not None
+    assert "no worker left to run stream 0" in report.error
+    assert 0 < report.frames_written < 300
+    assert only["pid"] > 0
