@@ -611,6 +611,9 @@ class InferConfig(_Frozen):
     @classmethod
     def _parser_takes_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         parser = info.data.get("parser")
+        library = info.data.get("custom_lib_path")
+        if parser is None and library is not None and library.suffix == ".py":
+            parser = f"{library.stem}:(custom-lib-path)"  # a Python file: any options
         model = _options_model(parser) if parser else None
         if model is not None:
             try:

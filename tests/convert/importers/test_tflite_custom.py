@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("tf2onnx")
 
-from tests.support import mediapipe_ops as ref
-from tests.support.tflite_models import (
+from support import mediapipe_ops as ref
+from support.tflite_models import (
     RELU,
     SAME,
     VALID,
@@ -23,7 +23,6 @@ from tests.support.tflite_models import (
     transpose_conv_bias_model,
     transpose_conv_options,
 )
-
 from visionflow.convert.importers import import_model
 from visionflow.convert.importers.tflite_custom import read_custom_ops
 from visionflow.errors import ConversionError
