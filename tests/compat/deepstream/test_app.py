@@ -182,7 +182,7 @@ def test_file_sink_and_fakesink(tmp_path: Path) -> None:
     assert {"sink1.output-file", "sink1.container", "sink1.codec"} <= set(report.honoured)
 
 
-def test_message_sink_and_analytics_are_accepted_but_not_run_the_tracker_runs(
+def test_message_sink_becomes_a_broker_sink_analytics_and_tracker_run(
     tmp_path: Path,
 ) -> None:
     write(tmp_path, "tracker.yml", "%YAML:1.0\nBaseConfig:\n  minDetectorConfidence: 0.2\n")
@@ -197,6 +197,8 @@ def test_message_sink_and_analytics_are_accepted_but_not_run_the_tracker_runs(
         [sink0]
         enable=1
         type=6
+        msg-broker-proto-lib=/opt/nvidia/deepstream/deepstream/lib/libnvds_mqtt_proto.so
+        msg-broker-conn-str=broker.local;1884
         topic=detections
         [nvds-analytics]
         enable=1
@@ -206,7 +208,11 @@ def test_message_sink_and_analytics_are_accepted_but_not_run_the_tracker_runs(
 
     config, report = read_deepstream_app(path)
 
-    assert config.sinks == [SinkConfig(type="fake")]
+    [sink] = config.sinks
+    assert sink.type == "broker"
+    assert sink.broker is not None
+    assert (sink.broker.protocol, sink.broker.address) == ("mqtt", ("broker.local", 1884))
+    assert sink.broker.topic == "detections"
     assert config.tracker is not None
     assert config.tracker.config == tmp_path / "tracker.yml"
     assert {"tracker.enable", "tracker.ll-config-file"} <= set(report.honoured)
@@ -215,7 +221,7 @@ def test_message_sink_and_analytics_are_accepted_but_not_run_the_tracker_runs(
         report.ignored["tracker.enable-past-frame"]
         == "legacy key; DeepStream 8 warns and ignores it"
     )
-    assert report.ignored["sink0.topic"].startswith("nvmsgconv/nvmsgbroker are not available")
+    assert {"sink0.topic", "sink0.msg-broker-proto-lib"} <= set(report.honoured)
     assert {"nvds-analytics.enable", "nvds-analytics.config-file"} <= set(report.honoured)
     assert "nvds-analytics/property.config-width" in report.honoured
     assert config.analytics is not None

@@ -14,7 +14,8 @@ The file is read as ``deepstream_app_config_parser.c`` (INI) and
   As in deepstream-app, a secondary GIE is built only when its ``operate-on-gie-id`` chains to
   the primary GIE, and GIE ids must be distinct (an unset one counts as 0).
 * ``[sinkN]``: fakesink and file sinks map directly; display (2), RTSP (4) and DRM (5) sinks
-  become a video file next to the config, with a warning; message sinks (6) are not available.
+  become a video file next to the config, with a warning; message sinks (6) become broker sinks
+  (:mod:`visionflow.brokers.deepstream`), with ``[message-converter]`` for ``disable-msgconv``.
 * ``[tracker]`` → the tracker, configured by its ``ll-config-file``
   (:func:`~visionflow.compat.deepstream.tracker.read_tracker`).
 * ``[nvds-analytics]`` → the analytics element, configured by its ``config-file``
@@ -269,6 +270,8 @@ class _AppReader:
             self._gie(group)
         elif group.startswith("sink"):
             self._sink(group)
+        elif group == "message-converter":
+            self._message_converter(group)
         elif self.yaml and group == "source":
             self._csv_sources(group)
         elif group.startswith("source"):
@@ -784,9 +787,7 @@ class _AppReader:
         kind = values["type"]
         reasons: dict[str, str] = {}
         if kind == 6:
-            record_group(self.doc, group, K.SINK, self.report, ignore=K.MESSAGES)
-            self.report.warnings.append(f"{self.doc.file}: [{group}] type=6: {K.MESSAGES}")
-            return None
+            return self._broker(group, values)
         source_id: int | None = values.get("source-id", 0)
         demux = tiled == 2 and values.get("link-to-demux", 0) != 0
         if tiled:
@@ -831,6 +832,41 @@ class _AppReader:
             bitrate=values.get("bitrate") or None,
             source_id=source_id,
         )
+
+    def _broker(self, group: str, values: dict[str, Any]) -> SinkConfig | None:
+        """``type=6``: nvmsgconv + nvmsgbroker → a broker sink (visionflow.brokers.deepstream)."""
+        from visionflow.brokers.deepstream import broker_sink
+
+        converter = self.values.get("message-converter")
+        if converter is not None and not converter.get("enable", 0):
+            converter = None
+        try:
+            broker, messages, reasons, adapter = broker_sink(values, converter, self.doc.file)
+        except ConfigError as exc:
+            if exc.key in ("msg-conv-config", "msg-broker-config") and "not found" in exc.reason:
+                self._blocker(f"{exc.key}: {exc.reason}", group, exc.key)  # as other nested files
+                record_group(self.doc, group, K.SINK, self.report, ignore=exc.reason)
+                return None
+            raise self._key_error(group, exc.key or "", exc.reason, exc.allowed) from None
+        honoured = {k: Spec(v.kind, v.check) for k, v in K.SINK.items()}  # type 6 reads them
+        record_group(self.doc, group, honoured, self.report, reasons=reasons)
+        for key, reason in adapter.items():  # the adapter config's keys visionflow does not use
+            name = f"{group}/message-broker.{key}"
+            if name in self.report.honoured:
+                self.report.honoured.remove(name)
+            self.report.ignore(name, reason)
+        return self._model(SinkConfig, group, type="broker", broker=broker, messages=messages)
+
+    def _message_converter(self, group: str) -> None:
+        """``[message-converter]``: the converter of the type=6 sinks with disable-msgconv=1."""
+        values = read_group(self.doc, group, K.MESSAGE_CONVERTER)
+        self.values[group] = values
+        enabled = values.get("enable", 0) != 0
+        ignore = None if enabled else "group disabled (enable=0 or missing)"
+        record_group(self.doc, group, K.MESSAGE_CONVERTER, self.report, ignore=ignore)
+        if enabled and "msg-conv-config" in values:
+            path = resolve(values["msg-conv-config"], self.doc.file)
+            self._nested(group, "msg-conv-config", path, read_msgconv)
 
     # --- assembly -------------------------------------------------------------------------------
 
