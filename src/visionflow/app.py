@@ -111,6 +111,7 @@ class App:
                 )
             )
         elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type != "jsonl"]
+        elements = _gpu_twins(elements, config.device)
         pipeline = Pipeline(
             sources,
             elements,
@@ -168,6 +169,63 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
         sink = JsonLinesSink(cfg.path)
     sink.name = name
     return sink
+
+
+def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
+    """With a GPU ``device``, the OSD and the video file sinks become their GPU twins (drawing and
+    NVENC on device frames: nothing is pulled to the host); a sink NVENC cannot take (codec,
+    container, no PyNvVideoCodec) stays as it is, which is logged."""
+    if not device.startswith("cuda"):
+        return elements
+    import logging
+
+    from visionflow.errors import SinkError
+    from visionflow.osd.element import OSD
+    from visionflow.sinks.video import VideoFileSink
+
+    out: list[Element] = []
+    for element in elements:
+        if type(element) is OSD:
+            from visionflow.osd.gpu_draw import GpuOSD
+
+            element = GpuOSD(
+                element.name,
+                display_text=element.display_text,
+                display_bbox=element.display_bbox,
+                display_mask=element.display_mask,
+                display_segmentation=element.display_segmentation,
+                border_width=element.border_width,
+                text_scale=element.text_scale,
+                class_colors=element.palette,
+                class_bg_colors=element.class_bg_colors,
+                show_clock=element.show_clock,
+            )
+        elif type(element) is VideoFileSink:
+            from visionflow.sinks.nvenc import CODECS, CONTAINERS, NvencSink, load_encoder_module
+
+            codec = {"libx264": "h264", "libx265": "hevc"}.get(element.encoder, element.encoder)
+            suffix = element.path.suffix.lower()
+            try:
+                if codec not in CODECS or (suffix and suffix not in CONTAINERS):
+                    raise SinkError(f"NVENC does not write {codec} to '{suffix}' files")
+                load_encoder_module()
+            except SinkError as exc:
+                logging.getLogger(__name__).warning(
+                    "%s: encoded on the CPU (frames copied to the host): %s", element.name, exc
+                )
+            else:
+                gpu = int(device.partition(":")[2] or 0)
+                nvenc = NvencSink(
+                    element.path,
+                    codec=codec,
+                    bitrate=element.bitrate,
+                    source_id=element.source_id,
+                    gpu=gpu,
+                )
+                nvenc.name = element.name
+                element = nvenc
+        out.append(element)
+    return out
 
 
 def _tracker(stage: TrackerStageConfig) -> Element:

@@ -387,3 +387,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    for name, figures in report.outputs.items():
+        console.print(f"output '{name}': " + ", ".join(f"{k} {v}" for k, v in figures.items()))

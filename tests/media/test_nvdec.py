@@ -5,31 +5,16 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from support.gpu_media import gpu_problem, nvenc_clip
 from visionflow.errors import DecodeError, SourceError, SourceNotFoundError
 from visionflow.media.nvdec import NvdecSource, NvdecUnavailableError, local_path
 
-
-def _gpu_ready() -> str | None:
-    try:
-        import torch
-    except ImportError:
-        return "needs torch"
-    if not torch.cuda.is_available():
-        return "needs a CUDA GPU"
-    try:
-        import PyNvVideoCodec  # noqa: F401
-    except Exception as exc:
-        return f"needs PyNvVideoCodec ({str(exc).splitlines()[0]})"
-    return None
-
-
-GPU_PROBLEM = _gpu_ready()
+GPU_PROBLEM = gpu_problem()
 gpu = pytest.mark.gpu
 needs_gpu = pytest.mark.skipif(GPU_PROBLEM is not None, reason=str(GPU_PROBLEM))
 
@@ -62,29 +47,6 @@ def test_without_pynvvideocodec_the_error_names_the_extra(tmp_path: Path) -> Non
 
 
 # -- on a GPU ------------------------------------------------------------------------------------
-def nvenc_clip(
-    path: Path, frames: int = 40, size: tuple[int, int] = (320, 240), codec: str = "h264"
-) -> Path:
-    """A clip of stamped synthetic frames encoded by NVENC (MP4 through PyAV, else
-    PyNvVideoCodec's muxer)."""
-    import torch
-
-    from visionflow.core.batch import Batch
-    from visionflow.core.frame import Frame, PixelFormat
-    from visionflow.media.synthetic import SyntheticSource
-    from visionflow.sinks.nvenc import NvencSink
-
-    render = SyntheticSource(*size, frames).render
-    sink = NvencSink(path, codec=codec)
-    sink.start()
-    for i in range(frames):
-        pixels = torch.from_numpy(render(i)).cuda()
-        frame = Frame(pixels, PixelFormat.RGB24, 0, i, pts=i, time_base=Fraction(1, 25))
-        sink.process(Batch([frame]))
-    sink.stop()
-    return path if sink.writer != "elementary" else path.with_suffix("." + sink.codec)
-
-
 @gpu
 @needs_gpu
 @pytest.mark.parametrize("codec", ["h264", "hevc"])

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support.gpu_media import gpu_problem
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.errors import ConfigError
 from visionflow.media.synthetic import SyntheticSource
@@ -76,22 +77,8 @@ def test_only_h264_and_hevc_and_known_containers(tmp_path: Path) -> None:
     assert err.value.key == "output-file"
 
 
-def _gpu_ready() -> str | None:
-    try:
-        import torch
-    except ImportError:
-        return "needs torch"
-    if not torch.cuda.is_available():
-        return "needs a CUDA GPU"
-    try:
-        import PyNvVideoCodec  # noqa: F401
-    except Exception as exc:
-        return f"needs PyNvVideoCodec ({exc})"
-    return None
-
-
 @pytest.mark.gpu
-@pytest.mark.skipif(_gpu_ready() is not None, reason=str(_gpu_ready()))
+@pytest.mark.skipif(gpu_problem() is not None, reason=str(gpu_problem()))
 @pytest.mark.parametrize("codec", ["h264", "hevc"])
 def test_nvenc_encodes_gpu_frames_without_host_copies(tmp_path: Path, codec: str) -> None:
     import torch

@@ -109,6 +109,8 @@ class PipelineReport:
         interrupted: the run was stopped by Ctrl-C or a drain signal (:attr:`stop_signal`).
         stop_signal: the number of the signal that stopped the run (``signal.SIGINT`` for
             Ctrl-C), or None.
+        outputs: per sink name, the figures a sink reported of itself (a broker sink's
+            messages sent, spooled and dropped, its spool's peak …).
     """
 
     elapsed_s: float
@@ -123,6 +125,7 @@ class PipelineReport:
     num_sources: int = 0
     sinks: list[str] = field(default_factory=list)
     stop_signal: int | None = None
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -417,6 +420,7 @@ class Pipeline:
             num_sources=len(self.sources),
             sinks=[e.name for e in self.elements if isinstance(e, Sink)],
             stop_signal=self._signal,
+            outputs=dict(self.stats.outputs),
         )
 
     def stop(self) -> None:

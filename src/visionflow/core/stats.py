@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from visionflow.core.batch import Batch
 from visionflow.core.frame import Frame
@@ -118,6 +118,7 @@ class PipelineStats:
     frames_in: Counter[int] = field(default_factory=Counter)
     frames_out: Counter[int] = field(default_factory=Counter)
     drops: Counter[str] = field(default_factory=Counter)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _latencies: dict[int, LatencyHistogram] = field(default_factory=dict)
     _first_out: dict[int, float] = field(default_factory=dict)
     _last_out: dict[int, float] = field(default_factory=dict)
@@ -131,6 +132,12 @@ class PipelineStats:
         """Count ``count`` frames dropped for ``reason`` (e.g. ``"streammux: live overflow"``)."""
         with self._lock:
             self.drops[reason] += count
+
+    def output(self, name: str, figures: dict[str, Any]) -> None:
+        """Record an output's own figures (a broker sink's messages sent, spooled, dropped …);
+        they appear in the run report under ``outputs[name]``."""
+        with self._lock:
+            self.outputs[name] = dict(figures)
 
     def drop_batch(self, reason: str, batch: Batch) -> None:
         """Count the source frames of a whole batch as dropped (see :func:`source_frames`)."""
