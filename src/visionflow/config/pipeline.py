@@ -18,12 +18,14 @@ Relative paths are resolved against the folder of the pipeline file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from visionflow.analytics.config import AnalyticsConfig
+from visionflow.brokers.config import BrokerConfig, MessagesConfig
 from visionflow.config.yamlio import load_yaml, validate
 from visionflow.track.config import Algorithm, TrackerConfig
 
@@ -183,10 +185,12 @@ class AnalyticsStageConfig(AnalyticsConfig):
 
 
 class SinkConfig(_Strict):
-    """An output: an encoded video file, metadata as JSON Lines, or nothing (fakesink)."""
+    """An output: an encoded video file, metadata as JSON Lines, messages to a broker, or
+    nothing (fakesink)."""
 
-    type: Literal["video", "jsonl", "fake"] = Field(
-        description="video: an encoded file; jsonl: one JSON line per frame; fake: discard."
+    type: Literal["video", "jsonl", "broker", "fake"] = Field(
+        description="video: an encoded file; jsonl: one JSON line per frame; broker: events or "
+        "metadata as messages to MQTT, AMQP, Redis or Kafka (docs/events.md); fake: discard."
     )
     path: Path | None = Field(None, description="Output file (video, jsonl).")
     source_id: int | None = Field(
@@ -196,12 +200,37 @@ class SinkConfig(_Strict):
     bitrate: int | None = Field(
         None, ge=1, description="Video bit rate in bit/s (default: constant quality)."
     )
+    broker: BrokerConfig | None = Field(
+        None, description="Broker: where messages go (protocol, host, port, topic, spool)."
+    )
+    messages: MessagesConfig | None = Field(
+        None, description="Broker: what is sent (payload schema, frame interval, msgconv file)."
+    )
 
     @model_validator(mode="after")
     def _path_needed(self) -> SinkConfig:
-        if self.type != "fake" and self.path is None:
+        if self.type == "broker":
+            if self.broker is None:
+                raise ValueError("a broker sink needs a broker (protocol, host, topic …)")
+        elif self.broker is not None or self.messages is not None:
+            raise ValueError(f"broker and messages belong to broker sinks, not {self.type}")
+        elif self.type != "fake" and self.path is None:
             raise ValueError(f"a {self.type} sink needs a path")
         return self
+
+    def resolved(self, fix: Callable[[Path], Path]) -> SinkConfig:
+        """A copy with its file paths passed through ``fix``."""
+        update: dict[str, object] = {}
+        if self.path is not None:
+            update["path"] = fix(self.path)
+        if self.broker is not None and self.broker.spool.path is not None:
+            spool = self.broker.spool.model_copy(update={"path": fix(self.broker.spool.path)})
+            update["broker"] = self.broker.model_copy(update={"spool": spool})
+        if self.messages is not None and self.messages.config is not None:
+            update["messages"] = self.messages.model_copy(
+                update={"config": fix(self.messages.config)}
+            )
+        return self.model_copy(update=update) if update else self
 
 
 class ProbeConfig(_Strict):
@@ -278,9 +307,7 @@ class ApiConfig(_Strict):
             for s in self.sources
         ]
         infer = [i.model_copy(update={"config": fix(i.config)}) for i in self.infer]
-        sinks = [
-            s if s.path is None else s.model_copy(update={"path": fix(s.path)}) for s in self.sinks
-        ]
+        sinks = [s.resolved(fix) for s in self.sinks]
         tracker = self.tracker
         if tracker is not None and tracker.config is not None:
             tracker = tracker.model_copy(update={"config": fix(tracker.config)})
