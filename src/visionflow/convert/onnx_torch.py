@@ -327,7 +327,9 @@ class _Builder:
             self.weights.add(str(node.target))
         return node
 
-    def call(self, fn: Callable[..., Any], *args: Any, weights: Sequence[int] = (), **kwargs: Any):
+    def call(
+        self, fn: Callable[..., Any], *args: Any, weights: Sequence[int] = (), **kwargs: Any
+    ) -> Any:
         """Apply ``fn``: at once when every input is known, else as a graph node."""
         if not _has_dyn(args) and not _has_dyn(kwargs):
             result = fn(*_unwrap(args, "value"), **_unwrap(kwargs, "value"))
@@ -437,11 +439,11 @@ def _op(*names: str) -> Callable[[_Op], _Op]:
     return register
 
 
-def _binary(fn: Callable[..., torch.Tensor]) -> _Op:
+def _binary(fn: Any) -> _Op:
     return lambda b, n, x: b.call(fn, x[0], x[1])
 
 
-def _unary(fn: Callable[..., torch.Tensor]) -> _Op:
+def _unary(fn: Any) -> _Op:
     return lambda b, n, x: b.call(fn, x[0])
 
 
@@ -645,7 +647,7 @@ def _clip(b: _Builder, n: _Node, x: list[Any]) -> Any:
 
 @_op("Min", "Max", "Sum", "Mean")
 def _variadic(b: _Builder, n: _Node, x: list[Any]) -> Any:
-    fn = {"Min": torch.minimum, "Max": torch.maximum, "Sum": torch.add}.get(
+    fn: Any = {"Min": torch.minimum, "Max": torch.maximum, "Sum": torch.add}.get(
         n.proto.op_type, torch.add
     )
     out = x[0]
@@ -1008,7 +1010,8 @@ def onnx_to_torch(
     env: dict[str, Any] = {}
     for init in graph.initializer:
         env[init.name] = _Const(torch.from_numpy(numpy_helper.to_array(init).copy()))
-    names, shapes = [], []
+    names: list[str] = []
+    shapes: list[tuple[int, ...]] = []
     for value in graph.input:
         if value.name in env:
             continue
@@ -1026,20 +1029,20 @@ def onnx_to_torch(
             node = placeholder
         env[value.name] = _Dyn(node, meta)
     for proto_node in graph.node:
-        node = _Node(
+        op = _Node(
             proto_node,
             {a.name: onnx.helper.get_attribute_value(a) for a in proto_node.attribute},
             opset,
         )
         inputs = [env[i] if i else None for i in proto_node.input]
         try:
-            result = _OPS[proto_node.op_type](builder, node, inputs)
+            result = _OPS[proto_node.op_type](builder, op, inputs)
         except ConversionError:
             raise
         except Exception as exc:  # a torch error on a shape the op cannot take
             shapes_in = [None if v is None else _shape(v) for v in inputs]
             raise ConversionError(
-                f"ONNX → PyTorch: node {node.name} ({proto_node.op_type}) on inputs "
+                f"ONNX → PyTorch: node {op.name} ({proto_node.op_type}) on inputs "
                 f"{shapes_in}: {exc}"
             ) from exc
         outputs = result if isinstance(result, tuple) else (result,)
@@ -1081,7 +1084,7 @@ def _input_shape(
         dims = list(given)
     if dims and dims[0] is None:
         dims[0] = batch
-    elif dims and dims[0] != batch:
+    elif len(dims) > 1 and dims[0] != batch:  # a 1-D input has no batch axis
         raise ConversionError(
             f"input {value.name} has a fixed batch of {dims[0]}, not the {batch} asked for"
         )
@@ -1090,7 +1093,7 @@ def _input_shape(
             f"input {value.name} has dynamic dimensions {dims}: give its shape "
             "(infer-dims, or --input-shape)"
         )
-    return tuple(int(d) for d in dims)
+    return tuple(int(d) for d in dims if d is not None)
 
 
 def set_precision(module: OnnxModule, dtype: torch.dtype) -> OnnxModule:

@@ -13,8 +13,8 @@ Every build ends with parity checks, and fails rather than save an engine that f
 * an FP16 / BF16 engine against the FP32 conversion on the same device and inputs:
   ``|low − fp32| ≤ tol · (1 + max |fp32|)`` per output, tol :data:`REDUCED_TOLERANCE` (FP16 1 %
   of the output's range, BF16 5 %). The inputs are smooth random images (noise drives
-  reduced precision far harder than pictures do). ``scripts/gpu_check.py`` also checks that the FP16 engine finds the same objects as
-  the FP32 host path on a test scene.
+  reduced precision far harder than pictures do). ``scripts/gpu_check.py`` also checks that the
+  FP16 engine finds the same objects as the FP32 host path on a test scene.
 """
 
 from __future__ import annotations
@@ -90,9 +90,6 @@ def build_torch_engine(source: Path, target: Path, key: EngineKey, device: str) 
 
     where = torch_device(device)
     batch = key.batch[2]
-    shapes = None
-    if key.input_shape and None not in key.input_shape[1:]:
-        shapes = {}
     module = onnx_to_torch(source, batch)
     shape = module.input_shapes[0]
     batch_input, pair = _parity_inputs(shape)

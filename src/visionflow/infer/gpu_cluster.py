@@ -18,9 +18,9 @@ suppressions). torchvision's ``batched_nms`` is not used for this: below 20,000 
 offsets each group's boxes by group × (largest coordinate + 1), and at 64 images × 80 classes those
 offsets reach millions, where float32 keeps a quarter of a pixel — IoUs change and so do
 decisions. torchvision's plain ``nms`` (with ranks as scores, so ties break as nvinfer's) takes only
-groups of more than :data:`MATRIX_LIMIT` boxes, one group at a time. The other modes (DBSCAN, groupRectangles, hybrid),
-class-agnostic or weighted NMS and masks run on the host after the candidates are copied there:
-:func:`gpu_cluster_supported` says which.
+groups of more than :data:`MATRIX_LIMIT` boxes, one group at a time. The other modes (DBSCAN,
+groupRectangles, hybrid), class-agnostic or weighted NMS and masks run on the host after the
+candidates are copied there: :func:`gpu_cluster_supported` says which.
 """
 
 from __future__ import annotations

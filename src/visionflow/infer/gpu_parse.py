@@ -206,7 +206,9 @@ def _grid(
     return cov[:, :num_classes].reshape(batch, -1), boxes, class_id, threshold
 
 
-def _gather(keep: torch.Tensor, boxes: torch.Tensor, conf: torch.Tensor, cls: torch.Tensor):
+def _gather(
+    keep: torch.Tensor, boxes: torch.Tensor, conf: torch.Tensor, cls: torch.Tensor
+) -> GpuCandidates:
     image, cell = keep.nonzero(as_tuple=True)
     return GpuCandidates(image, boxes[image, cell], conf[image, cell], cls[cell].long())
 
@@ -295,16 +297,16 @@ def _classify(
             confidences.append(torch.full((batch,), -1.0, device=vectors.device))
             winners.append(torch.full((batch,), -1, device=vectors.device))
             continue
-        best, index = vectors.max(dim=1)
+        best, winner = vectors.max(dim=1)
         confidences.append(best)
-        winners.append(index)
-    conf = torch.stack(confidences, 1).cpu().numpy()
-    cls = torch.stack(winners, 1).cpu().numpy()
+        winners.append(winner)
+    conf_host = torch.stack(confidences, 1).cpu().numpy()
+    cls_host = torch.stack(winners, 1).cpu().numpy()
     results = []
     for row in range(batch):
         attributes = []
-        for index in range(conf.shape[1]):
-            class_id, confidence = int(cls[row, index]), np.float32(conf[row, index])
+        for index in range(conf_host.shape[1]):
+            class_id, confidence = int(cls_host[row, index]), np.float32(conf_host[row, index])
             if class_id < 0 or not (confidence > ctx.classifier_threshold and confidence > 0):
                 continue
             names = ctx.labels[index] if index < len(ctx.labels) else ()

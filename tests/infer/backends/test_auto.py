@@ -10,7 +10,12 @@ from support.conv_net import conv_net
 from visionflow.core.batch import Batch
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.infer.backends import load_backend
-from visionflow.infer.backends.auto import openvino_installed, resolve_backend
+from visionflow.infer.backends.auto import (
+    onnxruntime_has_cuda,
+    openvino_installed,
+    resolve_backend,
+    torch_installed,
+)
 from visionflow.infer.config import InferConfig
 from visionflow.infer.element import Infer
 from visionflow.infer.preprocess import preprocess
@@ -26,7 +31,8 @@ def test_a_named_backend_is_kept() -> None:
 def test_auto_is_openvino_on_the_cpu_where_installed_else_onnxruntime() -> None:
     assert openvino_installed() is HAS_OPENVINO
     assert resolve_backend("auto", "cpu") == ("openvino" if HAS_OPENVINO else "onnxruntime")
-    assert resolve_backend("auto", "cuda:1") == "onnxruntime"
+    gpu_torch = torch_installed() and not onnxruntime_has_cuda()
+    assert resolve_backend("auto", "cuda:1") == ("torch" if gpu_torch else "onnxruntime")
     assert resolve_backend("auto", "openvino:NPU") == "openvino"
 
 

@@ -23,18 +23,35 @@ def openvino_installed() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
+def torch_installed() -> bool:
+    """Whether ``torch`` can be imported (checked without importing it)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def onnxruntime_has_cuda() -> bool:
+    """Whether the installed ONNX Runtime has its CUDA execution provider (onnxruntime-gpu)."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
 def resolve_backend(backend: str, device: str) -> str:
     """``backend``, or for ``auto`` the backend it stands for on ``device``.
 
-    ``auto`` on ``cpu`` is ``openvino`` when OpenVINO is installed, else ``onnxruntime``; on any
-    other device (``cuda``, ``dml``, ``openvino:NPU``…) ``onnxruntime`` — except that an
-    ``openvino:`` device is OpenVINO's.
+    ``auto`` on ``cpu`` is ``openvino`` when OpenVINO is installed, else ``onnxruntime``; on
+    ``cuda`` it is ``torch`` (the GPU path: FP16 engines, CUDA graphs, parsing on the GPU) when
+    torch is installed and ONNX Runtime lacks its CUDA provider, else ``onnxruntime``; on any
+    other device (``dml``, ``openvino:NPU``…) ``onnxruntime`` — except that an ``openvino:``
+    device is OpenVINO's.
     """
     if backend != AUTO:
         return backend
     kind = device.partition(":")[0].lower()
     if kind in ("openvino", "ov"):
         return "openvino"
+    if kind == "cuda" and torch_installed() and not onnxruntime_has_cuda():
+        log.debug("backend auto on %s: torch (ONNX Runtime has no CUDA provider)", device)
+        return "torch"
     chosen = "openvino" if kind == "cpu" and openvino_installed() else "onnxruntime"
     log.debug("backend auto on %s: %s", device, chosen)
     return chosen

@@ -90,7 +90,8 @@ def torch_device(device: str, *, allow_fallback: bool = False) -> torch.device:
             "NVIDIA driver, no GPU, or CUDA_VISIBLE_DEVICES hides it"
         )
     elif index and int(index) >= torch.cuda.device_count():
-        problem = f"there are {torch.cuda.device_count()} CUDA devices (0…{torch.cuda.device_count() - 1})"
+        count = torch.cuda.device_count()
+        problem = f"there are {count} CUDA devices (0…{count - 1})"
     if problem is not None:
         message = f"device '{device}' cannot run the torch backend: {problem}"
         if not allow_fallback:
