@@ -28,6 +28,10 @@ from visionflow.errors import ConfigError
 from visionflow.mux.streammux import StreamMux
 
 
+_METADATA = ("jsonl", "broker")
+"""Sink types that take metadata per stream (placed before the tiler)."""
+
+
 class App:
     """A configured pipeline, ready to run."""
 
@@ -92,7 +96,13 @@ class App:
             elements.insert(min(1, len(elements)), _tracker(config.tracker))
         if config.analytics is not None:  # after the secondary stages, as deepstream-app links it
             elements.append(_analytics(config.analytics))
-        elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type == "jsonl"]
+        brokers = any(s.type == "broker" for s in config.sinks)
+        if config.analytics is not None and brokers:  # analytics results become events
+            from visionflow.brokers import AnalyticsEvents
+
+            elements.append(AnalyticsEvents())
+        # metadata sinks: before the tiler, each stream in its own coordinates
+        elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type in _METADATA]
         if config.tiler is not None and config.tiler.enable:
             from visionflow.mux.tiler import Tiler
 
@@ -110,7 +120,7 @@ class App:
                     border_width=o.border_width,
                 )
             )
-        elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type != "jsonl"]
+        elements += [_sink(s, i) for i, s in enumerate(config.sinks) if s.type not in _METADATA]
         elements = _gpu_twins(elements, config.device)
         pipeline = Pipeline(
             sources,
@@ -159,6 +169,10 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
     sink: Element
     if cfg.type == "fake":
         sink = FakeSink()
+    elif cfg.type == "broker" and cfg.broker is not None:
+        from visionflow.brokers import BrokerSink
+
+        sink = BrokerSink(cfg.broker, cfg.messages)
     elif cfg.path is None:  # never a silent fakesink: that would write nothing and exit 0
         raise ConfigError(f"a {cfg.type} sink needs a path", key=f"sinks.{index}.path")
     elif cfg.type == "video":
