@@ -131,6 +131,7 @@ class Infer(Element):
         if config.network_type is not NetworkType.OTHER:
             self.parser = resolve_output_parser(config)
         self.backend: Backend | None = None
+        self._device_path: Any = None  # infer.gpu_path.DevicePath on CUDA with torch
         self._batches = 0
         self.track_cache: TrackCache | None = None
         if config.process_mode is ProcessMode.SECONDARY and config.network_type in (
@@ -186,6 +187,15 @@ class Infer(Element):
             labels=cfg.labels,
             segmentation_output_order=0 if cfg.segmentation_output_order is TensorOrder.NCHW else 1,
             options=cfg.parser_options,
+        )
+        from visionflow.infer.gpu_path import DevicePath  # the torch backend on CUDA only
+
+        self._device_path = DevicePath.for_backend(
+            self.backend,
+            self.parser,
+            self.attach,
+            self.context,
+            host_outputs=cfg.output_tensor_meta,
         )
         log.info(
             "%s: %s, input %s %s",
@@ -337,7 +347,12 @@ class Infer(Element):
         backend = self._require_backend()
         sources, rois = self._sources(batch, images, items)
         tensor, transforms = self._preprocessor(sources, rois)
-        outputs = backend.infer({self.input_name: tensor})
+        parsed: list | None = None
+        if self._device_path is not None:  # GPU: parsed and clustered there
+            host, parsed = self._device_path.run(tensor, len(items))
+            outputs = host or {}
+        else:
+            outputs = backend.infer({self.input_name: tensor})
         self.backend_calls += 1
         self.inputs_inferred += len(items)
         detections: dict[int, list[Detections]] = {}
@@ -357,10 +372,11 @@ class Infer(Element):
                 )
             if self.parser is None:
                 continue
-            result = self._parse(self.parser, per_item, meta)
+            # the GPU path parsed (and clustered) the batch already
+            result = parsed[k] if parsed is not None else self._parse(self.parser, per_item, meta)
             if isinstance(result, DetectionCandidates):
                 detections.setdefault(item.frame, []).append(
-                    self._objects(result, transform, meta, item.object)
+                    self._objects(result, transform, meta, item.object, parsed is not None)
                 )
             elif isinstance(result, ClassificationResult):
                 # as nvinfer: nothing attaches without attributes and a description
@@ -428,15 +444,20 @@ class Infer(Element):
 
     # -- metadata ----------------------------------------------------------------------------
     def _objects(
-        self, found: DetectionCandidates, transform: Letterbox, meta: FrameMeta, parent: int
+        self,
+        found: DetectionCandidates,
+        transform: Letterbox,
+        meta: FrameMeta,
+        parent: int,
+        clustered: bool = False,
     ) -> Detections:
         """Cluster candidates, map them onto the frame and apply nvinfer's object filters.
 
         ``parent`` is the index of the object the candidates were found in (−1: the frame); the
-        returned objects carry it as their parent.
+        returned objects carry it as their parent. ``clustered``: the GPU path clustered them.
         """
         cfg = self.config
-        kept = self.attach.cluster(found)
+        kept = found if clustered else self.attach.cluster(found)
         origin = None
         if parent >= 0:
             x1, y1 = meta.detections.xyxy[parent, :2]
