@@ -180,7 +180,7 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
             cfg.path, codec=cfg.codec, bitrate=cfg.bitrate, source_id=cfg.source_id
         )
     else:
-        sink = JsonLinesSink(cfg.path)
+        sink = JsonLinesSink(cfg.path, masks=cfg.masks, segmentation_masks=cfg.segmentation_masks)
     sink.name = name
     return sink
 

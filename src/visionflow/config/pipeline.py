@@ -200,6 +200,16 @@ class SinkConfig(_Strict):
     bitrate: int | None = Field(
         None, ge=1, description="Video bit rate in bit/s (default: constant quality)."
     )
+    masks: Literal["rle", "polygons", "both"] = Field(
+        "rle",
+        description="JSON Lines: instance masks as COCO RLE, polygons in frame pixels, or both "
+        "(docs/metadata-schema.md).",
+    )
+    segmentation_masks: bool = Field(
+        False,
+        description="JSON Lines: also write each semantic segmentation map's classes as masks "
+        "(in the masks format); off by default, as it makes lines large.",
+    )
     broker: BrokerConfig | None = Field(
         None, description="Broker: where messages go (protocol, host, port, topic, spool)."
     )
@@ -216,6 +226,8 @@ class SinkConfig(_Strict):
             raise ValueError(f"broker and messages belong to broker sinks, not {self.type}")
         elif self.type != "fake" and self.path is None:
             raise ValueError(f"a {self.type} sink needs a path")
+        if self.type != "jsonl" and (self.masks != "rle" or self.segmentation_masks):
+            raise ValueError(f"masks and segmentation_masks belong to jsonl sinks, not {self.type}")
         return self
 
     def resolved(self, fix: Callable[[Path], Path]) -> SinkConfig:
