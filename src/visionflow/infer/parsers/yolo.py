@@ -5,8 +5,10 @@ Layouts (one frame, batch dimension removed; A anchors, nc = ``num-detected-clas
 * ``yolov8`` — Ultralytics YOLOv8 / YOLO11 detect head: one output ``(4 + nc, A)`` (as
   Ultralytics exports it) or ``(A, 4 + nc)``; rows ``cx, cy, w, h`` then nc class scores, no
   objectness. Confidence = best class score.
-* ``yolov5`` — YOLOv5 / YOLOv7 head: one output ``(A, 5 + nc)``; ``cx, cy, w, h, objectness``
-  then nc class scores. Confidence = objectness × best class score.
+* ``yolov5`` — YOLOv5 / YOLOv7 head: one output ``(A, 5 + nc)`` (as exported) or
+  ``(5 + nc, A)``; ``cx, cy, w, h, objectness`` then nc class scores. Confidence = objectness ×
+  best class score. (``yolo`` recognises only the exported ``(A, 5 + nc)``: transposed, it has
+  the shape of a YOLOv8 head with one class more.)
 * ``deepstream_yolo`` (``NvDsInferParseYolo``, ``NvDsInferParseYoloCuda``) — ONNX exports of
   marcoslucianops/DeepStream-Yolo: one output ``(A, 6)`` = ``x1, y1, x2, y2, score, class``
   (current ``export_yolo11.py``), or three outputs ``boxes (A, 4)`` = ``cx, cy, w, h``,
@@ -90,8 +92,9 @@ def _v8_expected(nc: int) -> str:
     return f"one output shaped ({4 + nc}, A) or (A, {4 + nc}) (cx, cy, w, h, {nc} class scores)"
 
 
-def _v5_expected(nc: int) -> str:
-    return f"one output shaped (A, {5 + nc}) (cx, cy, w, h, objectness, {nc} class scores)"
+def _v5_expected(nc: int, transposed: bool = False) -> str:
+    shapes = f"(A, {5 + nc}) or ({5 + nc}, A)" if transposed else f"(A, {5 + nc})"
+    return f"one output shaped {shapes} (cx, cy, w, h, objectness, {nc} class scores)"
 
 
 _DEEPSTREAM_YOLO_EXPECTED = (
@@ -154,11 +157,16 @@ def parse_yolov8(outputs: Mapping[str, np.ndarray], ctx: ParseContext) -> Detect
 
 @register_parser("yolov5")
 def parse_yolov5(outputs: Mapping[str, np.ndarray], ctx: ParseContext) -> DetectionCandidates:
-    """YOLOv5 / YOLOv7 head with objectness, ``(A, 5 + nc)``."""
+    """YOLOv5 / YOLOv7 head with objectness, ``(A, 5 + nc)`` or ``(5 + nc, A)``."""
     arrays = _outputs(outputs)
-    if len(arrays) != 1 or arrays[0].ndim != 2 or arrays[0].shape[1] != 5 + ctx.num_classes:
-        raise parser_error("yolov5", _v5_expected(ctx.num_classes), outputs)
-    return _decode_v5(arrays[0], ctx)
+    rows = None
+    if len(arrays) == 1 and arrays[0].ndim == 2:  # the exported (A, 5 + nc) first
+        channels = 5 + ctx.num_classes
+        output = arrays[0]
+        rows = output if output.shape[1] == channels else _by_anchor(output, channels)
+    if rows is None:
+        raise parser_error("yolov5", _v5_expected(ctx.num_classes, transposed=True), outputs)
+    return _decode_v5(rows, ctx)
 
 
 @register_parser("deepstream_yolo", "NvDsInferParseYolo", "NvDsInferParseYoloCuda")
