@@ -201,30 +201,41 @@ def detector_figures(truth: list[Any], dets: list[Detections]) -> dict[str, int]
     return {"visible": visible, "found": found, "boxes": boxes, "false": false}
 
 
-def track(algorithm: str, dets: list[Detections], images: list[np.ndarray]) -> list[Detections]:
+def track(
+    algorithm: str, dets: list[Detections], images: list[np.ndarray]
+) -> tuple[list[Detections], list[list[dict[str, Any]]]]:
     """``dets`` through a fresh tracker with NVIDIA's sample settings of ``algorithm`` (given
-    the pictures when it uses pixels, as the element gives them)."""
+    the pictures when it uses pixels, as the element gives them): the reported objects and the
+    past-frame data of every frame."""
     tracker = ALGORITHMS.get(algorithm)(preset(algorithm))  # type: ignore[arg-type]
-    if not tracker.needs_pixels:
-        return [tracker.update(d) for d in dets]
-    return [tracker.update(d, True, image) for d, image in zip(dets, images, strict=True)]
+    tracks, past = [], []
+    for d, image in zip(dets, images, strict=True):
+        tracks.append(tracker.update(d, True, image if tracker.needs_pixels else None))
+        past.append(tracker.past_frame)
+    return tracks, past
 
 
-def counts(truth: list[Any], tracks: list[Detections]) -> dict[str, Any]:
+def counts(
+    truth: list[Any], tracks: list[Detections], past: list[list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
     """Line crossings (each way) and ROI occupancy from the analytics element on the tracks,
     and the same from the truth: an object counts once per direction, as nvdsanalytics counts
-    a track once per line; the ROI holds the objects at least ``MIN_VISIBLE`` visible."""
+    a track once per line; the ROI holds the objects at least ``MIN_VISIBLE`` visible. With
+    ``past`` (the tracker's past-frame data per frame), the analytics read it
+    (``use_past_frame``): crossings made on probation count too."""
     from fractions import Fraction
 
     from visionflow.analytics import Analytics
     from visionflow.analytics.config import AnalyticsConfig
     from visionflow.analytics.geometry import anchors, in_polygon, side
     from visionflow.core.meta import FrameMeta
+    from visionflow.track import PAST_FRAME
     from visionflow.zoo.track_scenes import MIN_VISIBLE
 
     config = AnalyticsConfig.model_validate(
         {
             "osd_mode": 0,
+            "use_past_frame": past is not None,
             "streams": {
                 0: {
                     "rois": [{"label": "Left", "polygon": LEFT_HALF}],
@@ -244,6 +255,8 @@ def counts(truth: list[Any], tracks: list[Detections]) -> dict[str, Any]:
             source_id=0, frame_num=t, width=640, height=360, source_width=640,
             source_height=360, pts=t, time_base=Fraction(1, 30), detections=out,
         )  # fmt: skip
+        if past is not None and past[t]:
+            meta.user[PAST_FRAME] = past[t]
         analytics.analyse(meta)
         last = meta.analytics[-1]
         shown = gt.visible >= MIN_VISIBLE
@@ -296,12 +309,20 @@ def quality(scenes: list[str], seeds: list[int], frames: int) -> dict[str, Any]:
             for key, value in detector_figures(truth, dets).items():
                 total[key] += value
             for algorithm in ALGORITHMS.names():
-                tracks = track(algorithm, dets, images)
+                tracks, past = track(algorithm, dets, images)
                 data = trackeval_data(truth, tracks)
                 per[algorithm][f"{name}-{seed}"] = {
                     type(m).__name__: m.eval_sequence(data) for m in metrics
                 }
-                line[algorithm].append({"scene": name, "seed": seed, **counts(truth, tracks)})
+                with_past = counts(truth, tracks, past)
+                line[algorithm].append(
+                    {
+                        "scene": name,
+                        "seed": seed,
+                        **counts(truth, tracks),
+                        "past_frame": {k: with_past[k] for k in ("rightward", "leftward")},
+                    }
+                )
     summary: dict[str, Any] = {}
     for algorithm, sequences in per.items():
         combined = {

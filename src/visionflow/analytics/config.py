@@ -151,6 +151,13 @@ class AnalyticsConfig(_Strict):
     display_font_size: int = Field(12, ge=1, description="Text height in pixels on the OSD.")
     display_obj_cnt: bool = Field(False, description="Draw the per-class object counts too.")
     unique_id: int = Field(0, ge=0, description="Reported as the analytics' component id.")
+    use_past_frame: bool = Field(
+        False,
+        description="visionflow's own (nvdsanalytics does not read it): feed the tracker's "
+        "past-frame data (the frames a track was on probation) into line crossing and "
+        "direction before the frame's objects, so a line crossed while a track was on "
+        "probation is counted on the frame the track is confirmed.",
+    )
     streams: dict[int, StreamRules] = Field(
         {}, description="Rules per stream (source_id); streams not named get none."
     )

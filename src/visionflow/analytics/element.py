@@ -10,7 +10,7 @@ import numpy as np
 
 from visionflow.analytics.config import AnalyticsConfig, StreamRules
 from visionflow.analytics.geometry import anchors, in_polygon
-from visionflow.analytics.state import StreamState
+from visionflow.analytics.state import StreamState, Track
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.meta import (
@@ -23,6 +23,7 @@ from visionflow.core.meta import (
     AnalyticsShape,
     FrameMeta,
 )
+from visionflow.track.algorithm import PAST_FRAME
 
 FALLBACK_FPS = 30.0
 """Frames per second assumed for stream time when a frame has no pts."""
@@ -124,16 +125,29 @@ class Analytics(Element):
 
         crossings = {line.label: 0 for line in rules.lines}
         anchor_list = points.tolist()
-        for i in np.flatnonzero(dets.tracker_id != UNTRACKED).tolist():
-            x, y = anchor_list[i]
-            track = state.track(int(dets.tracker_id[i]), (x, y), now_ms)
+
+        def cross(track: Track, class_id: int, i: int | None) -> None:
             for line in rules.lines:
-                if line.applies_to(classes[i]) and track.cross(line):
-                    lines_of[i].append(line.label)
+                if line.applies_to(class_id) and track.cross(line):
+                    if i is not None:
+                        lines_of[i].append(line.label)
                     crossings[line.label] += 1
                     state.line_counts[line.label] = state.line_counts.get(line.label, 0) + 1
                     per_class = state.line_class_counts.setdefault(line.label, {})
-                    per_class[classes[i]] = per_class.get(classes[i], 0) + 1
+                    per_class[class_id] = per_class.get(class_id, 0) + 1
+
+        if self.config.use_past_frame and rules.lines:
+            row_of = {int(t): i for i, t in enumerate(dets.tracker_id.tolist()) if t != UNTRACKED}
+            for target in meta.user.get(PAST_FRAME, ()):
+                tracker_id, class_id = int(target["tracker_id"]), int(target["class_id"])
+                for record in target["frames"]:
+                    b = record["bbox"]
+                    anchor = (sx * (b["left"] + b["width"] / 2), sy * (b["top"] + b["height"]))
+                    cross(state.track(tracker_id, anchor, now_ms), class_id, row_of.get(tracker_id))
+        for i in np.flatnonzero(dets.tracker_id != UNTRACKED).tolist():
+            x, y = anchor_list[i]
+            track = state.track(int(dets.tracker_id[i]), (x, y), now_ms)
+            cross(track, classes[i], i)
             directions = [
                 (d.label, d.vector, d.mode) for d in rules.directions if d.applies_to(classes[i])
             ]

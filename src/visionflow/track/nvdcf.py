@@ -74,6 +74,7 @@ class NvDCFTracker(NvSORTTracker):
         self._size = FEATURE_SIZES[config.feature_img_size_level]
         self.template = np.zeros((0, self._size, self._size, 3), np.float32)
         self._image: np.ndarray | None = None
+        self._followed: dict[int, tuple[np.ndarray, float]] = {}
 
     # --- appearance ------------------------------------------------------------------------------
 
@@ -112,26 +113,72 @@ class NvDCFTracker(NvSORTTracker):
         boxes, confidence = super().follow(image, rows)
         if not self.config.visual_tracker or image is None or not len(rows):
             return boxes, confidence
-        known = np.flatnonzero(self.has_feature[rows])
-        boxes[known], confidence[known] = localise(
+        cached = self._followed
+        todo = np.asarray([r not in cached for r in rows.tolist()], bool)
+        known = np.flatnonzero(todo & self.has_feature[rows])
+        if len(known):
+            got_boxes, got_confidence = self._localise(image, rows[known])
+            for k, r in enumerate(rows[known].tolist()):
+                cached[r] = (got_boxes[k], float(got_confidence[k]))
+        for k, r in enumerate(rows.tolist()):
+            if r in cached:
+                boxes[k], confidence[k] = cached[r]
+        return boxes, confidence
+
+    def _localise(self, image: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The visual tracker's boxes of targets ``rows`` and its confidence: the template's
+        correlation peak, at most the colour feature's similarity at the box found."""
+        boxes, confidence = localise(
             image,
-            self.template[rows[known]],
-            self.filter.boxes()[rows[known]],
+            self.template[rows],
+            self.filter.boxes()[rows],
             self.config.search_region_padding_scale,
         )
-        if len(known):
-            look, valid = features(image, boxes[known])
-            alike = np.einsum("nd,nd->n", look, self.feature[rows[known]])
-            confidence[known] = np.where(valid, np.minimum(confidence[known], alike), 0.0)
-        return boxes, confidence
+        look, valid = features(image, boxes)
+        alike = np.einsum("nd,nd->n", look, self.feature[rows])
+        return boxes, np.where(valid, np.minimum(confidence, alike), 0.0).astype(np.float32)
 
     # --- association -----------------------------------------------------------------------------
 
     def associate(
         self, boxes: np.ndarray, classes: np.ndarray, confidence: np.ndarray
     ) -> Association:
+        self._followed = {}
         match = super().associate(boxes, classes, confidence)
-        return self._reassociate(match, boxes, classes)
+        match = self._reassociate(match, boxes, classes)
+        return self._rematch(match, boxes, classes)
+
+    def _rematch(self, match: Association, boxes: np.ndarray, classes: np.ndarray) -> Association:
+        """Confirmed targets left without a detection are looked for by the visual tracker;
+        one found (confidence ≥ ``min_tracker_confidence``) where a detection no target took
+        lies (IoU above ``min_iou_diff_4_new_target``, the overlap that makes two boxes one
+        object for target creation) takes that detection, as NvDCF associates detections
+        with its visual tracker's boxes."""
+        cfg = self.config
+        image = self._image
+        if not cfg.visual_tracker or image is None or not len(boxes) or not len(self):
+            return match
+        lost = np.ones(len(self), bool)
+        lost[match.targets] = False
+        rows = np.flatnonzero(lost & (self.state != TENTATIVE) & self.has_feature)
+        free = np.ones(len(boxes), bool)
+        free[match.detections] = False
+        cols = np.flatnonzero(free)
+        if not len(rows) or not len(cols):
+            return match
+        found, found_confidence = self.follow(image, rows)
+        overlap = iou_matrix(found, boxes[cols])
+        valid = (overlap > cfg.min_iou_diff_4_new_target) & (
+            found_confidence >= cfg.min_tracker_confidence
+        )[:, None]
+        if cfg.check_class_match:
+            valid &= self.class_id[rows][:, None] == classes[cols][None, :]
+        if not valid.any():
+            return match
+        t, d = match_optimal(np.where(valid, overlap, INVALID).astype(np.float32))
+        return Association(
+            np.concatenate([match.targets, rows[t]]), np.concatenate([match.detections, cols[d]])
+        )
 
     def _scores(
         self,
