@@ -128,9 +128,11 @@ def test_a_killed_worker_s_streams_resume_on_the_survivor(cluster: Cluster, tmp_
     (report,) = result
 
     assert report.outcome == "ok", report.error
-    assert [m.stream for m in report.moves] == moved
-    for move in report.moves:
-        assert move.source == victim
+    lost = [m for m in report.moves if m.source == victim and "lost" in m.reason]
+    assert [m.stream for m in lost] == moved
+    # the killed worker's CPU is free again: a replacement starts and may take a stream back
+    assert all(m in lost or m.reason.endswith("joined") for m in report.moves)
+    for move in lost:
         assert move.resume_frame > 0  # resumed after what was written, not from the start
         assert move.recovered_s is not None
         assert move.recovered_s <= 10
