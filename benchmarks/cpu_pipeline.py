@@ -2,13 +2,16 @@
 
 Workload: S streams of one generated 1280x720 H.264 clip → streammux (batch S) → detector
 (ONNX Runtime, FP32, CPU — or ``--backend``/``--precision``, e.g. ``auto`` for visionflow's
-default path) → metadata, no drawing. Three measurements of the same model, clip,
-input size, batch and thread count, interleaved A B C A B C … in one process:
+default path) → tracker (``--tracker``, default ``nvdcf`` with NVIDIA's NvDCF_perf settings;
+``none`` leaves it out) → metadata, no drawing. Four measurements of the same model, clip,
+input size, batch and thread count, interleaved A B C D A B C D … in one process:
 
 * ``e2e``   — the visionflow pipeline: decode threads, batching, preprocessing, inference,
-              parsing and NMS, with a JSON Lines metadata sink;
+              parsing and NMS, the tracker, with a JSON Lines metadata sink;
+* ``e2e_no_tracker`` — the same pipeline without the tracker (what the tracker costs);
 * ``model`` — the model alone on preprocessed batches of the same size (the ceiling);
-* ``naive`` — a naive per-frame loop: decode a frame, preprocess it, infer batch 1, parse, next.
+* ``naive`` — a naive per-frame loop: decode a frame, preprocess it, infer batch 1, parse, track
+              (one tracker per stream, as the pipeline has), next.
 
 Figures: e2e fps ÷ model fps (pipeline efficiency) and e2e fps ÷ naive fps, as medians over
 repetitions. Steady state: e2e time runs from the first batch out to the last, so model loading
@@ -33,6 +36,8 @@ import av
 import numpy as np
 
 from visionflow.convert.engine import resolve_engine
+from visionflow.core.element import Element
+from visionflow.core.meta import Detections
 from visionflow.core.pipeline import Pipeline
 from visionflow.infer.backends import load_backend
 from visionflow.infer.backends.auto import resolve_backend
@@ -41,6 +46,7 @@ from visionflow.infer.element import Infer
 from visionflow.media import VideoSource
 from visionflow.mux import StreamMux
 from visionflow.sinks import JsonLinesSink
+from visionflow.track import ALGORITHMS, Tracker, preset
 from visionflow.zoo import bundled_config
 from visionflow.zoo.scenes import write_clip
 
@@ -79,13 +85,22 @@ def detector(workdir: Path, model: str, batch: int) -> tuple[InferConfig, str]:
 
 
 def run_e2e(
-    clip: Path, streams: int, config: InferConfig, threads: int, meta: Path, backend: str
+    clip: Path,
+    streams: int,
+    config: InferConfig,
+    threads: int,
+    meta: Path,
+    backend: str,
+    tracker: str,
 ) -> float:
     """Frames per second of the whole pipeline, from its first batch out to its last."""
     marks: list[tuple[float, int]] = []
+    elements: list[Element] = [Infer(config, threads=threads, backend=backend)]
+    if tracker != "none":
+        elements.append(Tracker(preset(tracker)))  # type: ignore[arg-type]
     pipe = Pipeline(
         [VideoSource(clip) for _ in range(streams)],
-        [Infer(config, threads=threads, backend=backend), JsonLinesSink(meta)],
+        [*elements, JsonLinesSink(meta)],
         mux=StreamMux(batch_size=streams, batched_push_timeout=-1),
         queue_size=4,
     )
@@ -108,8 +123,11 @@ def run_model(config: InferConfig, threads: int, batch: int, batches: int, name:
     return batch * batches / (time.perf_counter() - start)
 
 
-def run_naive(clip: Path, streams: int, config: InferConfig, threads: int, name: str) -> float:
-    """Frames per second of a sequential decode → preprocess → infer (batch 1) → parse loop."""
+def run_naive(
+    clip: Path, streams: int, config: InferConfig, threads: int, name: str, tracker: str
+) -> float:
+    """Frames per second of a sequential decode → preprocess → infer (batch 1) → parse → track
+    loop."""
     from visionflow.infer.preprocess import preprocess
 
     infer = Infer(config.model_copy(update={"batch_size": 1}), threads=threads, backend=name)
@@ -120,13 +138,18 @@ def run_naive(clip: Path, streams: int, config: InferConfig, threads: int, name:
     frames = 0
     start = time.perf_counter()
     for _ in range(streams):
+        follow = None if tracker == "none" else ALGORITHMS.get(tracker)(preset(tracker))  # type: ignore[arg-type]
         with av.open(str(clip)) as container:
             for frame in container.decode(video=0):
                 image = frame.to_ndarray(format="rgb24")
                 tensor, (box,) = preprocess([image], [(0, 0, image.shape[1], image.shape[0])], spec)
                 outputs = backend.infer({infer.input_name: tensor})
                 found = infer.parser({k: v[0] for k, v in outputs.items()}, ctx)
-                box.to_frame(infer.attach.cluster(found).xyxy)  # type: ignore[arg-type]
+                kept = infer.attach.cluster(found)
+                boxes = box.to_frame(kept.xyxy)  # type: ignore[arg-type]
+                if follow is not None:
+                    dets = Detections(boxes, confidence=kept.confidence, class_id=kept.class_id)
+                    follow.update(dets, True, image if follow.needs_pixels else None)
                 frames += 1
     return frames / (time.perf_counter() - start)
 
@@ -154,6 +177,12 @@ def main() -> None:
     parser.add_argument(
         "--precision", default="fp32", help="fp32 (the workload), bf16, auto (the default) …"
     )
+    parser.add_argument(
+        "--tracker",
+        choices=("none", *ALGORITHMS.names()),
+        default="nvdcf",
+        help="the tracker after the detector, with NVIDIA's sample settings (none: no tracker)",
+    )
     args = parser.parse_args()
     backend = resolve_backend(args.backend, "cpu")
 
@@ -163,16 +192,21 @@ def main() -> None:
         os.environ["VISIONFLOW_CACHE"] = str(work / "cache")
         config, model_desc = detector(work, args.model, args.streams)
         config = config.model_copy(update={"precision": Precision(args.precision)})
-        results: dict[str, list[float]] = {"e2e": [], "model": [], "naive": []}
-        run_e2e(clip, args.streams, config, args.threads, work / "warm.jsonl", backend)
+        results: dict[str, list[float]] = {
+            "e2e": [],
+            "e2e_no_tracker": [],
+            "model": [],
+            "naive": [],
+        }
+        common = (clip, args.streams, config, args.threads)
+        run_e2e(*common, work / "warm.jsonl", backend, args.tracker)
         for _ in range(args.repeats):
-            results["e2e"].append(
-                run_e2e(clip, args.streams, config, args.threads, work / "m.jsonl", backend)
-            )
+            results["e2e"].append(run_e2e(*common, work / "m.jsonl", backend, args.tracker))
+            results["e2e_no_tracker"].append(run_e2e(*common, work / "n.jsonl", backend, "none"))
             results["model"].append(
                 run_model(config, args.threads, args.streams, args.frames, backend)
             )
-            results["naive"].append(run_naive(clip, args.streams, config, args.threads, backend))
+            results["naive"].append(run_naive(*common, backend, args.tracker))
 
     med = {k: statistics.median(v) for k, v in results.items()}
     figures = {
@@ -185,24 +219,27 @@ def main() -> None:
         "threads": args.threads,
         "backend": backend,
         "precision": args.precision,
+        "tracker": args.tracker,
         "repeats": args.repeats,
         "fps": {k: round(v, 2) for k, v in med.items()},
         "fps_runs": {k: [round(x, 2) for x in v] for k, v in results.items()},
         "pipeline_efficiency": round(med["e2e"] / med["model"], 3),
         "speedup_vs_naive": round(med["e2e"] / med["naive"], 3),
+        "tracker_share": round(1 - med["e2e"] / med["e2e_no_tracker"], 3),
         "window": "e2e: first batch out → last batch out; model: after one warm-up batch",
     }
     print(
         f"cpu-pipeline: {model_desc}; {args.streams} streams x {args.frames} frames 1280x720; "
         f"batch {args.streams}; {args.threads} threads; {backend} {args.precision}; "
-        f"median of {args.repeats}"
+        f"tracker {args.tracker}; median of {args.repeats}"
     )
     print(f"{'measurement':<12}{'fps (median)':>14}   runs")
-    for name in ("e2e", "model", "naive"):
+    for name in ("e2e", "e2e_no_tracker", "model", "naive"):
         runs = ", ".join(f"{x:.1f}" for x in results[name])
-        print(f"{name:<12}{med[name]:>14.1f}   {runs}")
+        print(f"{name:<16}{med[name]:>10.1f}   {runs}")
     print(f"pipeline efficiency (e2e / model): {figures['pipeline_efficiency']:.2f}")
     print(f"speed-up over the naive loop:      {figures['speedup_vs_naive']:.2f}x")
+    print(f"share of e2e time in the tracker:  {figures['tracker_share']:.1%}")
     print(json.dumps(figures))
 
 
