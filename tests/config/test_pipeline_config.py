@@ -48,7 +48,8 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
         ),
         (
             "sources:\n  - uri: a.mp4\nsinks:\n  - {type: kafka, path: x}\n",
-            r"pipeline.yml:4: sinks.0.type = 'kafka': input should be 'video', 'jsonl' or 'fake'",
+            r"pipeline.yml:4: sinks.0.type = 'kafka': input should be 'video', 'jsonl', 'broker' "
+            "or 'fake'",
         ),
         (
             "sources: [\n",
