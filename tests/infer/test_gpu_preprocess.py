@@ -299,3 +299,19 @@ def test_cuda_and_cpu_torch_agree() -> None:
     a, _ = GpuPreprocessor(spec)(frames["cpu"], [(0, 0, 320, 240)])
     b, _ = GpuPreprocessor(spec)(frames["cuda"], [(0, 0, 320, 240)])
     assert (a.float() - b.float().cpu()).abs().max().item() <= 1.0 / 255 + 1e-3
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_scaling_nv12_planes_first_stays_close_to_the_exact_path(device: str) -> None:
+    """``exact=False`` (convert at the network's size) differs only at colour edges."""
+    spec = PreprocessSpec(
+        160, 160, net_scale_factor=1 / 255, maintain_aspect_ratio=True, symmetric_padding=True
+    )
+    nv12 = torch.from_numpy(_nv12_of(scene(240, 320, 3))).to(device)
+    frames = [Frame(nv12, PixelFormat.NV12, 0, 0, color_matrix="bt709")]
+    exact, boxes = GpuPreprocessor(spec)(frames, [(0, 0, 320, 240)])
+    fast, fast_boxes = GpuPreprocessor(spec, exact=False)(frames, [(0, 0, 320, 240)])
+    assert fast_boxes == boxes
+    diff = ((exact - fast).abs() * 255).cpu().numpy()
+    assert diff.mean() < 0.5
+    assert np.percentile(diff, 99) <= 2.0

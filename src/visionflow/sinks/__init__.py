@@ -1,9 +1,27 @@
-"""Sinks: elements that write what the pipeline produced (video files, metadata) and pass it on."""
+"""Sinks: elements that write what the pipeline produced (video files, metadata) and pass it on.
+
+The names below are imported lazily, so a sink that needs no PyAV (``sinks.nvenc`` on a GPU
+machine without PyAV, say) can be imported without it.
+"""
 
 from __future__ import annotations
 
-from visionflow.sinks.fake import FakeSink
-from visionflow.sinks.metadata import SCHEMA, JsonLinesSink, frame_record, mask_to_rle
-from visionflow.sinks.video import VideoFileSink
+import importlib
+from typing import Any
 
-__all__ = ["SCHEMA", "FakeSink", "JsonLinesSink", "VideoFileSink", "frame_record", "mask_to_rle"]
+_EXPORTS = {
+    "FakeSink": "visionflow.sinks.fake",
+    "SCHEMA": "visionflow.sinks.metadata",
+    "JsonLinesSink": "visionflow.sinks.metadata",
+    "frame_record": "visionflow.sinks.metadata",
+    "mask_to_rle": "visionflow.sinks.metadata",
+    "VideoFileSink": "visionflow.sinks.video",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'visionflow.sinks' has no attribute '{name}'")
