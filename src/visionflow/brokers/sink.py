@@ -25,8 +25,9 @@ from typing import Any
 
 from visionflow.brokers.config import BrokerConfig, MessagesConfig
 from visionflow.brokers.converter import Message, MessageConverter
+from visionflow.brokers.protocols import transport_for
 from visionflow.brokers.spool import Spool
-from visionflow.brokers.transport import BrokerDownError, Transport, transport_for
+from visionflow.brokers.transport import BrokerDownError, Transport
 from visionflow.core.batch import Batch
 from visionflow.core.element import Sink
 from visionflow.errors import SinkError

@@ -59,22 +59,3 @@ def need(module: str, package: str) -> ModuleType:
             f"the {package} package is needed for this broker sink: "
             "pip install 'visionflow[brokers]'"
         ) from None
-
-
-def transport_for(config: BrokerConfig) -> Transport:
-    """The transport of a config's protocol."""
-    if config.protocol == "mqtt":
-        from visionflow.brokers.mqtt import MqttTransport
-
-        return MqttTransport(config)
-    if config.protocol == "amqp":
-        from visionflow.brokers.amqp import AmqpTransport
-
-        return AmqpTransport(config)
-    if config.protocol == "redis":
-        from visionflow.brokers.redis_streams import RedisTransport
-
-        return RedisTransport(config)
-    from visionflow.brokers.kafka import KafkaTransport
-
-    return KafkaTransport(config)

@@ -144,6 +144,7 @@ def nvinfer_keys_page() -> str:
 def pages() -> dict[str, str]:
     """File name → Markdown, for every reference page."""
     from visionflow.analytics import config as a
+    from visionflow.brokers.config import BrokerConfig, MessagesConfig, SpoolConfig
     from visionflow.config import pipeline as p
     from visionflow.infer.config import ClassAttributes, InferConfig
     from visionflow.record.config import SmartRecordConfig
@@ -176,6 +177,9 @@ def pages() -> dict[str, str]:
                 a.LineRule,
                 a.DirectionRule,
                 p.SinkConfig,
+                BrokerConfig,
+                SpoolConfig,
+                MessagesConfig,
                 p.ProbeConfig,
             ],
         ),
