@@ -38,7 +38,7 @@ def test_ssd_options_and_weighted_nms_load(tmp_path: Path) -> None:
     ("edit", "line", "reason"),
     [
         (("x_scale: 128", "x_sclae: 128"), 6, "x_sclae: unknown option (options of parser ssd:"),
-        (("min_scale: 0.1484375, ", ""), 6, "anchors.min_scale: Field required"),
+        (("min_scale: 0.1484375, ", ""), 6, "num_layers, min_scale and max_scale are required"),
         (("parser: ssd", "parser: yolov8"), 6, "parser yolov8 takes no options"),
         (("cluster_mode: nms", "cluster_mode: dbscan"), 5, "needs an NMS clustering"),
     ],

@@ -59,7 +59,41 @@ def test_ssd_mobilenet_anchors() -> None:
 
 
 def test_spec_needs_one_stride_per_layer() -> None:
-    with pytest.raises(ValidationError, match="strides has 2 entries for num_layers 3"):
+    with pytest.raises(ValidationError, match="strides has 2 entries for 3 layers"):
         AnchorSpec(num_layers=3, min_scale=0.1, max_scale=0.5, strides=(8, 16))
     with pytest.raises(ValidationError, match="extra"):
         AnchorSpec(num_layers=1, min_scale=0.1, max_scale=0.5, strides=(8,), stride=(8,))
+
+
+def test_multiscale_anchors_follow_mediapipe_levels() -> None:
+    spec = AnchorSpec(
+        multiscale_anchor_generation=True,
+        min_level=3,
+        max_level=4,
+        strides=(8, 16),
+        aspect_ratios=(1.0, 2.0),
+        scales_per_octave=2,
+        anchor_scale=4.0,
+    )
+    anchors = generate_anchors(spec, 64, 64)
+    assert anchors.shape == (8 * 8 * 4 + 4 * 4 * 4, 4)
+    r2 = math.sqrt(2)
+    # Level 3: stride 8, base 32 px; per cell ratio 1 at scales 1, √2, then ratio 2 at both.
+    first_cell = np.array(
+        [[4, 4, 32, 32], [4, 4, 32 * r2, 32 * r2], [4, 4, 32 * r2, 32 / r2], [4, 4, 64, 32]]
+    )
+    np.testing.assert_allclose(anchors[:4], first_cell / 64, rtol=1e-6)
+    np.testing.assert_allclose(anchors[4, :2], [12 / 64, 4 / 64])  # next cell along x
+    np.testing.assert_allclose(anchors[256], [8 / 64, 8 / 64, 1.0, 1.0])  # level 4: 16 px, 64 px
+    # An input the level's stride does not divide: no half-stride offset; unnormalised pixels.
+    odd = generate_anchors(spec.model_copy(update={"normalize_coordinates": False}), 60, 60)
+    assert odd[0].tolist() == pytest.approx([0, 0, 32, 32])
+
+
+def test_fixed_anchors_are_used_as_given() -> None:
+    spec = AnchorSpec(fixed_anchors=((0.5, 0.5, 0.2, 0.1), (0.25, 0.75, 1.0, 1.0)))
+    np.testing.assert_allclose(
+        generate_anchors(spec, 128, 128), [[0.5, 0.5, 0.2, 0.1], [0.25, 0.75, 1.0, 1.0]]
+    )
+    with pytest.raises(ValidationError, match=r"fixed_anchors excludes .*num_layers"):
+        AnchorSpec(fixed_anchors=((0.5, 0.5, 1, 1),), num_layers=1)

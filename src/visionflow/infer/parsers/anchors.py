@@ -8,7 +8,14 @@ between ``min_scale`` and ``max_scale`` over the layers; each aspect ratio gives
 that scale, and ``interpolated_scale_aspect_ratio`` adds one of scale ``sqrt(scale · next
 scale)``. Anchor centres are ``(cell + anchor_offset) / feature map size``; with
 ``fixed_anchor_size`` every anchor is 1 × 1 (BlazeFace). All values are relative to the input
-(0-1). MediaPipe's ``multiscale_anchor_generation`` (RetinaNet-style levels) is not reproduced.
+(0-1).
+
+With ``multiscale_anchor_generation`` (RetinaNet / EfficientDet-style levels, MediaPipe's
+``GenerateMultiScaleAnchors``) level ``l`` of ``min_level``…``max_level`` has stride ``2^l``
+and base size ``2^l · anchor_scale``; each cell gets one anchor per aspect ratio and per scale
+``2^(k / scales_per_octave)``, centred at ``cell · stride`` plus half a stride where the input
+size divides by ``2^l``; coordinates are divided by the input size unless
+``normalize_coordinates`` is false. ``fixed_anchors`` gives the anchors outright instead.
 """
 
 from __future__ import annotations
@@ -27,9 +34,11 @@ class AnchorSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    num_layers: int = Field(ge=1, description="Number of feature-map layers.")
-    min_scale: float = Field(gt=0, description="Scale of the first layer (relative to the input).")
-    max_scale: float = Field(gt=0, description="Scale of the last layer.")
+    num_layers: int | None = Field(default=None, ge=1, description="Feature-map layers.")
+    min_scale: float | None = Field(
+        default=None, gt=0, description="Scale of the first layer (relative to the input)."
+    )
+    max_scale: float | None = Field(default=None, gt=0, description="Scale of the last layer.")
     strides: tuple[int, ...] = Field(default=(), description="Stride of each layer, in pixels.")
     feature_map_width: tuple[int, ...] = Field(
         default=(), description="Feature-map width of each layer (replaces strides)."
@@ -45,19 +54,63 @@ class AnchorSpec(BaseModel):
     reduce_boxes_in_lowest_layer: bool = False
     interpolated_scale_aspect_ratio: float = 1.0
     fixed_anchor_size: bool = False
+    multiscale_anchor_generation: bool = False
+    min_level: int = Field(default=3, ge=0)
+    max_level: int = Field(default=7, ge=0)
+    anchor_scale: float = Field(default=4.0, gt=0)
+    scales_per_octave: int = Field(default=2, ge=1)
+    normalize_coordinates: bool = True
+    fixed_anchors: tuple[tuple[float, float, float, float], ...] = Field(
+        default=(), description="Anchors given outright: x_center, y_center, w, h (relative)."
+    )
+
+    @property
+    def layers(self) -> int:
+        """Feature-map layers: ``max_level - min_level + 1`` for multiscale generation."""
+        if self.multiscale_anchor_generation:
+            return self.max_level - self.min_level + 1
+        return self.num_layers or 0
 
     @model_validator(mode="after")
     def _layers(self) -> AnchorSpec:
-        if self.feature_map_height or self.feature_map_width:
-            if not (len(self.feature_map_height) == len(self.feature_map_width) == self.num_layers):
+        if self.fixed_anchors:
+            fields = (
+                "num_layers",
+                "min_scale",
+                "max_scale",
+                "input_size_width",
+                "input_size_height",
+            )
+            generating = [name for name in fields if getattr(self, name) is not None]
+            if self.multiscale_anchor_generation:
+                generating.append("multiscale_anchor_generation")
+            if generating:
                 raise ValueError(
-                    f"feature_map_width and feature_map_height need {self.num_layers} entries "
-                    "each (num_layers)"
+                    "fixed_anchors excludes the fields that generate anchors: "
+                    + ", ".join(generating)
                 )
-        elif len(self.strides) != self.num_layers:
+            return self
+        if self.multiscale_anchor_generation:
+            if self.max_level < self.min_level:
+                raise ValueError("max_level must not be below min_level")
+            if self.num_layers is not None and self.num_layers != self.layers:
+                raise ValueError(
+                    f"num_layers {self.num_layers} disagrees with levels {self.min_level}-"
+                    f"{self.max_level}; leave it out with multiscale_anchor_generation"
+                )
+        elif self.num_layers is None or self.min_scale is None or self.max_scale is None:
+            raise ValueError("num_layers, min_scale and max_scale are required (or fixed_anchors)")
+        layers = self.layers
+        if self.feature_map_height or self.feature_map_width:
+            if not (len(self.feature_map_height) == len(self.feature_map_width) == layers):
+                raise ValueError(
+                    f"feature_map_width and feature_map_height need {layers} entries each "
+                    "(one per layer)"
+                )
+        elif len(self.strides) != layers:
             raise ValueError(
-                f"strides has {len(self.strides)} entries for num_layers {self.num_layers}; "
-                "give one stride per layer (or feature_map_width and feature_map_height)"
+                f"strides has {len(self.strides)} entries for {layers} layers; give one stride "
+                "per layer (or feature_map_width and feature_map_height)"
             )
         if any(s < 1 for s in self.strides):
             raise ValueError("strides must be positive")
@@ -77,8 +130,15 @@ def generate_anchors(spec: AnchorSpec, input_width: int, input_height: int) -> n
         (A, 4) float32 ``x_center, y_center, width, height``, relative to the input, in
         MediaPipe's order (layer, cell row, cell column, anchor).
     """
+    if spec.fixed_anchors:
+        return np.array(spec.fixed_anchors, np.float32).reshape(-1, 4)
     width = spec.input_size_width or input_width
     height = spec.input_size_height or input_height
+    if spec.multiscale_anchor_generation:
+        return _multiscale(spec, width, height)
+    assert spec.num_layers is not None
+    assert spec.min_scale is not None
+    assert spec.max_scale is not None
     strides = spec.strides
     parts: list[np.ndarray] = []
     layer = 0
@@ -127,3 +187,39 @@ def generate_anchors(spec: AnchorSpec, input_width: int, input_height: int) -> n
         parts.append(np.stack([cx, cy, w, h], axis=-1).reshape(-1, 4))
         layer = last
     return np.concatenate(parts).astype(np.float32)
+
+
+def _feature_map(spec: AnchorSpec, layer: int, width: int, height: int) -> tuple[int, int]:
+    if spec.feature_map_height:
+        return spec.feature_map_height[layer], spec.feature_map_width[layer]
+    stride = spec.strides[layer]
+    return math.ceil(height / stride), math.ceil(width / stride)
+
+
+def _multiscale(spec: AnchorSpec, width: int, height: int) -> np.ndarray:
+    """MediaPipe's ``GenerateMultiScaleAnchors``: (A, 4) x_center, y_center, w, h."""
+    scales = np.array(
+        [2.0 ** (k / spec.scales_per_octave) for k in range(spec.scales_per_octave)], np.float32
+    )
+    root = np.sqrt(np.asarray(spec.aspect_ratios, np.float32))
+    parts = []
+    for layer, level in enumerate(range(spec.min_level, spec.max_level + 1)):
+        stride = float(2**level)
+        base = stride * spec.anchor_scale
+        denominator = 2**level
+        offset_y = stride / 2 if height % denominator == 0 or height == 1 else 0.0
+        offset_x = stride / 2 if width % denominator == 0 or width == 1 else 0.0
+        map_h, map_w = _feature_map(spec, layer, width, height)
+        # Per cell: aspect ratio outer, scale inner (MediaPipe's loop order).
+        h = (scales[None, :] * base / root[:, None]).reshape(-1)
+        w = (scales[None, :] * root[:, None] * base).reshape(-1)
+        ys, xs, k = np.meshgrid(
+            np.arange(map_h), np.arange(map_w), np.arange(len(h)), indexing="ij"
+        )
+        cx = xs * stride + offset_x
+        cy = ys * stride + offset_y
+        anchor = np.stack([cx, cy, w[k], h[k]], axis=-1).reshape(-1, 4).astype(np.float64)
+        if spec.normalize_coordinates:
+            anchor /= [width, height, width, height]
+        parts.append(anchor.astype(np.float32))
+    return np.concatenate(parts)
