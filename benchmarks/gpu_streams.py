@@ -187,8 +187,9 @@ class Preprocess:
         import torch.nn.functional as F
 
         n, h = nv12.shape[0], self.height
+        coded = nv12.shape[1] * 2 // 3  # the luma plane may be taller than the picture (1088)
         y = nv12[:, :h].unsqueeze(1).half()
-        uv = nv12[:, h:].reshape(n, h // 2, -1, 2).permute(0, 3, 1, 2).half()
+        uv = nv12[:, coded : coded + h // 2].reshape(n, h // 2, -1, 2).permute(0, 3, 1, 2).half()
         y = F.interpolate(y, self.size, mode="bilinear", align_corners=False) - 16
         uv = F.interpolate(uv, self.size, mode="bilinear", align_corners=False) - 128
         yuv = torch.cat([y, uv], 1)
