@@ -369,7 +369,11 @@ class NvencSink(Sink):
             if self._encoder is None:
                 self._open(frame)
             nv12 = to_nv12(self._on_device(frame), self._size)
-            packets = self._encoder.Encode(_Planes(nv12))
+            planes = _Planes(nv12)
+            try:
+                packets = self._encoder.Encode(planes)
+            except TypeError:  # builds that want the picture parameters too
+                packets = self._encoder.Encode(planes, self._nvc.NV_ENC_PIC_PARAMS())
             self._emit(packets)
         except SinkError:
             self._failed = True
