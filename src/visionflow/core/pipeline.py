@@ -49,6 +49,7 @@ from typing import Any, Literal, cast
 
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element, Sink
+from visionflow.core.frame import device_copies
 from visionflow.core.meta import BatchMeta, FrameMeta
 from visionflow.core.source import Source
 from visionflow.core.stats import PipelineStats, StreamReport
@@ -111,6 +112,8 @@ class PipelineReport:
             Ctrl-C), or None.
         outputs: per sink name, the figures a sink reported of itself (a broker sink's
             messages sent, spooled and dropped, its spool's peak …).
+        host_copies: frames copied from a device (GPU) to the host during the run
+            (:meth:`Frame.to_numpy`; 0 when every element kept them on the device).
     """
 
     elapsed_s: float
@@ -126,6 +129,7 @@ class PipelineReport:
     sinks: list[str] = field(default_factory=list)
     stop_signal: int | None = None
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    host_copies: int = 0
 
     @property
     def fps(self) -> float:
@@ -389,6 +393,7 @@ class Pipeline:
         if self._started:
             raise VisionflowError("a pipeline runs once; build a new one to run again")
         started = time.monotonic()
+        copies = device_copies()
         with self._drain_on_signals():
             threads = self._start_threads(on_batch)
             while True:
@@ -421,6 +426,7 @@ class Pipeline:
             sinks=[e.name for e in self.elements if isinstance(e, Sink)],
             stop_signal=self._signal,
             outputs=dict(self.stats.outputs),
+            host_copies=device_copies() - copies,
         )
 
     def stop(self) -> None:
