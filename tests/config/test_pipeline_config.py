@@ -40,7 +40,7 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
         (
             "sources:\n  - uri: a.mp4\n    lop: true\n",
             r"pipeline.yml:3: sources.0.lop: unknown key; did you mean 'loop'\? "
-            "known keys: live, loop, reconnect_attempts, timeout, uri",
+            "known keys: decoder, live, loop, reconnect_attempts, (smart_record, )?timeout, uri",
         ),
         (
             "sources:\n  - uri: a.mp4\nsinks:\n  - type: video\n",
