@@ -89,3 +89,18 @@ def test_weighted_nms_is_per_class_unless_class_agnostic() -> None:
 def test_weighted_nms_needs_an_nms_mode(mode: ClusterMode) -> None:
     with pytest.raises(ConfigError, match="weighted NMS needs an NMS clustering"):
         cluster(candidates([(0, 0, 1, 1, 0.9, 0)]), ClusterParams.uniform(1), mode, weighted=True)
+
+
+def test_weighted_nms_averages_keypoints_as_mediapipe_does() -> None:
+    dets = DetectionCandidates(
+        np.array([[0, 0, 10, 10], [2, 2, 12, 12]], np.float32),
+        np.array([0.9, 0.6], np.float32),
+        np.zeros(2, np.int32),
+        keypoints=np.array([[[2, 2], [8, 8]], [[4, 4], [10, 10]]], np.float32),
+    )
+    out = cluster(dets, ClusterParams.uniform(1, nms_iou=0.3), ClusterMode.NMS, weighted=True)
+    assert out.keypoints is not None
+    np.testing.assert_allclose(out.keypoints[0], [[2.8, 2.8], [8.8, 8.8]], atol=1e-5)
+    plain = cluster(dets, ClusterParams.uniform(1, nms_iou=0.3), ClusterMode.NMS)
+    assert plain.keypoints is not None
+    assert plain.keypoints[0].tolist() == [[2, 2], [8, 8]]  # plain NMS keeps the winner's

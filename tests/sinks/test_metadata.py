@@ -109,6 +109,7 @@ def test_objects_follow_the_rect_params_convention() -> None:
         # groups: chr(48 + 24 + 32) (with the "more" bit), then chr(48 + 0)
         "mask": {"width": 6, "height": 4, "threshold": 0.5, "rle": "h0"},
         "polygon": None,
+        "keypoints": None,
         "analytics": None,
     }
     assert plate["tracker_id"] == 17

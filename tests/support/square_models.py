@@ -8,7 +8,8 @@ channel value above mid-grey) and reports it in its family's layout —
   as class 0 (score 0.9), anchor 1 the same box as class 1 (score 0.6), the rest score 0;
 * :func:`square_blazeface` (TensorFlow → TFLite): BlazeFace's outputs ``regressors (1, 896, 16)``
   and ``classificators (1, 896, 1)``: every anchor whose centre lies on the square scores
-  logit 5 and regresses the square's box (x, y, w, h in pixels, relative to its anchor centre);
+  logit 5 and regresses the square's box (x, y, w, h in pixels, relative to its anchor centre)
+  and two keypoints, the square's top-left and bottom-right corners;
 * :func:`square_segmenter` (PyTorch → ONNX): ``(1, 2, H/4, W/4)`` class probabilities
   (1 = square, 0 = background).
 """
@@ -116,10 +117,11 @@ def square_blazeface(path: Path) -> Path:
         w = tf.reduce_sum(tf.reduce_max(mask, 0))
         h = tf.reduce_sum(tf.reduce_max(mask, 1))
         on_square = tf.gather_nd(mask, cells)  # (896,)
-        box = tf.stack(
-            [cx - centres[:, 0], cy - centres[:, 1], tf.fill([896], w), tf.fill([896], h)], 1
-        )
-        regressors = tf.concat([box, tf.zeros([896, 12])], 1)[None]
+        dx, dy = cx - centres[:, 0], cy - centres[:, 1]
+        size = [tf.fill([896], w), tf.fill([896], h)]
+        corners = [dx - w / 2, dy - h / 2, dx + w / 2, dy + h / 2]  # keypoints, x first
+        regressors = tf.concat([tf.stack([dx, dy, *size, *corners], 1), tf.zeros([896, 8])], 1)
+        regressors = regressors[None]
         logits = (10.0 * on_square - 5.0)[None, :, None]
         return {"regressors": regressors, "classificators": logits}
 

@@ -399,6 +399,9 @@ TRACKER_CONFIDENCE = "tracker_confidence"
 """Extra column set by a tracker: (N,) float32 tracker confidence of each reported object."""
 TRACK_AGE = "track_age"
 """Extra column set by a tracker: (N,) int32 frames since the object's target was started."""
+KEYPOINTS = "keypoints"
+"""Extra column set by a detector whose parser decodes keypoints (``ssd`` with
+``num_keypoints``): (N, K, 2) float32 ``x, y`` in frame pixels."""
 
 ANALYTICS_ROI = "analytics_roi"
 """Extra column (object dtype): per object, the tuple of ROI labels it is in (DeepStream

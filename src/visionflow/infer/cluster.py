@@ -202,8 +202,10 @@ def cluster(
     if not weighted:
         return kept.select(_selected(kept, params, mode, class_agnostic))
     boxes = np.array(kept.xyxy)
-    index = _selected(kept, params, mode, class_agnostic, boxes)
-    return replace(kept.select(index), xyxy=boxes[index])
+    points = None if kept.keypoints is None else np.array(kept.keypoints)
+    index = _selected(kept, params, mode, class_agnostic, boxes, points)
+    merged = replace(kept.select(index), xyxy=boxes[index])
+    return merged if points is None else replace(merged, keypoints=points[index])
 
 
 def _selected(
@@ -212,10 +214,12 @@ def _selected(
     mode: ClusterMode,
     class_agnostic: bool,
     weighted_out: np.ndarray | None = None,
+    weighted_points: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices into ``kept`` that NMS / hybrid / none keep, grouped by ascending class, in output
     order — every class at once, with no loop over classes. With ``weighted_out`` (a writable
-    copy of ``kept.xyxy``), the kept boxes' rows are replaced by their weighted-NMS boxes."""
+    copy of ``kept.xyxy``), the kept boxes' rows are replaced by their weighted-NMS boxes (and,
+    with ``weighted_points``, a copy of ``kept.keypoints``, their keypoints)."""
     class_id, confidence = kept.class_id, kept.confidence
     n = len(kept)
     if mode is ClusterMode.NONE:
@@ -233,7 +237,7 @@ def _selected(
         order = index[np.argsort(-confidence[index], kind="stable")]
         keep = nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou, class_agnostic=True)
         if weighted_out is not None:
-            _weigh(kept, order, keep, params.nms_iou, True, weighted_out)
+            _weigh(kept, order, keep, params.nms_iou, True, weighted_out, weighted_points)
         order = order[keep]
         order = order[np.argsort(class_id[order], kind="stable")]
     else:
@@ -241,7 +245,7 @@ def _selected(
         order = index[np.lexsort((-confidence[index], class_id[index]))]
         keep = nms_sorted(kept.xyxy[order], class_id[order], params.nms_iou)
         if weighted_out is not None:
-            _weigh(kept, order, keep, params.nms_iou, False, weighted_out)
+            _weigh(kept, order, keep, params.nms_iou, False, weighted_out, weighted_points)
         order = order[keep]
     order = order[confidence[order] > params.post_cluster[class_id[order]]]
     # Already sorted by confidence within each class, so top-K is the first K of each class.
@@ -255,11 +259,12 @@ def _weigh(
     iou_threshold: np.ndarray,
     class_agnostic: bool,
     out: np.ndarray,
+    out_points: np.ndarray | None = None,
 ) -> None:
     """MediaPipe's weighted NMS boxes: each kept box (``order[keep]``) becomes the
     confidence-weighted mean corners of itself and of the boxes it took — those NMS suppressed
     whose first kept box above the IoU threshold, in visiting order, it is. Written into
-    ``out`` (rows of ``kept``)."""
+    ``out`` (rows of ``kept``); keypoints, as MediaPipe averages them, into ``out_points``."""
     n = len(order)
     if n == 0:
         return
@@ -284,6 +289,11 @@ def _weigh(
     np.add.at(sums, owner[member], weight[:, None] * xyxy[member])
     rows = np.flatnonzero(keep & (total > 0))
     out[order[rows]] = (sums[rows] / total[rows, None]).astype(np.float32)
+    if out_points is not None and kept.keypoints is not None:
+        points = kept.keypoints[order][member].astype(np.float64)
+        point_sums = np.zeros((n, *points.shape[1:]))
+        np.add.at(point_sums, owner[member], weight[:, None, None] * points)
+        out_points[order[rows]] = (point_sums[rows] / total[rows, None, None]).astype(np.float32)
 
 
 def _clustered(kept: DetectionCandidates, params: ClusterParams) -> np.ndarray:

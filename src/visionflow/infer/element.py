@@ -27,6 +27,7 @@ from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.geometry import Letterbox
 from visionflow.core.meta import (
+    KEYPOINTS,
     UNTRACKED,
     ClassifierLabel,
     Detections,
@@ -472,6 +473,9 @@ class Infer(Element):
         extra = {}
         if kept.polygons is not None:
             extra[POLYGON] = map_polygons(kept.polygons[rows], transform, (meta.width, meta.height))
+        if kept.keypoints is not None:
+            frame_size = (meta.width, meta.height)
+            extra[KEYPOINTS] = map_polygons(kept.keypoints[rows], transform, frame_size)
         return Detections(
             xyxy=xyxy,
             confidence=kept.confidence[rows],

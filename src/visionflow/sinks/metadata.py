@@ -21,6 +21,7 @@ from visionflow.core.batch import Batch
 from visionflow.core.element import Sink
 from visionflow.core.masks import mask_polygons, rle_encode
 from visionflow.core.meta import (
+    KEYPOINTS,
     TRACK_AGE,
     TRACKER_CONFIDENCE,
     UNTRACKED,
@@ -78,6 +79,18 @@ def _polygons(dets: Detections) -> list[Any]:
     ]
 
 
+def _keypoints(dets: Detections) -> list[Any]:
+    """Per object its keypoints ``[[x, y], …]`` in frame pixels (the ``keypoints`` column a
+    keypoint-decoding parser fills), or None."""
+    values = dets.extra.get(KEYPOINTS)
+    if values is None:
+        return [None] * len(dets)
+    return [
+        p.astype(np.float64).round(2).tolist() if np.isfinite(p).all() else None
+        for p in np.asarray(values)
+    ]
+
+
 def _outline(mask: np.ndarray, box: list[float]) -> list[list[float]]:
     """Polygons of a box-relative mask in frame pixels: cell centres stretched onto the box."""
     left, top, width, height = box
@@ -108,6 +121,7 @@ def _objects(dets: Detections, mask_format: str = "rle") -> list[dict[str, Any]]
     tracker_conf = _column(dets, TRACKER_CONFIDENCE, 4)
     track_age = _column(dets, TRACK_AGE)
     polygons = _polygons(dets)
+    keypoints = _keypoints(dets)
     objects = []
     for i, (left, top, width, height) in enumerate(boxes):
         mask = None
@@ -138,6 +152,7 @@ def _objects(dets: Detections, mask_format: str = "rle") -> list[dict[str, Any]]
                 ],
                 "mask": mask,
                 "polygon": polygons[i],
+                "keypoints": keypoints[i],
                 "analytics": analytics[i],
             }
         )

@@ -31,7 +31,9 @@ BLAZEFACE_OPTIONS = {
 }
 
 
-def context(options: dict, classes: int = 1, size: int = 128, threshold: float = 0.5) -> ParseContext:
+def context(
+    options: dict, classes: int = 1, size: int = 128, threshold: float = 0.5
+) -> ParseContext:
     return ParseContext(
         NetworkInfo(size, size, 3), classes, np.full(classes, threshold), options=options
     )
@@ -49,7 +51,9 @@ def test_blazeface_layout_decodes_known_faces() -> None:
         logits[index] = 2.0
     logits[11] = 500.0  # clipped to 100 before the sigmoid: still a score of 1, no overflow
     regressors[11, :4] = [0, 0, 10, 10]
-    dets = parse_ssd({"regressors": regressors, "classificators": logits}, context(BLAZEFACE_OPTIONS))
+    dets = parse_ssd(
+        {"regressors": regressors, "classificators": logits}, context(BLAZEFACE_OPTIONS)
+    )
     x11, y11 = anchors[11, :2] * 128
     expected = [[28, 5, 52, 35], [x11 - 5, y11 - 5, x11 + 5, y11 + 5], [92, 82, 108, 98]]
     np.testing.assert_allclose(dets.xyxy, expected, atol=1e-3)
@@ -113,3 +117,25 @@ def test_wrong_anchor_count_and_unknown_options_are_clear() -> None:
 
 def test_registered_as_ssd() -> None:
     assert resolve_parser("ssd") is parse_ssd
+
+
+def test_keypoints_are_decoded_like_box_centres() -> None:
+    anchors = generate_anchors(SsdOptions.model_validate(BLAZEFACE_OPTIONS).anchors, 128, 128)
+    regressors = np.zeros((896, 16), np.float32)
+    logits = np.full((896, 1), -8.0, np.float32)
+    xa, ya = anchors[10, :2] * 128
+    regressors[10, :4] = [40 - xa, 20 - ya, 24, 30]
+    points = [(30, 12), (50, 12), (40, 20), (40, 28), (28, 16), (52, 16)]  # six landmarks
+    for k, (x, y) in enumerate(points):
+        regressors[10, 4 + 2 * k : 6 + 2 * k] = [x - xa, y - ya]  # x first: reverse order
+    logits[10] = 3.0
+    dets = parse_ssd({"r": regressors, "c": logits}, context(BLAZEFACE_OPTIONS))
+    assert dets.keypoints is not None
+    np.testing.assert_allclose(dets.keypoints[0], points, atol=1e-3)
+    # y-first regressions (reverse_output_order false) swap each pair.
+    plain = {**BLAZEFACE_OPTIONS, "reverse_output_order": False}
+    swapped = regressors.copy()
+    swapped[:, 0:16:2], swapped[:, 1:16:2] = regressors[:, 1:16:2], regressors[:, 0:16:2]
+    again = parse_ssd({"r": swapped, "c": logits}, context(plain))
+    assert again.keypoints is not None
+    np.testing.assert_allclose(again.keypoints, dets.keypoints, atol=1e-4)

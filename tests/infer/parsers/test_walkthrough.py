@@ -117,6 +117,7 @@ def test_tflite_ssd_with_generated_anchors_and_weighted_nms(folder: Path) -> Non
     assert face["label"] == "face"
     assert face["confidence"] == pytest.approx(1 / (1 + np.exp(-5)), abs=1e-4)
     assert face["bbox"] == pytest.approx(BOX, abs=0.01)
+    np.testing.assert_allclose(face["keypoints"], [[40, 32], [88, 64]], atol=0.01)
 
 
 def test_segmentation_masks_in_json_lines(folder: Path) -> None:

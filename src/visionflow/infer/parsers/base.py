@@ -106,6 +106,9 @@ class DetectionCandidates:
         polygons: optional (N, K, 2) float32 outlines ``x, y`` in network-input pixels, e.g.
             the rotated boxes of a text detector (K = 4, clockwise from the top-left corner);
             the element maps them onto the frame (object column ``polygon``).
+        keypoints: optional (N, K, 2) float32 points ``x, y`` in network-input pixels (face
+            landmarks of a BlazeFace-style detector); the element maps them onto the frame
+            (object column ``keypoints``).
     """
 
     xyxy: np.ndarray
@@ -113,6 +116,7 @@ class DetectionCandidates:
     class_id: np.ndarray
     masks: np.ndarray | None = None
     polygons: np.ndarray | None = None
+    keypoints: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float32)
@@ -137,6 +141,11 @@ class DetectionCandidates:
             if polygons.ndim != 3 or len(polygons) != n or polygons.shape[2] != 2:
                 raise ValueError(f"polygons must have shape ({n}, K, 2), got {polygons.shape}")
             columns["polygons"] = polygons
+        if self.keypoints is not None:
+            keypoints = np.asarray(self.keypoints, dtype=np.float32)
+            if keypoints.ndim != 3 or len(keypoints) != n or keypoints.shape[2] != 2:
+                raise ValueError(f"keypoints must have shape ({n}, K, 2), got {keypoints.shape}")
+            columns["keypoints"] = keypoints
         for name, column in columns.items():
             object.__setattr__(self, name, _readonly(column))
 
@@ -159,6 +168,7 @@ class DetectionCandidates:
             self.class_id[index],
             None if self.masks is None else self.masks[index],
             None if self.polygons is None else self.polygons[index],
+            None if self.keypoints is None else self.keypoints[index],
         )
 
     def __repr__(self) -> str:

@@ -25,8 +25,10 @@ given) and passed through a sigmoid; a box's class is its best-scoring class out
 ``ignore_classes`` (the first on ties) and its confidence that score. Boxes scoring below their
 class's pre-cluster threshold are dropped; the rest are scaled to network pixels. Clustering
 (NMS, or MediaPipe's weighted NMS with ``weighted_nms: true``) runs afterwards as for any
-detector. Keypoints (``num_keypoints``) are accepted in the options but not decoded: visionflow
-has no keypoint metadata.
+detector. With ``num_keypoints``, keypoint ``k`` is read at ``keypoint_coord_offset + k ·
+num_values_per_keypoint`` as ``(y, x)`` (``(x, y)`` with ``reverse_output_order``) and decoded as
+the box centre is (``x / x_scale · wa + xa``); the keypoints reach the objects' ``keypoints``
+column (and JSON Lines), averaged by weighted NMS as MediaPipe does.
 """
 
 from __future__ import annotations
@@ -82,9 +84,9 @@ class SsdOptions(BaseModel):
     sigmoid_score: bool = False
     score_clipping_thresh: float | None = Field(default=None, gt=0)
     ignore_classes: tuple[int, ...] = ()
-    num_keypoints: int = Field(default=0, ge=0, description="Accepted, not decoded.")
-    keypoint_coord_offset: int = Field(default=0, ge=0, description="Accepted, not decoded.")
-    num_values_per_keypoint: int = Field(default=2, ge=2, description="Accepted, not decoded.")
+    num_keypoints: int = Field(default=0, ge=0, description="Keypoints per box.")
+    keypoint_coord_offset: int = Field(default=0, ge=0, description="First keypoint value.")
+    num_values_per_keypoint: int = Field(default=2, ge=2, description="Values per keypoint.")
 
     @model_validator(mode="after")
     def _anchor_source(self) -> SsdOptions:
@@ -163,6 +165,8 @@ def _tensors(
         len(scores) != count
         or (anchors is not None and anchors.shape != (count, 4))
         or boxes.shape[1] < opts.box_coord_offset + 4
+        or boxes.shape[1]
+        < opts.keypoint_coord_offset + opts.num_keypoints * opts.num_values_per_keypoint
     ):
         raise parser_error("ssd", expected, outputs)
     return boxes, scores, anchors
@@ -214,7 +218,16 @@ def parse_ssd(outputs: Mapping[str, np.ndarray], ctx: ParseContext) -> Detection
         w = w / np.float32(opts.w_scale) * wa
     size = np.array([ctx.network.width, ctx.network.height] * 2, np.float32)
     xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) * size
-    return DetectionCandidates(xyxy, confidence[keep], class_id[keep])
+    keypoints = None
+    if opts.num_keypoints:
+        start, step = opts.keypoint_coord_offset, opts.num_values_per_keypoint
+        columns = start + step * np.arange(opts.num_keypoints)
+        first, second = boxes[keep][:, columns], boxes[keep][:, columns + 1]
+        kx, ky = (first, second) if opts.reverse_output_order else (second, first)
+        kx = kx / np.float32(opts.x_scale) * wa[:, None] + xa[:, None]
+        ky = ky / np.float32(opts.y_scale) * ha[:, None] + ya[:, None]
+        keypoints = np.stack([kx * size[0], ky * size[1]], axis=-1)
+    return DetectionCandidates(xyxy, confidence[keep], class_id[keep], keypoints=keypoints)
 
 
 parse_ssd.options_model = SsdOptions  # type: ignore[attr-defined]
