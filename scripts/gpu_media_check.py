@@ -235,6 +235,17 @@ def osd_nvenc(frames: list[Frame], count: int, out: Path) -> dict[str, Any]:
             "host_copies": device_copies() - copies, "bytes": size}  # fmt: skip
 
 
+def step(results: dict[str, Any], name: str, fn: Any, *args: Any) -> Any:
+    """Run one measurement; a failure is recorded and printed, and the others still run."""
+    try:
+        value = fn(*args)
+    except Exception as exc:
+        value = {"error": f"{type(exc).__name__}: {exc}"}
+    results[name] = value
+    log(step=name, result=value if name != "clip" else "…")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("gpu_media.json"))
@@ -249,27 +260,19 @@ def main() -> None:
     log(**results)
     work = args.out.parent
     clip = make_clip(work / "clip1080.mp4", args.frames)
-    results["clip"] = describe(clip)
-    log(step="describe", **{k: v for k, v in results["clip"].items() if k != "demuxer_methods"})
-    results["bare_decode_1"] = bare_decode_fps(clip)
-    log(step="bare_decode_1", **results["bare_decode_1"])
-    results["decode"] = []
+    info = step(results, "clip", describe, clip)
+    log(step="describe", **{k: v for k, v in info.items() if k != "demuxer_methods"})
+    step(results, "bare_decode_1", bare_decode_fps, clip)
     for streams in (1, 16):
-        figures = decode_fps(clip, streams)
-        results["decode"].append(figures)
-        log(step="decode", **figures)
+        step(results, f"decode_{streams}", decode_fps, clip, streams)
     frames = decoded_frames(clip, 16)
-    results["batching"] = [batching(frames, b) for b in (16, 64)]
-    log(step="batching", figures=results["batching"])
-    results["preprocess"] = []
     for b in (16, 64):
+        step(results, f"batching_{b}", batching, frames, b)
         for exact in (True, False):
-            results["preprocess"].append(preprocessing(frames, b, exact))
-            log(step="preprocess", **results["preprocess"][-1])
-    results["gpu_vs_cpu"] = gpu_vs_cpu(frames[:8])
-    log(step="gpu_vs_cpu", **results["gpu_vs_cpu"])
-    results["osd_nvenc"] = osd_nvenc(frames, 150, work / "osd.mp4")
-    log(step="osd_nvenc", **results["osd_nvenc"])
+            step(results, f"preprocess_{b}_{'exact' if exact else 'fast'}", preprocessing,
+                 frames, b, exact)  # fmt: skip
+    step(results, "gpu_vs_cpu", gpu_vs_cpu, frames[:8])
+    step(results, "osd_nvenc", osd_nvenc, frames, 150, work / "osd.mp4")
     args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps({k: v for k, v in results.items() if k != "clip"}))
 
