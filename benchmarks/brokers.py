@@ -52,7 +52,10 @@ TOPIC = "bench.events"
 
 
 def _rate(times: list[float], start: float, end: float, sources: int) -> float:
-    """Frames per second through the sink in [start, end) (a batch holds ``sources`` frames)."""
+    """Frames per second through the sink in [start, end) (a batch holds ``sources`` frames);
+    the window ends at the last frame at the latest (the drain after it is not frame flow)."""
+    if times:
+        end = min(end, times[-1])
     n = sum(1 for t in times if start <= t < end)
     return n * sources / (end - start) if end > start else float("nan")
 
@@ -198,7 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fps", type=float, default=30)
     parser.add_argument("--before", type=float, default=10)
     parser.add_argument("--outage", type=float, default=60)
-    parser.add_argument("--after", type=float, default=20)
+    parser.add_argument(
+        "--after", type=float, default=40, help="seconds of run after the restart is asked"
+    )
     parser.add_argument("--never", type=float, default=40)
     parser.add_argument("--spool-max", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="short durations (smoke run)")
