@@ -190,9 +190,12 @@ def _serve_file(
 @app.command(epilog=EXIT_STATUS_HELP)
 def infer(
     config: Annotated[
-        Path,
+        list[str],
         typer.Option(
-            "--config", "-c", help="Model config: visionflow YAML or DeepStream nvinfer file."
+            "--config",
+            "-c",
+            help="Model config: visionflow YAML, DeepStream nvinfer file or a model-zoo name "
+            "(visionflow models list); repeat for secondary models, primary first.",
         ),
     ],
     inputs: Annotated[
@@ -245,7 +248,10 @@ def infer(
     cfg = PipelineConfig(
         sources=[SourceConfig(uri=u) for u in inputs],
         streammux=StreamMuxConfig(batch_size=batch_size),
-        infer=[InferStageConfig(config=config, device=device, batch_size=batch_size)],
+        infer=[
+            InferStageConfig(config=path, device=device, batch_size=batch_size)
+            for path in _model_configs(config)
+        ],
         osd=OSDConfig() if output is not None else None,
         tiler=TilerConfig() if output is not None and len(inputs) > 1 else None,
         sinks=sinks or [SinkConfig(type="fake")],
@@ -292,13 +298,29 @@ def demo(
 
 
 def _register_model_tools() -> None:
-    """``convert``, ``bench`` and ``prune`` live with the model tools (heavy imports are lazy)."""
+    """``convert``, ``bench`` and ``prune`` live with the model tools (heavy imports are lazy);
+    ``models`` with the zoo."""
     from visionflow.convert.cli import bench, convert
     from visionflow.convert.prune_cli import prune
+    from visionflow.zoo.cli import models_app
 
     app.command()(convert)
     app.command()(bench)
     app.command()(prune)
+    app.add_typer(models_app)
+
+
+def _model_configs(values: list[str]) -> list[Path]:
+    """``--config`` values → config files: a zoo name gives its entry's configs (a chain: one
+    per stage); exit 2 naming the pip command when its package is not installed."""
+    from visionflow.errors import ModelNotFoundError
+    from visionflow.zoo.catalog import stage_configs
+
+    try:
+        return [path for value in values for path in stage_configs(value)]
+    except ModelNotFoundError as exc:
+        _fail(str(exc), EXIT_INVALID)
+        raise
 
 
 _register_model_tools()

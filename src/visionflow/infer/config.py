@@ -472,6 +472,16 @@ class InferConfig(_Frozen):
             "recogniser and direction classifier). Excludes maintain_aspect_ratio."
         ),
     )
+    fixed_height_min_width: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "visionflow extension, with fixed_height_scaling and a model of dynamic input "
+            "width: each batch is as wide as its widest crop needs (int(height·w/h)), at least "
+            "this and at most the infer_dims width — PP-OCR's recogniser batching (320); 0: "
+            "always the infer_dims width."
+        ),
+    )
     scaling_filter: Annotated[ScalingFilter, _int_enum_by_name(ScalingFilter)] = Field(
         default=ScalingFilter.DEFAULT,
         description="Interpolation used for scaling (DeepStream ``scaling-filter`` 0-6).",
@@ -541,6 +551,13 @@ class InferConfig(_Frozen):
             raise ValueError(
                 "fixed_height_scaling and maintain_aspect_ratio exclude each other; keep one"
             )
+        return value
+
+    @field_validator("fixed_height_min_width")
+    @classmethod
+    def _with_fixed_height(cls, value: int, info: ValidationInfo) -> int:
+        if value and not info.data.get("fixed_height_scaling"):
+            raise ValueError("needs fixed_height_scaling: true")
         return value
 
     @field_validator("object_crop", "object_crop_rotations")

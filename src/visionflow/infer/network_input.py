@@ -84,6 +84,7 @@ def preprocess_spec(
         maintain_aspect_ratio=config.maintain_aspect_ratio,
         symmetric_padding=config.symmetric_padding,
         fixed_height=config.fixed_height_scaling,
+        min_width=config.fixed_height_min_width,
         nhwc=nhwc,
         scaling_filter=config.scaling_filter,
         dtype=np.dtype(dtype),

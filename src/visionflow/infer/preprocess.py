@@ -73,6 +73,9 @@ class PreprocessSpec:
             the network height, keep the aspect ratio, width ``ceil(height · w / h)`` but at
             most the network width (longer crops are squeezed), pad the right with zeros of the
             network tensor (PP-OCR's ``resize_norm_img``).
+        min_width: with ``fixed_height`` and a model of dynamic input width: each batch is as
+            wide as its widest crop needs (``int(height · w / h)``), at least this and at most
+            ``width`` (PP-OCR's recogniser batching: 320); 0: always ``width``.
         nhwc: lay the tensor out NHWC (``network-input-order=1``) instead of NCHW.
         scaling_filter: interpolation used for scaling.
         dtype: the network input's element type.
@@ -88,6 +91,7 @@ class PreprocessSpec:
     maintain_aspect_ratio: bool = False
     symmetric_padding: bool = False
     fixed_height: bool = False
+    min_width: int = 0
     nhwc: bool = False
     scaling_filter: ScalingFilter = ScalingFilter.BILINEAR
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float32))
@@ -197,19 +201,32 @@ class Preprocessor:
         n = len(images)
         self._reserve(n)
         canvas = self._canvas[:n]
+        spec = self.spec
+        width = self._batch_width(rois) if spec.fixed_height and spec.min_width else spec.width
         transforms = [
-            self._place(canvas[i], image, roi)
+            self._place(canvas[i], image, roi, width)
             for i, (image, roi) in enumerate(zip(images, rois, strict=True))
         ]
         tensor = self._normalize(canvas)
-        if self.spec.fixed_height:
+        if spec.fixed_height:
             for i, box in enumerate(transforms):
                 used = round(box.roi_width * box.scale_x)
-                if self.spec.nhwc:
+                if spec.nhwc:
                     tensor[i, :, used:] = 0
                 else:
                     tensor[i, :, :, used:] = 0
+            if width < spec.width:
+                tensor = np.ascontiguousarray(
+                    tensor[:, :, :width] if spec.nhwc else tensor[..., :width]
+                )
         return tensor, transforms
+
+    def _batch_width(self, rois: Sequence[tuple[float, float, float, float]]) -> int:
+        """``min_width`` batching: the width the widest region needs, as PP-OCR's recogniser
+        computes it (``int(height · max(min_width / height, w / h))``), at most the network's."""
+        spec = self.spec
+        ratio = max([spec.min_width / spec.height, *(w / h for _, _, w, h in rois if h > 0)])
+        return min(spec.width, int(spec.height * ratio))
 
     def _reserve(self, n: int) -> None:
         """Grow the buffers to hold ``n`` items (they never shrink)."""
@@ -225,12 +242,17 @@ class Preprocessor:
         self._capacity = n
 
     def _place(
-        self, canvas: np.ndarray, image: np.ndarray, roi: tuple[float, float, float, float]
+        self,
+        canvas: np.ndarray,
+        image: np.ndarray,
+        roi: tuple[float, float, float, float],
+        width: int,
     ) -> Letterbox:
-        """Scale ``roi`` of ``image`` into ``canvas`` (H, W, 3), padding black around it."""
+        """Scale ``roi`` of ``image`` into ``canvas`` (H, W, 3), padding black around it;
+        ``width``: the batch's width (``fixed_height`` with ``min_width``)."""
         spec = self.spec
         if spec.fixed_height:
-            box = fixed_height_fit(roi, spec.net_size)
+            box = fixed_height_fit(roi, (width, spec.height))
         else:
             box = Letterbox.fit(
                 roi,

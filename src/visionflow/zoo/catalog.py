@@ -12,8 +12,8 @@ An entry is either one model (its config is a visionflow inference YAML whose ``
 key takes the weights — and for a recogniser the dictionary — from here) or a chain of entries
 run as primary + secondary stages (``ppocr``: detector → direction classifier → recogniser).
 Each has a model card, a YAML data file beside its config (``NAME.card.yml``; the bundled
-detector's is ``shapes_det.yml``): task, inputs, labels, licence, where the weights come from,
-measured accuracy and speed.
+detector's includes its training record ``shapes_det.yml``): task, inputs, labels, licence,
+where the weights come from, measured accuracy and speed.
 
 ``visionflow models list`` / ``visionflow models show NAME`` print them; ``visionflow infer
 --config NAME`` runs an entry, and ``model: NAME`` works in configs and pipeline stages.
@@ -132,10 +132,13 @@ class ZooEntry:
         return [entry(stage).config_path() for stage in self.stages]
 
     def card_data(self) -> dict[str, Any]:
-        """The model card as a mapping."""
-        with open(_data_file(self.card), encoding="utf-8") as stream:
-            data = yaml.safe_load(stream)
-        return data if isinstance(data, dict) else {}
+        """The model card as a mapping. A card with ``include: FILE`` (a file beside it, e.g.
+        the training record the training script writes) gets that file's keys under
+        ``included``, so figures kept there are shown without being copied."""
+        data = _read_yaml(_data_file(self.card))
+        if isinstance(data.get("include"), str):
+            data["included"] = _read_yaml(_data_file(data.pop("include")))
+        return data
 
 
 _ENTRIES = (
@@ -146,7 +149,7 @@ _ENTRIES = (
         source=BUNDLED,
         weights="shapes_det.onnx",
         config="shapes_det.infer.yml",
-        card="shapes_det.yml",
+        card="shapes_det.card.yml",
     ),
     ZooEntry(
         name="ppocr_det",
@@ -258,5 +261,29 @@ def onnx_metadata_lines(path: Path, key: str) -> tuple[str, ...]:
     raise ModelNotFoundError(f"{path}: no metadata entry '{key}' (the recogniser's dictionary)")
 
 
+def _read_yaml(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as stream:
+        data = yaml.safe_load(stream)
+    return data if isinstance(data, dict) else {}
+
+
 def _data_file(name: str) -> Path:
     return Path(str(files("visionflow.zoo") / "models" / name))
+
+
+def stage_configs(value: str) -> list[Path]:
+    """What ``visionflow infer --config VALUE`` runs: an existing file, else the configs of the
+    zoo entry called ``value`` (one per stage of a chain), else the path as given (so that a
+    missing file is reported as such).
+
+    Raises:
+        ModelNotFoundError: ``value`` names a zoo entry whose package is not installed.
+    """
+    path = Path(value)
+    if path.exists() or value not in CATALOG:
+        return [path]
+    zoo = CATALOG[value]
+    reason = zoo.unavailable_reason()
+    if reason is not None:
+        raise ModelNotFoundError(f"zoo model '{value}' {reason}")
+    return zoo.stage_configs()

@@ -15,9 +15,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from visionflow.core.pipeline import PipelineReport
 
 
 @dataclass(frozen=True)
@@ -134,9 +138,10 @@ def character_accuracy(
 
 def visionflow_ocr(
     folder: Path, backend: str = "onnxruntime", threads: int = 0
-) -> list[list[OcrText]]:
+) -> tuple[list[list[OcrText]], PipelineReport]:
     """The zoo's ``ppocr`` chain over the images of ``folder`` (natural file order), read back
-    from the pipeline's JSON Lines: per image, per text object with a recognised string."""
+    from the pipeline's JSON Lines: per image, per text object with a recognised string; and
+    the pipeline's report (frames, fps)."""
     from visionflow.app import App
     from visionflow.config.pipeline import (
         InferStageConfig,
@@ -157,9 +162,9 @@ def visionflow_ocr(
             infer=stages,
             sinks=[SinkConfig(type="jsonl", path=meta)],
         )
-        App.from_config(config).run(progress=False)
+        report = App.from_config(config).run(progress=False)
         records = [json.loads(line) for line in meta.read_text().splitlines()]
-    return [texts_of_record(record) for record in records]
+    return [texts_of_record(record) for record in records], report
 
 
 def texts_of_record(record: dict) -> list[OcrText]:

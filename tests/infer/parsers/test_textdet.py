@@ -89,7 +89,7 @@ def test_clockwise_order_starts_top_left() -> None:
 
 
 def test_wrong_outputs_name_the_parser() -> None:
-    with pytest.raises(Exception, match="db_text.*probability map"):
+    with pytest.raises(Exception, match=r"db_text.*probability map"):
         parse_db_text({"a": np.zeros((2, 3, 4, 5), np.float32)}, _ctx(8, 8))
 
 

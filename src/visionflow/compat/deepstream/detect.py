@@ -208,7 +208,8 @@ def _is_sample_app(data: Mapping[str, Any]) -> bool:
 def _is_visionflow_infer(data: Mapping[str, Any]) -> bool:
     from visionflow.infer.config import InferConfig
 
-    return set(map(str, data)) <= set(InferConfig.model_fields)
+    # ``model`` (a zoo entry) is read by the YAML loader before the fields are validated
+    return set(map(str, data)) <= {*InferConfig.model_fields, "model"}
 
 
 def _looks_like_labels(text: str) -> bool:
