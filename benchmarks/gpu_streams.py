@@ -159,6 +159,151 @@ def decode_stream(clip: Path, stream: int, frames: int, ring: BatchRing) -> None
         raise
 
 
+# ----------------------------------------------------------------------------- processes
+
+
+def coded_shape(clip: Path) -> tuple[int, int]:
+    """The NV12 surface shape NVDEC gives for ``clip`` (decodes its first frame)."""
+    import PyNvVideoCodec as nvc  # noqa: N813
+    import torch
+
+    demuxer = nvc.CreateDemuxer(filename=str(clip))
+    decoder = nvc.CreateDecoder(gpuid=0, codec=demuxer.GetNvCodecId(), usedevicememory=True)
+    for packet in [*demuxer, nvc.PacketData()]:
+        for surface in decoder.Decode(packet):
+            view = torch.from_dlpack(surface)
+            return (int(view.shape[0]), int(view.shape[1]))
+    raise RuntimeError(f"{clip}: no frame decoded")
+
+
+class _WorkerRing:
+    """A decode process's side of a :class:`ProcessRing`: its own GPU ring, shared counters."""
+
+    def __init__(self, ring: Any, worker: int, first: int, shared: dict[str, Any]) -> None:
+        self.ring, self.worker, self.first = ring, worker, first
+        self.depth = ring.shape[0]
+        self.shared = shared
+        self.lock = threading.Lock()
+
+    def put(self, stream: int, frame: int, view: Any, cuda_stream: Any) -> None:
+        shared = self.shared
+        while frame >= shared["done"].value + self.depth:
+            time.sleep(0.0002)
+        b = frame % self.depth
+        self.ring[b, stream - self.first].copy_(view, non_blocking=True)
+        cuda_stream.synchronize()
+        shared["ready_at"][b * shared["streams"] + stream] = time.perf_counter()
+        with self.lock:
+            shared["filled"][self.worker * self.depth + b] += 1
+
+    def fail(self, exc: BaseException) -> None:
+        self.shared["failed"].value = 1
+
+
+def decode_worker(
+    worker: int,
+    clip: str,
+    first: int,
+    count: int,
+    frames: int,
+    shape: tuple[int, int],
+    shared: dict[str, Any],
+    handles: Any,
+) -> None:
+    """A decode process: ``count`` streams from ``first`` on, one thread each, into a GPU ring
+    whose handle goes to the consumer through ``handles`` (CUDA IPC)."""
+    import torch
+
+    depth = shared["depth"]
+    ring = torch.empty((depth, count, *shape), dtype=torch.uint8, device="cuda")
+    handles.put((worker, ring))
+    writer = _WorkerRing(ring, worker, first, shared)
+    threads = [
+        threading.Thread(target=decode_stream, args=(Path(clip), first + k, frames, writer))
+        for k in range(count)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    while not shared["stop"].is_set():  # the consumer reads the ring until it says stop
+        time.sleep(0.01)
+
+
+class ProcessRing:
+    """Batches assembled from several decode processes (``--processes``): each process decodes
+    its share of the streams with one thread per stream into its own GPU ring; the consumer
+    sees the rings through CUDA IPC and concatenates one round of every ring into the batch."""
+
+    def __init__(self, clip: Path, streams: int, frames: int, processes: int) -> None:
+        import torch.multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.depth, self.streams, self.processes = 3, streams, processes
+        self.shared = {
+            "depth": self.depth,
+            "streams": streams,
+            "filled": ctx.Array("i", processes * self.depth, lock=False),
+            "done": ctx.Value("i", 0, lock=False),
+            "ready_at": ctx.Array("d", self.depth * streams, lock=False),
+            "failed": ctx.Value("i", 0, lock=False),
+            "stop": ctx.Event(),
+        }
+        self.counts = [streams // processes + (w < streams % processes) for w in range(processes)]
+        starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        handles = ctx.Queue()
+        shape = coded_shape(clip)
+        self.workers = [
+            ctx.Process(
+                target=decode_worker,
+                args=(
+                    w,
+                    str(clip),
+                    int(starts[w]),
+                    self.counts[w],
+                    frames,
+                    shape,
+                    self.shared,
+                    handles,
+                ),
+                daemon=True,
+            )
+            for w in range(processes)
+        ]
+        for p in self.workers:
+            p.start()
+        rings = dict(handles.get(timeout=120) for _ in range(processes))
+        self.rings = [rings[w] for w in range(processes)]
+
+    @property
+    def ready_at(self) -> np.ndarray:
+        return np.frombuffer(self.shared["ready_at"], dtype=np.float64).reshape(
+            self.depth, self.streams
+        )
+
+    def take(self, round_: int) -> Any:
+        import torch
+
+        b = round_ % self.depth
+        filled = self.shared["filled"]
+        while any(filled[w * self.depth + b] < self.counts[w] for w in range(self.processes)):
+            if self.shared["failed"].value:
+                raise RuntimeError("a decode process failed")
+            time.sleep(0.0002)
+        return torch.cat([ring[b] for ring in self.rings])
+
+    def release(self, round_: int) -> None:
+        b = round_ % self.depth
+        for w in range(self.processes):
+            self.shared["filled"][w * self.depth + b] = 0
+        self.shared["done"].value = round_ + 1
+
+    def close(self) -> None:
+        self.shared["stop"].set()
+        for p in self.workers:
+            p.join(timeout=30)
+
+
 # ----------------------------------------------------------------------------- GPU stages
 
 
@@ -233,17 +378,22 @@ class Detector:
 
 
 def run_streams(
-    clip: Path, streams: int, frames: int, warmup: int, work: Any | None
+    clip: Path, streams: int, frames: int, warmup: int, work: Any | None, processes: int = 1
 ) -> dict[str, Any]:
     """Decode ``streams`` × ``frames``; ``work(batch)`` on each full batch (None: decode alone).
     Returns fps over the timed rounds and per-frame latencies (decoded → metadata)."""
     import torch
 
-    ring = BatchRing(streams)
-    threads = [
-        threading.Thread(target=decode_stream, args=(clip, s, frames, ring), daemon=True)
-        for s in range(streams)
-    ]
+    ring: Any
+    threads: list[threading.Thread] = []
+    if processes > 1:
+        ring = ProcessRing(clip, streams, frames, processes)
+    else:
+        ring = BatchRing(streams)
+        threads = [
+            threading.Thread(target=decode_stream, args=(clip, s, frames, ring), daemon=True)
+            for s in range(streams)
+        ]
     for t in threads:
         t.start()
     latencies: list[np.ndarray] = []
@@ -267,6 +417,8 @@ def run_streams(
     elapsed = time.perf_counter() - start
     for t in threads:
         t.join()
+    if processes > 1:
+        ring.close()
     lat = np.concatenate(latencies) * 1000
     timed = (frames - warmup) * streams
     return {
@@ -308,13 +460,19 @@ def smi_memory() -> float | None:
 
 
 def measure(
-    clip: Path, model: Path, streams: int, frames: int, warmup: int, size: tuple[int, int]
+    clip: Path,
+    model: Path,
+    streams: int,
+    frames: int,
+    warmup: int,
+    size: tuple[int, int],
+    processes: int = 1,
 ) -> dict[str, Any]:
     """decode, model, compute and e2e at ``streams`` streams (see the module docstring)."""
     import torch
 
     width, height = size
-    decode = run_streams(clip, streams, frames, warmup, None)
+    decode = run_streams(clip, streams, frames, warmup, None, processes)
     torch.cuda.reset_peak_memory_stats()
     built = time.perf_counter()
     detector = Detector(model, streams)
@@ -328,7 +486,7 @@ def measure(
     iterations = max(10, 2000 // streams)
     model_fps = time_gpu(lambda: detector.model(x), streams, iterations)
     compute_fps = time_gpu(lambda: detector(prep(fixed)), streams, iterations)
-    e2e = run_streams(clip, streams, frames, warmup, lambda b: detector(prep(b)))
+    e2e = run_streams(clip, streams, frames, warmup, lambda b: detector(prep(b)), processes)
     row = {
         "streams": streams,
         "decode_fps": decode["fps"],
@@ -344,6 +502,7 @@ def measure(
         "device_used_mib": smi_memory(),
         "model_setup_s": setup,
         "objects": e2e["objects"],
+        "decode_processes": processes,
     }
     return row
 
@@ -358,6 +517,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="YOLOv8n ONNX (made if absent)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--osd", action="store_true", help="gpu-osd (not implemented)")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="decode processes (CUDA IPC) for N > 1"
+    )
     args = parser.parse_args()
     if args.osd:
         parser.error("--osd (gpu-osd) is not implemented: it needs GPU drawing and NVENC output")
@@ -383,7 +545,8 @@ def main() -> None:
     )
     for streams in [int(s) for s in args.streams.split(",")]:
         warmup = min(args.warmup, args.frames // 3)
-        row = measure(clip, model, streams, args.frames, warmup, (width, height))
+        processes = min(args.processes, streams)
+        row = measure(clip, model, streams, args.frames, warmup, (width, height), processes)
         results.append(row)
         print(
             f"{streams:>4} {row['decode_fps']:>8.0f} {row['model_fps']:>8.0f} "
@@ -411,7 +574,7 @@ def main() -> None:
         "frames_per_stream": args.frames,
         "warmup_batches": args.warmup,
         "decode": "PyNvVideoCodec demuxer + NVDEC decoder per stream, one thread per stream, "
-        "1 process",
+        f"{args.processes} process(es)",
         "model": "YOLOv8n architecture, 640x640, 80 classes, RANDOM weights; ONNX -> visionflow "
         "torch converter, FP16, channels-last, CUDA graph",
         "post": "GPU YOLO parse + NMS clustering (pre 0.25, IoU 0.45, top-K 300), one host copy",

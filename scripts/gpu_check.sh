@@ -12,33 +12,41 @@ vf() { python3 -c 'import sys; from visionflow.cli import app; sys.argv[0] = "vi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))"
 
-echo "== 1. gpu tests"
-T0=$(date +%s)
-timeout 240 python3 -m pytest -q -x -s -p no:cacheprovider tests/infer/test_gpu_parse.py \
-  tests/infer/backends/test_torch_gpu.py 2>&1 | tee "$OUT/tests.log" | grep -E "passed|failed|error|fp16 engine|Error" | tail -15
-echo "tests: $(( $(date +%s) - T0 )) s"
-
-echo "== 2. done-when: visionflow infer --device cuda vs the CPU run"
+echo "== 1. done-when: visionflow infer --device cuda vs the CPU run"
 T0=$(date +%s)
 for run in "src/visionflow/zoo/models/shapes_det.infer.yml gpu_fp32 cpu.jsonl" \
            ".h2gpu/shapes_fp16.infer.yml gpu_fp16 cpu.jsonl" \
            ".h2gpu/dsyolo/config_infer_primary_yoloV8.txt dsyolo_gpu dsyolo_cpu.jsonl"; do
   set -- $run
-  timeout 120 vf infer --config "$1" --input .h2gpu/clip.mp4 --device cuda --meta "$OUT/$2.jsonl" \
+  timeout 60 vf infer --config "$1" --input .h2gpu/clip.mp4 --device cuda --meta "$OUT/$2.jsonl" \
     --no-progress > "$OUT/$2.log" 2>&1; echo "$2 exit $?"; tail -4 "$OUT/$2.log"
   python3 scripts/meta_compare.py ".h2gpu/$3" "$OUT/$2.jsonl"
 done
 echo "cli: $(( $(date +%s) - T0 )) s"
 
-echo "== 3. gpu-streams"
+echo "== 2. gpu-streams"
 T0=$(date +%s)
 if [ "$mode" = quick ]; then
   timeout 150 python3 benchmarks/gpu_streams.py --streams 1,16 --frames 120 --clip-frames 120 \
     --warmup 10 --model .h2gpu/yolov8n.onnx --workdir /tmp/bench 2>&1 | tee "$OUT/bench.log" | grep -v Warning
 else
-  timeout 300 python3 benchmarks/gpu_streams.py --streams 1,16,64 --frames 300 \
+  timeout 110 python3 benchmarks/gpu_streams.py --streams 1,16,64 --frames 240 \
     --model .h2gpu/yolov8n.onnx --workdir /tmp/bench 2>&1 | tee "$OUT/bench.log" | grep -v Warning
-  timeout 200 python3 benchmarks/gpu_streams.py --streams 128 --size 720p --frames 240 \
-    --model .h2gpu/yolov8n.onnx --workdir /tmp/bench 2>&1 | tee "$OUT/bench720.log" | grep -v Warning
+  echo "bench 1080p threads: $(( $(date +%s) - T0 )) s"
+  timeout 60 python3 benchmarks/gpu_streams.py --streams 64 --frames 240 --processes 4 \
+    --model .h2gpu/yolov8n.onnx --workdir /tmp/bench 2>&1 | tee "$OUT/bench_p4.log" | grep -v Warning
+  echo "bench 1080p 4 processes: $(( $(date +%s) - T0 )) s"
 fi
-echo "bench: $(( $(date +%s) - T0 )) s"
+echo "== 3. gpu tests"
+T0=$(date +%s)
+timeout 80 python3 -m pytest -q -x -s -p no:cacheprovider tests/infer/test_gpu_parse.py \
+  tests/infer/backends/test_torch_gpu.py 2>&1 | tee "$OUT/tests.log" | grep -E "passed|failed|error|fp16 engine|Error" | tail -15
+echo "tests: $(( $(date +%s) - T0 )) s"
+
+if [ "$mode" != quick ]; then
+  echo "== 4. 128 x 720p"
+  T0=$(date +%s)
+  timeout 70 python3 benchmarks/gpu_streams.py --streams 128 --size 720p --frames 180 --processes 4 \
+    --model .h2gpu/yolov8n.onnx --workdir /tmp/bench 2>&1 | tee "$OUT/bench720.log" | grep -v Warning
+  echo "bench 720p: $(( $(date +%s) - T0 )) s"
+fi
