@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -88,7 +88,13 @@ class InferStageConfig(_Strict):
     """One inference element; values here override the model config (as deepstream-app does)."""
 
     config: Path = Field(
-        description="The model config: visionflow YAML or a DeepStream nvinfer file (INI/YAML)."
+        description="The model config: visionflow YAML or a DeepStream nvinfer file (INI/YAML); "
+        "may be left out when ``model`` is given."
+    )
+    model: str | None = Field(
+        None,
+        description="A model-zoo entry (``visionflow models list``) whose ready config this "
+        "stage runs, instead of ``config``.",
     )
     name: str | None = Field(None, description="Element name (default: infer, infer2, …).")
     device: str = Field("cpu", description="cpu, cuda, cuda:N …")
@@ -127,6 +133,34 @@ class InferStageConfig(_Strict):
             "get) or clipped to the frame (clipped, visionflow YAML's default)."
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_zoo(cls, data: Any) -> Any:
+        return _zoo_config(data)
+
+
+def _zoo_config(data: Any) -> Any:
+    """``model: NAME`` → ``config:`` the zoo entry's ready config (both given: an error)."""
+    if not isinstance(data, dict) or data.get("model") is None:
+        return data
+    if data.get("config") is not None:
+        raise ValueError("give either config or model, not both")
+    from visionflow.errors import ModelNotFoundError
+    from visionflow.zoo.catalog import entry
+
+    try:
+        zoo = entry(str(data["model"]))
+    except ModelNotFoundError as exc:  # pydantic reports ValueErrors only
+        raise ValueError(str(exc)) from None
+    if zoo.stages:
+        raise ValueError(
+            f"zoo entry '{zoo.name}' is a chain: give one stage per entry ({', '.join(zoo.stages)})"
+        )
+    reason = zoo.unavailable_reason()
+    if reason is not None:
+        raise ValueError(f"zoo model '{zoo.name}' {reason}")
+    return {**data, "config": zoo.config_path()}
 
 
 class OSDConfig(_Strict):
@@ -255,12 +289,6 @@ class ProbeConfig(_Strict):
     )
 
 
-class PipelineConfig(_Strict):
-    """A whole pipeline: sources → streammux → inference → osd/tiler → sinks."""
-
-    sources: list[SourceConfig] = Field(min_length=1, description="The input streams.")
-    streammux: StreamMuxConfig = Field(StreamMuxConfig(), description="Batching across streams.")
-    infer: list[InferStageConfig] = Field(
 class ApiConfig(_Strict):
     """The REST API, metrics and live view of a running pipeline (``visionflow serve``,
     ``visionflow run --api``; see docs/serve.md)."""
@@ -280,6 +308,12 @@ class ApiConfig(_Strict):
     )
 
 
+class PipelineConfig(_Strict):
+    """A whole pipeline: sources → streammux → inference → osd/tiler → sinks."""
+
+    sources: list[SourceConfig] = Field(min_length=1, description="The input streams.")
+    streammux: StreamMuxConfig = Field(StreamMuxConfig(), description="Batching across streams.")
+    infer: list[InferStageConfig] = Field(
         [], description="Inference stages, in order (primary first)."
     )
     osd: OSDConfig | None = Field(None, description="Drawing; absent: frames are not drawn on.")
@@ -301,15 +335,15 @@ class ApiConfig(_Strict):
         description="Where frames are decoded and batched: cpu, or cuda / cuda:N (frames stay "
         "on that GPU; see sources' decoder). A GPU that cannot run is an error, never a CPU run.",
     )
+    api: ApiConfig | None = Field(
+        None, description="REST API, metrics and live view; absent: none (see docs/serve.md)."
+    )
 
     def resolved(self, base: Path) -> PipelineConfig:
         """A copy with relative file paths joined to ``base`` (the file's folder); absolute
         paths and URIs are kept as they are."""
 
         def fix(path: Path) -> Path:
-    api: ApiConfig | None = Field(
-        None, description="REST API, metrics and live view; absent: none (see docs/serve.md)."
-    )
             return path if path.is_absolute() else base / path
 
         sources = [
