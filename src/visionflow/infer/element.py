@@ -133,6 +133,8 @@ class Infer(Element):
             self.parser = resolve_output_parser(config)
         self.backend: Backend | None = None
         self._device_path: Any = None  # infer.gpu_path.DevicePath on CUDA with torch
+        self._gpu_preprocessor: Any = None  # infer.gpu_preprocess.GpuPreprocessor there
+        self._on_device = False  # the batch in process() is preprocessed on the GPU
         self._batches = 0
         self.track_cache: TrackCache | None = None
         if config.process_mode is ProcessMode.SECONDARY and config.network_type in (
@@ -198,6 +200,13 @@ class Infer(Element):
             self.context,
             host_outputs=cfg.output_tensor_meta,
         )
+        self._gpu_preprocessor = None
+        if self._device_path is not None:  # frames decoded on the GPU are preprocessed there
+            from visionflow.infer.gpu_preprocess import GpuPreprocessor
+
+            self._gpu_preprocessor = GpuPreprocessor(
+                self.preprocess_spec, getattr(self.backend, "torch_device", None)
+            )
         log.info(
             "%s: %s, input %s %s",
             self.name,
@@ -225,7 +234,16 @@ class Infer(Element):
         self._batches += 1
         if self.config.process_mode is ProcessMode.PRIMARY and index % (self.config.interval + 1):
             return batch
-        images = [frame.to_numpy() for frame in batch.frames]
+        # GPU path, whole frames already on the GPU: preprocessed there (only their sizes here)
+        self._on_device = (
+            self._gpu_preprocessor is not None
+            and self.config.process_mode is ProcessMode.PRIMARY
+            and all(frame.device != "cpu" for frame in batch.frames)
+        )
+        images = [
+            np.empty((f.height, f.width, 0), np.uint8) if self._on_device else f.to_numpy()
+            for f in batch.frames
+        ]
         cached: dict[int, dict[int, list[ClassifierLabel]]] = {}
         items = self._items(batch, images, cached)
         step = self.config.batch_size
@@ -346,8 +364,13 @@ class Infer(Element):
         if not items:
             return
         backend = self._require_backend()
-        sources, rois = self._sources(batch, images, items)
-        tensor, transforms = self._preprocessor(sources, rois)
+        if self._on_device:
+            tensor, transforms = self._gpu_preprocessor(
+                [batch.frames[it.frame] for it in items], [it.roi for it in items]
+            )
+        else:
+            sources, rois = self._sources(batch, images, items)
+            tensor, transforms = self._preprocessor(sources, rois)
         parsed: list | None = None
         if self._device_path is not None:  # GPU: parsed and clustered there
             host, parsed = self._device_path.run(tensor, len(items))
