@@ -996,9 +996,9 @@ def onnx_to_torch(
     graph = proto.graph
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
     missing = sorted(
-        {n.op_type for n in graph.node if n.domain not in ("", "ai.onnx")}
+        {f"{n.domain}:{n.op_type}" for n in graph.node if n.domain not in ("", "ai.onnx")}
         | {n.op_type for n in graph.node if n.op_type not in _OPS}
-    )
+    )  # an ONNX Runtime-optimised model names its own domains (com.microsoft…)
     if missing:
         raise ConversionError(
             f"ONNX → PyTorch: operators not supported: {', '.join(missing)} "
