@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable
 from functools import reduce
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from visionflow.config.pipeline import (
     AnalyticsStageConfig,
@@ -24,8 +24,12 @@ from visionflow.config.pipeline import (
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.pipeline import Pipeline, PipelineReport
+from visionflow.core.source import Source
 from visionflow.errors import ConfigError
 from visionflow.mux.streammux import StreamMux
+
+if TYPE_CHECKING:
+    from visionflow.record import SmartRecorder
 
 
 _METADATA = ("jsonl", "broker")
@@ -96,6 +100,11 @@ class App:
             elements.insert(min(1, len(elements)), _tracker(config.tracker))
         if config.analytics is not None:  # after the secondary stages, as deepstream-app links it
             elements.append(_analytics(config.analytics))
+        recorders = _recorders(config, sources)
+        if recorders:  # after the analytics (its events), before the metadata sinks (its files)
+            from visionflow.record import SmartRecord
+
+            elements.append(SmartRecord(recorders))
         brokers = any(s.type == "broker" for s in config.sinks)
         if config.analytics is not None and brokers:  # analytics results become events
             from visionflow.brokers import AnalyticsEvents
@@ -183,6 +192,26 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
         sink = JsonLinesSink(cfg.path, masks=cfg.masks, segmentation_masks=cfg.segmentation_masks)
     sink.name = name
     return sink
+
+
+def _recorders(config: PipelineConfig, sources: list[Source]) -> dict[int, SmartRecorder]:
+    """A smart recorder for every source with ``smart_record``, tapping its packets."""
+    from visionflow.media import VideoSource
+    from visionflow.record import SmartRecorder
+
+    recorders: dict[int, SmartRecorder] = {}
+    for i, (cfg, source) in enumerate(zip(config.sources, sources, strict=True)):
+        if cfg.smart_record is None:
+            continue
+        if not isinstance(source, VideoSource):
+            raise ConfigError(
+                f"smart_record needs a video file or stream, not '{cfg.uri}' "
+                f"({type(source).__name__}: there are no compressed packets to record)",
+                key=f"sources.{i}.smart_record",
+            )
+        recorders[i] = SmartRecorder(i, cfg.smart_record)
+        source.tap = recorders[i]
+    return recorders
 
 
 def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
@@ -284,7 +313,7 @@ def load_config(path: str | Path) -> PipelineConfig:
     """Read a visionflow pipeline YAML or a deepstream-app config file."""
     path = Path(path)
     if path.suffix.lower() in (".yml", ".yaml") and not _looks_like_deepstream_app(path):
-        return App.from_config(load_pipeline_config(path))
+        return load_pipeline_config(path)
     from visionflow.compat.deepstream.app import read_deepstream_app
 
     config, _report = read_deepstream_app(path)

@@ -113,9 +113,27 @@ def run(
     view: Annotated[
         bool, typer.Option("--view", help="Serve the live view at /view (starts the API).")
     ] = False,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Run on Ray workers (docs/cluster.md): a Ray started on this machine for the "
+            "run, or the cluster at --ray-address.",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="The Ray cluster to join with --ray: auto, HOST:PORT or ray://HOST:10001."
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline file."""
     _setup_logging(verbose)
+    if ray or ray_address is not None:
+        from visionflow.cluster.cli import run_cluster
+
+        raise typer.Exit(run_cluster(pipeline, ray_address or "local"))
     _serve_file(pipeline, progress, api=api, token=api_token, view=view, keep_alive=False)
 
 
@@ -393,6 +411,10 @@ def _print_report(report: PipelineReport) -> None:
     console.print(table)
     for reason, count in report.drops.items():
         console.print(f"dropped {count} frames: {reason}")
+    if report.host_copies:
+        console.print(f"frames copied from the GPU to the host: {report.host_copies}")
+    for name, figures in report.outputs.items():
+        console.print(f"output '{name}': " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     # The errors themselves were logged when they happened: name what failed, once.
     for source in report.source_failures:
         console.print(f"[red]failed:[/red] source #{source.source_id} ({source.uri})")
@@ -409,5 +431,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    for name, figures in report.outputs.items():
-        console.print(f"output '{name}': " + ", ".join(f"{k} {v}" for k, v in figures.items()))

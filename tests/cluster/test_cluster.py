@@ -183,3 +183,30 @@ def test_a_cluster_with_no_worker_left_fails_clearly(cluster: Cluster, tmp_path:
     assert "no worker left to run stream 0" in report.error
     assert 0 < report.frames_written < 300
     assert only["pid"] > 0
+
+
+@pytest.mark.slow
+def test_visionflow_run_ray_writes_the_metadata_and_exits_0(tmp_path: Path) -> None:
+    """The command line, with a Ray started for the run (no cluster fixture)."""
+    import subprocess
+    import sys
+
+    clips = [write_clip(tmp_path / f"c{i}.mp4", 160, 96, 12 + i, seed=i) for i in range(3)]
+    spec = {
+        "sources": [{"uri": c.name} for c in clips],
+        "sinks": [{"type": "jsonl", "path": "meta.jsonl"}],
+        "cluster": {"workers": 2},
+    }
+    (tmp_path / "pipeline.yml").write_text(json.dumps(spec))  # JSON is YAML
+    done = subprocess.run(
+        [sys.executable, "-m", "visionflow.cli", "run", "pipeline.yml", "--ray"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(lines(tmp_path / "meta.jsonl")) == 12 + 13 + 14
+    report = json.loads(done.stdout.strip().splitlines()[-1])["cluster_report"]
+    assert report["outcome"] == "ok"
+    assert len(report["workers"]) == 2

@@ -1,10 +1,10 @@
 """Scale-out on Ray: the same pipeline file run by many workers on many machines.
 
-``visionflow run PIPELINE --ray [ADDRESS]`` runs :class:`ClusterRunner`: workers (Ray actors)
-each run the normal pipeline on a share of the sources; the driver places the sources by cost,
-writes every worker's metadata into the configured JSON Lines sinks, and moves the streams of a
-lost worker to the survivors, resuming files after the last frame whose results were written.
-Ray is imported only here, on first use (``pip install visionflow[ray]``).
+``visionflow run PIPELINE --ray [--ray-address ADDRESS]`` runs :class:`ClusterRunner`: workers
+(Ray actors) each run the normal pipeline on a share of the sources; the driver places the
+sources by cost, writes every worker's metadata into the configured JSON Lines sinks, and moves
+the streams of a lost worker to the survivors, resuming files after the last frame whose results
+were written. Ray is imported only here, on first use (``pip install visionflow[ray]``).
 """
 
 from __future__ import annotations

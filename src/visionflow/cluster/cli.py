@@ -1,4 +1,4 @@
-"""``visionflow run PIPELINE --ray [ADDRESS]``: the cluster run behind the command line."""
+"""``visionflow run PIPELINE --ray [--ray-address ADDRESS]``: the cluster run of the CLI."""
 
 from __future__ import annotations
 

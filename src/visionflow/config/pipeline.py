@@ -26,7 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from visionflow.analytics.config import AnalyticsConfig
 from visionflow.brokers.config import BrokerConfig, MessagesConfig
+from visionflow.cluster.config import ClusterConfig
 from visionflow.config.yamlio import load_yaml, validate
+from visionflow.record.config import SmartRecordConfig
 from visionflow.track.config import Algorithm, TrackerConfig
 
 
@@ -63,6 +65,11 @@ class SourceConfig(_Strict):
         description="Video decoding with a GPU `device`: nvdec (NVIDIA's hardware decoder "
         "through PyNvVideoCodec), pyav (FFmpeg on the CPU, frames uploaded), or auto (NVDEC "
         "where it works, else pyav; the choice is logged). With device cpu: auto or pyav.",
+    )
+    smart_record: SmartRecordConfig | None = Field(
+        None,
+        description="Event-triggered recording of this source's compressed stream "
+        "(DeepStream smart record; docs/recording.md).",
     )
 
 
@@ -338,6 +345,11 @@ class PipelineConfig(_Strict):
     api: ApiConfig | None = Field(
         None, description="REST API, metrics and live view; absent: none (see docs/serve.md)."
     )
+    cluster: ClusterConfig | None = Field(
+        None,
+        description="Workers of a Ray cluster run (visionflow run --ray; docs/cluster.md); "
+        "ignored without --ray.",
+    )
 
     def resolved(self, base: Path) -> PipelineConfig:
         """A copy with relative file paths joined to ``base`` (the file's folder); absolute
@@ -351,6 +363,18 @@ class PipelineConfig(_Strict):
             if "://" in s.uri or Path(s.uri).is_absolute()
             else s.model_copy(update={"uri": str(base / s.uri)})
             for s in self.sources
+        ]
+        sources = [
+            s.model_copy(
+                update={
+                    "smart_record": s.smart_record.model_copy(
+                        update={"dir": fix(s.smart_record.dir)}
+                    )
+                }
+            )
+            if s.smart_record is not None
+            else s
+            for s in sources
         ]
         infer = [i.model_copy(update={"config": fix(i.config)}) for i in self.infer]
         sinks = [s.resolved(fix) for s in self.sinks]
