@@ -150,8 +150,8 @@ class NvDCFTracker(NvSORTTracker):
 
     def _rematch(self, match: Association, boxes: np.ndarray, classes: np.ndarray) -> Association:
         """Confirmed targets left without a detection are looked for by the visual tracker;
-        one found (confidence ≥ ``min_tracker_confidence``) where a detection no target took
-        lies (IoU above ``min_iou_diff_4_new_target``, the overlap that makes two boxes one
+        one found (confidence ≥ ``min_tracker_confidence``) where a detection no confirmed
+        target took lies (IoU above ``min_iou_diff_4_new_target``, the overlap that makes two boxes one
         object for target creation) takes that detection, as NvDCF associates detections
         with its visual tracker's boxes."""
         cfg = self.config
@@ -161,8 +161,9 @@ class NvDCFTracker(NvSORTTracker):
         lost = np.ones(len(self), bool)
         lost[match.targets] = False
         rows = np.flatnonzero(lost & (self.state != TENTATIVE) & self.has_feature)
+        # detections no target took, or a tentative one did (the object, started again)
         free = np.ones(len(boxes), bool)
-        free[match.detections] = False
+        free[match.detections[self.state[match.targets] != TENTATIVE]] = False
         cols = np.flatnonzero(free)
         if not len(rows) or not len(cols):
             return match
@@ -176,8 +177,10 @@ class NvDCFTracker(NvSORTTracker):
         if not valid.any():
             return match
         t, d = match_optimal(np.where(valid, overlap, INVALID).astype(np.float32))
+        taken = np.isin(match.detections, cols[d])  # a tentative target loses it: it misses
         return Association(
-            np.concatenate([match.targets, rows[t]]), np.concatenate([match.detections, cols[d]])
+            np.concatenate([match.targets[~taken], rows[t]]),
+            np.concatenate([match.detections[~taken], cols[d]]),
         )
 
     def _scores(
