@@ -7,51 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from visionflow.zoo import bundled_config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "visionflow.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_up(url: str, process: subprocess.Popen[str], headers: dict | None = None) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[1]
-        try:
-            if httpx.get(f"{url}/api/v1/health", headers=headers, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
-
-
-def write_pipeline(folder: Path, clip: Path, extra: str = "") -> Path:
-    path = folder / "pipeline.yml"
-    path.write_text(
-        f"sources:\n  - {{uri: {clip}, loop: true}}\n"
-        f"infer:\n  - config: {bundled_config('shapes_det')}\n"
-        "osd: {}\n" + extra,
-        encoding="utf-8",
-    )
-    return path
+from support.serving import free_port, start, wait_up, write_pipeline
 
 
 def test_serve_runs_until_quit_with_streams_added_through_the_api(

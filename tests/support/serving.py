@@ -3,6 +3,9 @@ uvicorn server, for the tests of visionflow.serve (tests/serve)."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,12 +30,15 @@ from visionflow.serve import ApiServer, Controller, create_app
 WIDTH, HEIGHT, FRAMES = 320, 192, 60
 
 
-def pipeline_config(sources: list[Path], *, tiler: bool = False, **extra: Any) -> PipelineConfig:
-    """Looped clips → bundled shapes detector → (tiler) → OSD → fakesink."""
+def pipeline_config(
+    sources: list[Path], *, tiler: bool = False, loop: bool = True, **extra: Any
+) -> PipelineConfig:
+    """Clips (looped: they never end by themselves) → bundled shapes detector → (tiler) → OSD
+    → fakesink."""
     from visionflow.zoo import bundled_config
 
     return PipelineConfig(
-        sources=[SourceConfig(uri=str(s), loop=True) for s in sources],
+        sources=[SourceConfig(uri=str(s), loop=loop) for s in sources],
         infer=[InferStageConfig(config=bundled_config("shapes_det"))],
         tiler=TilerConfig(width=640, height=384) if tiler else None,
         osd=OSDConfig(),
@@ -120,3 +126,48 @@ def write_clips(folder: Path) -> list[Path]:
         write_clip(folder / f"scene{seed}.mp4", WIDTH, HEIGHT, FRAMES, seed=seed)
         for seed in (1, 2, 3)
     ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    """``visionflow ARGS`` in a subprocess (stdout and stderr piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "visionflow.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_up(url: str, process: subprocess.Popen[str], headers: dict | None = None) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            if httpx.get(f"{url}/api/v1/health", headers=headers, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+def write_pipeline(folder: Path, clip: Path | list[Path], extra: str = "") -> Path:
+    """A pipeline file: the looped clip(s) → bundled detector → OSD (+ ``extra`` YAML)."""
+    from visionflow.zoo import bundled_config
+
+    clips = clip if isinstance(clip, list) else [clip]
+    path = folder / "pipeline.yml"
+    path.write_text(
+        "sources:\n"
+        + "".join(f"  - {{uri: {c}, loop: true}}\n" for c in clips)
+        + f"infer:\n  - config: {bundled_config('shapes_det')}\n"
+        "osd: {}\n" + extra,
+        encoding="utf-8",
+    )
+    return path

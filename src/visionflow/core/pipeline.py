@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Literal, cast
 
+from visionflow.core import heap
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element, Sink
 from visionflow.core.frame import device_copies
@@ -278,9 +279,6 @@ class Pipeline:
         """Whether :meth:`run` has started and not yet ended."""
         return self._started and not self._finished
 
-    def add_source(self, source: Source) -> int:
-        """Add a source, before or while the pipeline runs; returns its new ``source_id``.
-
     @property
     def draining(self) -> bool:
         """Whether the pipeline has been told to finish (:meth:`stop`, a signal, an error)."""
@@ -290,6 +288,9 @@ class Pipeline:
     def finished(self) -> bool:
         """Whether :meth:`run` has ended."""
         return self._finished
+
+    def add_source(self, source: Source) -> int:
+        """Add a source, before or while the pipeline runs; returns its new ``source_id``.
 
         Ids are never reused. Raises :class:`~visionflow.errors.VisionflowError` when the
         pipeline has ended or is draining, or when ``max_sources`` sources are running.
@@ -516,6 +517,7 @@ class Pipeline:
             if self._drain.is_set() or self._stop.is_set():
                 inputs.close()
             self._inputs, self._channels = inputs, channels
+            initial = list(self.sources)  # those added from now on start their own thread
             for sid in range(len(self.sources)):
                 self._flushed.setdefault(sid, threading.Event())
         threads: list[threading.Thread] = []
@@ -538,7 +540,7 @@ class Pipeline:
         for t in threads:
             t.start()
         with self._control:
-            for source in list(self.sources):
+            for source in initial:
                 self._start_source(source, inputs)
         return threads
 
@@ -607,6 +609,8 @@ class Pipeline:
             event = self._flushed.setdefault(source_id, threading.Event())
         event.set()
         log.debug("stream #%d flushed", source_id)
+        if not self.draining:  # the others go on: hand the stream's memory back (core/heap.py)
+            heap.trim()
 
     def _probe(self, name: str, where: str, batch: Batch) -> bool:
         for probe in self._probes.get((name, where), ()):

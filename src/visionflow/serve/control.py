@@ -241,6 +241,7 @@ class Controller:
             "frames_out": total_out,
             "frames_dropped": dropped,
             "balanced": total_in == total_out + dropped,
+            "threads": threading.active_count(),
             "drops": dict(drops),
             "queues": p.queue_depths(),
         }
