@@ -160,6 +160,9 @@ def serve(
     """Run a pipeline as a service: streams join and leave through the REST API, and it runs
     until Ctrl-C, SIGTERM or POST /api/v1/app/quit, also when no stream is left."""
     _setup_logging(verbose)
+    from visionflow.core.heap import limit_arenas
+
+    limit_arenas(2)  # memory stays flat as streams come and go (core/heap.py)
     _serve_file(pipeline, False, api=api or "", token=api_token, view=view, keep_alive=True)
 
 
