@@ -19,6 +19,9 @@ from visionflow.zoo import bundled_config  # noqa: E402
 from visionflow.zoo.scenes import render_scene  # noqa: E402
 
 SHAPES = bundled_config("shapes_det").parent / "shapes_det.onnx"
+# the bundled detector's input (height, width) and anchor count, read from the model
+NET_H, NET_W = ort.InferenceSession(str(SHAPES)).get_inputs()[0].shape[2:]
+ANCHORS = sum((NET_H // s) * (NET_W // s) for s in (8, 16, 32))
 
 
 def ort_run(path: Path, x: np.ndarray) -> list[np.ndarray]:
@@ -26,26 +29,26 @@ def ort_run(path: Path, x: np.ndarray) -> list[np.ndarray]:
     return session.run(None, {session.get_inputs()[0].name: x})
 
 
-def scene_batch(batch: int, size: int) -> np.ndarray:
+def scene_batch(batch: int) -> np.ndarray:
     rng = np.random.default_rng(0)
-    images = [render_scene(rng, size, size)[0] for _ in range(batch)]
+    images = [render_scene(rng, NET_W, NET_H)[0] for _ in range(batch)]
     return (np.stack(images).transpose(0, 3, 1, 2) / 255.0).astype(np.float32)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
 def test_bundled_detector_matches_onnxruntime_within_1e_4(batch: int) -> None:
-    x = scene_batch(batch, 320)
+    x = scene_batch(batch)
     module = onnx_to_torch(SHAPES, batch)
     (got,) = run_numpy(module, {"images": x})
     (want,) = ort_run(SHAPES, x)
-    assert got.shape == want.shape == (batch, 7, 2100)
+    assert got.shape == want.shape == (batch, 7, ANCHORS)
     assert (np.abs(got - want) / (1 + np.abs(want))).max() <= 1e-4
     assert want[:, 4:].max() > 0.5  # the scene has objects: the scores are not all ~0
 
 
 def test_deepstream_yolo_layout_converts(tmp_path: Path) -> None:
     path = to_deepstream_yolo(SHAPES, tmp_path / "dsy.onnx")  # adds ReduceMax, ArgMax, Split…
-    x = scene_batch(2, 320)
+    x = scene_batch(2)
     (got,) = run_numpy(onnx_to_torch(path, 2), {"images": x})
     (want,) = ort_run(path, x)
     sure = want[..., 4] > 0.1  # where scores are not a near tie of background values
@@ -72,8 +75,8 @@ def test_yolov8n_export_matches_and_has_no_shape_arithmetic_left(tmp_path: Path)
 
 def test_the_module_exports_with_torch_export() -> None:
     module = onnx_to_torch(SHAPES, 1)
-    program = torch.export.export(module, (torch.zeros(1, 3, 320, 320),))
-    x = scene_batch(1, 320)
+    program = torch.export.export(module, (torch.zeros(1, 3, NET_H, NET_W),))
+    x = scene_batch(1)
     (want,) = run_numpy(module, {"images": x})
     (got,) = program.module()(torch.from_numpy(x))
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)

@@ -19,12 +19,13 @@ from visionflow.infer.element import Infer  # noqa: E402
 from visionflow.zoo import bundled_config  # noqa: E402
 
 SHAPES = bundled_config("shapes_det").parent / "shapes_det.onnx"
+NET_H, NET_W = ort.InferenceSession(str(SHAPES)).get_inputs()[0].shape[2:]  # the model's input
 
 
 def test_onnx_runs_as_onnxruntime_does_and_pads_smaller_batches() -> None:
     backend = load_backend(SHAPES, "torch", device="cpu", batch=2)
     assert backend.max_batch == 2
-    x = np.random.default_rng(0).uniform(0, 1, (2, 3, 320, 320)).astype(np.float32)
+    x = np.random.default_rng(0).uniform(0, 1, (2, 3, NET_H, NET_W)).astype(np.float32)
     want = ort.InferenceSession(str(SHAPES)).run(None, {"images": x})[0]
     got = backend.run({"images": x})["output0"]
     assert (np.abs(got - want) / (1 + np.abs(want))).max() <= 1e-4
