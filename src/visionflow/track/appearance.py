@@ -59,22 +59,43 @@ def features(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarr
     ys = (y0[rows, None] + (y1 - y0)[rows, None] * _grid).astype(np.intp)
     np.minimum(xs, width - 1, out=xs)
     np.minimum(ys, height - 1, out=ys)
-    patches = image[ys[:, :, None], xs[:, None, :]]  # (K, PATCH, PATCH, 3)
-    k = len(rows)
-    hsv = cv2.cvtColor(
-        np.ascontiguousarray(patches.reshape(k * PATCH, PATCH, 3)), cv2.COLOR_RGB2HSV
-    )
-    hsv = hsv.reshape(k, PATCH * PATCH, 3).astype(np.int32)
+    out[rows] = histogram(image[ys[:, :, None], xs[:, None, :]])  # (K, PATCH, PATCH, 3)
+    return out, valid
+
+
+def inside(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(N,) bool: boxes with at least 2 pixels inside the image on each side."""
+    height, width = image.shape[:2]
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    w = np.clip(b[:, 2], 0, width) - np.clip(b[:, 0], 0, width)
+    h = np.clip(b[:, 3], 0, height) - np.clip(b[:, 1], 0, height)
+    return (w >= 2) & (h >= 2)
+
+
+def histogram(pixels: np.ndarray) -> np.ndarray:
+    """(K, DIM) float32 unit features of K square grids of sampled pixels (K, P, P, 3) uint8
+    RGB, weighted by a Gaussian window over each grid (sigma 0.3 of its side)."""
+    k, side = pixels.shape[0], pixels.shape[1]
+    if not k:
+        return np.zeros((0, DIM), np.float32)
+    window = _WINDOW if side == PATCH else _window(side)
+    hsv = cv2.cvtColor(np.ascontiguousarray(pixels.reshape(k * side, side, 3)), cv2.COLOR_RGB2HSV)
+    hsv = hsv.reshape(k, side * side, 3).astype(np.int32)
     sat = hsv[..., 1] * SAT_BINS // 256
     # bins centred on red (hue 0, which wraps round to 179), green, blue…
     hue = np.where(sat > 0, (hsv[..., 0] + 90 // HUE_BINS) % 180 * HUE_BINS // 180, 0)
     val = hsv[..., 2] * VAL_BINS // 256
     bins = (hue * SAT_BINS + sat) * VAL_BINS + val + (np.arange(k) * DIM)[:, None]
-    hist = np.bincount(bins.ravel(), weights=np.tile(_WINDOW, k), minlength=k * DIM)
-    hist = np.sqrt(hist.reshape(k, DIM) / _WINDOW.sum())
+    hist = np.bincount(bins.ravel(), weights=np.tile(window, k), minlength=k * DIM)
+    hist = np.sqrt(hist.reshape(k, DIM) / window.sum())
     hist /= np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-12)
-    out[rows] = hist
-    return out, valid
+    return hist.astype(np.float32)
+
+
+def _window(side: int) -> np.ndarray:
+    grid = (np.arange(side) + 0.5) / side
+    gauss = np.exp(-0.5 * ((grid - 0.5) / 0.3) ** 2)
+    return np.outer(gauss, gauss).ravel()
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from visionflow.track.algorithm import (
     IdCounter,
     NvSORTTracker,
 )
-from visionflow.track.appearance import DIM, features, similarity
+from visionflow.track.appearance import DIM, features, histogram, inside, similarity
 from visionflow.track.association import (
     INVALID,
     iou_matrix,
@@ -69,6 +69,15 @@ class NvDCFTracker(NvSORTTracker):
         self.has_feature = np.zeros(0, bool)
         self._det_feature = np.zeros((0, DIM), np.float32)
         self._det_valid = np.zeros(0, bool)
+        self._det_patch = np.zeros(
+            (
+                0,
+                FEATURE_SIZES[config.feature_img_size_level],
+                FEATURE_SIZES[config.feature_img_size_level],
+                3,
+            ),
+            np.uint8,
+        )
         self.frame = 0
         self.gallery = Gallery()
         self._size = FEATURE_SIZES[config.feature_img_size_level]
@@ -85,8 +94,17 @@ class NvDCFTracker(NvSORTTracker):
         if image is None:
             self._det_feature = np.zeros((len(boxes), DIM), np.float32)
             self._det_valid = np.zeros(len(boxes), bool)
-        else:
-            self._det_feature, self._det_valid = features(image, boxes)
+            self._det_patch = np.zeros((len(boxes), self._size, self._size, 3), np.uint8)
+            return
+        # one gather per detection: the template-sized grid with context; the colour feature
+        # is the histogram of its inner part, the box itself
+        self._det_patch = patches(image, boxes, self._size, CONTEXT)
+        margin = round(self._size * (1 - 1 / CONTEXT) / 2)
+        self._det_feature = histogram(
+            self._det_patch[:, margin : self._size - margin, margin : self._size - margin]
+        )
+        self._det_valid = inside(image, boxes)
+        self._det_feature[~self._det_valid] = 0.0
 
     def learn(self, targets: np.ndarray, detections: np.ndarray, boxes: np.ndarray) -> None:
         if not len(targets):
@@ -103,10 +121,8 @@ class NvDCFTracker(NvSORTTracker):
         mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
         self.feature[t] = mixed
         if self.config.visual_tracker and self._image is not None and len(t):
-            seen = patches(self._image, boxes[d], self._size, CONTEXT)
-            self.template[t] = (1 - lr)[:, None, None, None] * self.template[t] + lr[
-                :, None, None, None
-            ] * seen
+            w = lr[:, None, None, None]
+            self.template[t] = (1 - w) * self.template[t] + w * self._det_patch[d]
         self.has_feature[t] = True
 
     def follow(self, image: np.ndarray | None, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +167,8 @@ class NvDCFTracker(NvSORTTracker):
     def _rematch(self, match: Association, boxes: np.ndarray, classes: np.ndarray) -> Association:
         """Confirmed targets left without a detection are looked for by the visual tracker;
         one found (confidence ≥ ``min_tracker_confidence``) where a detection no confirmed
-        target took lies (IoU above ``min_iou_diff_4_new_target``, the overlap that makes two boxes one
-        object for target creation) takes that detection, as NvDCF associates detections
+        target took lies (IoU above ``min_iou_diff_4_new_target``, the overlap that makes two
+        boxes one object for target creation) takes that detection, as NvDCF associates detections
         with its visual tracker's boxes."""
         cfg = self.config
         image = self._image
@@ -303,7 +319,7 @@ class NvDCFTracker(NvSORTTracker):
         self.feature = np.concatenate([self.feature, self._det_feature[started]])
         self.has_feature = np.concatenate([self.has_feature, self._det_valid[started]])
         if self.config.visual_tracker and self._image is not None and len(started):
-            seen = patches(self._image, boxes[started], self._size, CONTEXT)
+            seen = self._det_patch[started].astype(np.float32)
         else:
             seen = np.zeros((len(started), self._size, self._size, 3), np.float32)
         self.template = np.concatenate([self.template, seen])

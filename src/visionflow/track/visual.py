@@ -35,12 +35,12 @@ evenly coloured object alone has no pattern to correlate)."""
 
 
 def patches(image: np.ndarray, boxes: np.ndarray, size: int, scale: float = 1.0) -> np.ndarray:
-    """(N, size, size, 3) float32 patches of ``boxes`` (N, 4) xyxy in ``image`` (H, W, 3) uint8:
+    """(N, size, size, 3) uint8 patches of ``boxes`` (N, 4) xyxy in ``image`` (H, W, 3) uint8:
     a ``size`` x ``size`` grid of nearest pixels over each box enlarged ``scale`` times about its
     centre (pixels outside the picture repeat its border), gathered for all boxes at once."""
     n = len(boxes)
     if not n:
-        return np.zeros((0, size, size, 3), np.float32)
+        return np.zeros((0, size, size, 3), np.uint8)
     height, width = image.shape[:2]
     b = np.asarray(boxes, np.float32)
     centre = (b[:, :2] + b[:, 2:]) / 2
@@ -50,7 +50,7 @@ def patches(image: np.ndarray, boxes: np.ndarray, size: int, scale: float = 1.0)
     ys = (centre[:, 1:2] + side[:, 1:2] * grid).astype(np.intp)
     np.clip(xs, 0, width - 1, out=xs)
     np.clip(ys, 0, height - 1, out=ys)
-    return image[ys[:, :, None], xs[:, None, :]].astype(np.float32)
+    return image[ys[:, :, None], xs[:, None, :]]
 
 
 def localise(
@@ -72,7 +72,7 @@ def localise(
         return found, response
     size = templates.shape[1]
     search = size + 2 * max(round(padding * size), 1)
-    regions = patches(image, boxes, search, CONTEXT * search / size)
+    regions = patches(image, boxes, search, CONTEXT * search / size).astype(np.float32)
     side = np.maximum(found[:, 2:] - found[:, :2], 2.0) * CONTEXT
     offset = (search - size) / 2
     for k in range(n):
