@@ -116,3 +116,23 @@ def decode_first(clip: Path) -> np.ndarray:
     capture.release()
     assert ok
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def test_without_an_osd_the_view_draws_the_boxes_itself(clips: list[Path]) -> None:
+    from visionflow.app import App
+    from visionflow.serve import Controller
+    from visionflow.serve.view import LiveView
+
+    config = pipeline_config(clips[:1], loop=False).model_copy(update={"osd": None})
+    app = App.from_config(config)
+    view = LiveView(Controller(app.pipeline))
+    assert view.draw_boxes
+    app.run()
+    latest = view.latest("0")
+    assert latest is not None
+    assert len(latest.meta.detections) > 0
+    drawn = cv2.cvtColor(cv2.imdecode(np.frombuffer(view.jpeg(latest), np.uint8), 1),
+                         cv2.COLOR_BGR2RGB)  # fmt: skip
+    raw = latest.frame.to_numpy()
+    assert box_colour_share(drawn) > 3 * box_colour_share(raw) + 0.001
+    assert view.summary(latest)["objects"][0]["label"] in ("circle", "square", "triangle")
