@@ -179,3 +179,16 @@ def test_a_bad_msgconv_file_is_refused_with_its_place(tmp_path: Path) -> None:
     bad.write_text("[sensor0]\nenable=1\nlocation=1;2\n")
     with pytest.raises(ConfigError, match=r"msgconv.txt:3.*location"):
         Schema.from_file(bad)
+
+
+def test_visionflow_frame_payload_is_the_json_lines_record_with_its_events() -> None:
+    converter = MessageConverter(MessagesConfig(payload="visionflow-frame", frame_interval=15))
+    meta = _frame_with_objects(frame_num=30)
+    emit_event(meta, "a")
+    [message] = converter.convert(meta)
+    record = json.loads(message.payload)
+    assert record["schema"] == "visionflow.frame/1"
+    assert record["frame_num"] == 30
+    assert len(record["objects"]) == 2
+    assert [e["type"] for e in record["events"]] == ["a"]
+    assert converter.convert(_frame_with_objects(frame_num=31)) == []
