@@ -85,3 +85,24 @@ def test_kafka_sink_spools_while_librdkafka_cannot_reach_the_broker() -> None:
     assert figures["undelivered"] == 60
     assert figures["outages"] == 1
     assert elapsed < 60 / 60 + 1.5, "the pipeline waited for librdkafka"
+
+
+def test_send_raises_when_librdkafka_reports_the_broker_down_or_no_delivery() -> None:
+    """The delivery path itself: a producer made without the connect check, its broker a closed
+    port; librdkafka's error callback (all brokers down) or the failed delivery reports end the
+    send with BrokerDownError, and nothing stays queued in librdkafka to be sent behind the
+    spool's back."""
+    import confluent_kafka as ck
+
+    config = BrokerConfig(protocol="kafka", host="127.0.0.1", port=free_port(), send_timeout=1)
+    transport = KafkaTransport(config)
+    settings = producer_settings(config)
+    settings["error_cb"] = transport._on_error
+    producer = ck.Producer(settings)
+    transport._producer = producer
+    started = time.monotonic()
+    with pytest.raises(BrokerDownError, match=r"kafka://127\.0\.0\.1:\d+/visionflow: "):
+        transport.send([Message(b'{"n": 1}', 0), Message(b'{"n": 2}', 0)])
+    assert time.monotonic() - started < 1 + 1 + 2
+    assert len(producer) == 0  # purged: the spool alone holds what was not delivered
+    transport.close()

@@ -192,3 +192,19 @@ def test_visionflow_frame_payload_is_the_json_lines_record_with_its_events() -> 
     assert len(record["objects"]) == 2
     assert [e["type"] for e in record["events"]] == ["a"]
     assert converter.convert(_frame_with_objects(frame_num=31)) == []
+
+
+def test_a_yaml_msgconv_config_is_read_as_deepstream_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "msgconv.yml"
+    path.write_text(
+        "sensor0:\n  enable: 1\n  id: CAM_Y\n  location: 1;2;3\nplace0:\n  enable: 0\n  id: P\n"
+    )
+    schema = Schema.from_file(path)
+    assert schema.sensors[0]["id"] == "CAM_Y"
+    assert schema.places == {}  # enable: 0
+    meta = _frame_with_objects()
+    emit_event(meta, "a", object_index=0)
+    [payload] = [json.loads(m.payload) for m in MessageConverter(
+        MessagesConfig(payload="deepstream-full", config=path)).convert(meta)]  # fmt: skip
+    assert payload["sensor"]["location"] == {"lat": 1.0, "lon": 2.0, "alt": 3.0}
+    assert payload["place"] is None
