@@ -44,6 +44,14 @@ def _load(tmp_path: Path, sinks: str):
             r"value error, payload custom needs a function",
         ),
         (
+            "  - type: broker\n    broker: {protocol: mqtt, tls_ca_file: ca.pem}\n",
+            r"value error, tls_ca_file, tls_cert_file and tls_key_file need tls: true",
+        ),
+        (
+            "  - type: broker\n    broker: {protocol: mqtt, tls: true, tls_cert_file: c.pem}\n",
+            r"value error, tls_cert_file and tls_key_file go together",
+        ),
+        (
             "  - type: broker\n    broker: {protocol: mqtt, spool: {max_bytes: 10}}\n",
             r"sinks.0.broker.spool.max_bytes = 10: input should be greater than or equal to 4096",
         ),
@@ -59,7 +67,8 @@ def test_bad_broker_sinks_are_refused_at_their_key(
 def test_spool_and_msgconv_paths_resolve_against_the_file(tmp_path: Path) -> None:
     config = _load(
         tmp_path,
-        "  - type: broker\n    broker: {protocol: redis, spool: {path: spool/s.sqlite}}\n"
+        "  - type: broker\n    broker: {protocol: redis, spool: {path: spool/s.sqlite},\n"
+        "             tls: true, tls_ca_file: ca.pem}\n"
         "    messages: {payload: deepstream-full, config: msgconv.txt}\n",
     )
     sink = config.sinks[0]
@@ -68,3 +77,4 @@ def test_spool_and_msgconv_paths_resolve_against_the_file(tmp_path: Path) -> Non
     assert sink.broker.spool.path == tmp_path / "spool" / "s.sqlite"
     assert sink.messages.config == tmp_path / "msgconv.txt"
     assert sink.broker.address == ("localhost", 6379)
+    assert sink.broker.tls_ca_file == tmp_path / "ca.pem"

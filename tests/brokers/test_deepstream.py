@@ -160,3 +160,22 @@ def test_a_deepstream_app_file_publishes_minimal_payloads_to_mosquitto(
     assert [p["id"] for p in payloads] == ["0", "10", "20"]
     assert {p["sensorId"] for p in payloads} == {"CAMERA_ID"}
     assert all(p["version"] == "4.0" for p in payloads)
+
+
+def test_mqtt_tls_keys_of_the_adapter_config(tmp_path: Path) -> None:
+    (tmp_path / "cfg_mqtt_tls.txt").write_text(
+        "[message-broker]\nusername=u\nenable-tls=1\ntls-cafile=certs/ca.pem\ntls-capath=/etc/ca\n"
+    )
+    path = _app(
+        tmp_path,
+        f"msg-broker-proto-lib={LIB}libnvds_mqtt_proto.so\nmsg-broker-conn-str=h;8883\ntopic=t\n"
+        "msg-broker-config=cfg_mqtt_tls.txt\n",
+    )
+    config, report = read_deepstream_app(path)
+    broker = config.sinks[0].broker
+    assert broker is not None
+    assert broker.tls
+    assert broker.tls_ca_file == Path("certs/ca.pem")  # as DeepStream: from the working folder
+    assert report.ignored["sink0/message-broker.tls-capath"] == (
+        "a CA folder is not read; give tls-cafile"
+    )

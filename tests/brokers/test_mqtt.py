@@ -134,3 +134,20 @@ def test_a_spool_file_left_by_one_run_is_sent_first_by_the_next(
     assert check["complete"]
     assert check["unique"] == 20
     assert sequence_check(payloads)["duplicates"] == 20  # … then the second run's (same seqs)
+
+
+def test_tls_to_a_tls_only_mosquitto(tmp_path: Path) -> None:
+    from support.brokers import MosquittoTLS, tls_files
+
+    files = tls_files(tmp_path / "tls")
+    server = MosquittoTLS(tmp_path / "tls-broker", files).start()
+    try:
+        plain = _sink(server, drain_timeout=0.5)
+        report = events_pipeline(plain, sources=1, frames=10).run()
+        assert report.outputs["mqtt"]["sent"] == 0  # no TLS: the broker does not answer
+        secure = _sink(server, tls=True, tls_ca_file=files["ca"])
+        report = events_pipeline(secure, sources=1, frames=10).run()
+        assert report.outputs["mqtt"]["sent"] == 10
+        assert report.outputs["mqtt"]["outages"] == 0
+    finally:
+        server.kill()

@@ -155,6 +155,44 @@ class Mosquitto(BrokerServer):
         return [require("mosquitto"), "-c", str(conf)]
 
 
+def tls_files(folder: Path) -> dict[str, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl): ``ca``, ``cert``,
+    ``key``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = folder / "ca.pem", folder / "ca.key"
+    cert, key, csr = folder / "server.pem", folder / "server.key", folder / "server.csr"
+    ext = folder / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vf-test-ca",
+        "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key),
+        "-out", str(csr))  # fmt: skip
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
+    return {"ca": ca, "cert": cert, "key": key}
+
+
+class MosquittoTLS(Mosquitto):
+    """mosquitto with a TLS listener only (certificates from :func:`tls_files`)."""
+
+    def __init__(self, root: Path, files: dict[str, Path]) -> None:
+        super().__init__(root)
+        self.files = files
+
+    def command(self) -> list[str]:
+        conf = self.root / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            f"user {getpass.getuser()}\n"
+            f"cafile {self.files['ca']}\n"
+            f"certfile {self.files['cert']}\n"
+            f"keyfile {self.files['key']}\n"
+        )
+        return [require("mosquitto"), "-c", str(conf)]
+
+
 class Redis(BrokerServer):
     kind = "redis"
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from visionflow.brokers.converter import Message
 from visionflow.brokers.transport import BrokerDownError, Transport, need
+from visionflow.errors import SinkError
 
 
 class AmqpTransport(Transport):
@@ -38,6 +39,19 @@ class AmqpTransport(Transport):
             if cfg.username is not None
             else pika.ConnectionParameters.DEFAULT_CREDENTIALS
         )
+        ssl_options = None
+        if cfg.tls:
+            import ssl
+
+            try:
+                context = ssl.create_default_context(
+                    cafile=None if cfg.tls_ca_file is None else str(cfg.tls_ca_file)
+                )
+                if cfg.tls_cert_file is not None:
+                    context.load_cert_chain(str(cfg.tls_cert_file), cfg.tls_key_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise SinkError(f"{self.where}: TLS files: {exc}") from exc
+            ssl_options = pika.SSLOptions(context, host)
         params = pika.ConnectionParameters(
             host=host,
             port=port,
@@ -48,6 +62,7 @@ class AmqpTransport(Transport):
             blocked_connection_timeout=cfg.send_timeout,
             connection_attempts=1,
             heartbeat=30,
+            ssl_options=ssl_options,
         )
         try:
             self._connection = pika.BlockingConnection(params)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -71,6 +72,16 @@ class BrokerConfig(_Strict):
         description="Kafka: message key from this JSON field path of the payload "
         "(e.g. sensor.id for full payloads, sensorId for minimal ones).",
     )
+    tls: bool = Field(
+        False, description="Encrypt the connection (TLS); the CA file verifies the broker."
+    )
+    tls_ca_file: Path | None = Field(
+        None,
+        description="TLS: CA certificates (PEM) the broker's certificate must chain to "
+        "(default: the system's).",
+    )
+    tls_cert_file: Path | None = Field(None, description="TLS: this client's certificate (PEM).")
+    tls_key_file: Path | None = Field(None, description="TLS: this client's private key (PEM).")
     retry_interval: float = Field(
         1.0, gt=0, description="Seconds between attempts to reach a broker that is down."
     )
@@ -89,6 +100,26 @@ class BrokerConfig(_Strict):
         "stuck), new messages are dropped and counted — the pipeline never waits.",
     )
     spool: SpoolConfig = Field(SpoolConfig(), description="The on-disk spool.")
+
+    @model_validator(mode="after")
+    def _tls(self) -> BrokerConfig:
+        given = [self.tls_ca_file, self.tls_cert_file, self.tls_key_file]
+        if not self.tls and any(p is not None for p in given):
+            raise ValueError("tls_ca_file, tls_cert_file and tls_key_file need tls: true")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
+
+    def with_paths(self, fix: Callable[[Path], Path]) -> BrokerConfig:
+        """A copy with its file paths (spool, TLS files) passed through ``fix``."""
+        update: dict[str, object] = {}
+        for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+            value = getattr(self, name)
+            if value is not None:
+                update[name] = fix(value)
+        if self.spool.path is not None:
+            update["spool"] = self.spool.model_copy(update={"path": fix(self.spool.path)})
+        return self.model_copy(update=update) if update else self
 
     @property
     def address(self) -> tuple[str, int]:

@@ -31,7 +31,16 @@ MSGCONV_LIBRARY = "libnvds_msgconv.so"
 
 #: ``[message-broker]`` keys visionflow maps, per protocol.
 _ADAPTER_KEYS = {
-    "mqtt": {"username", "password", "client-id", "keep-alive"},
+    "mqtt": {
+        "username",
+        "password",
+        "client-id",
+        "keep-alive",
+        "enable-tls",
+        "tls-cafile",
+        "tls-certfile",
+        "tls-keyfile",
+    },
     "amqp": {"hostname", "port", "username", "password", "exchange", "topic"},
     "redis": {"hostname", "port", "password", "streamsize", "payloadkey"},
     "kafka": {"proto-cfg", "producer-proto-cfg", "partition-key"},
@@ -47,7 +56,7 @@ _ADAPTER_REASONS = {
     "set-threaded": "paho-mqtt runs its own network loop",
     "amqp-framesize": "pika negotiates the frame size",
     "amqp-heartbeat": "visionflow uses a 30 s heartbeat",
-    "enable-tls": "TLS is not available in visionflow's MQTT sink yet; the connection is plain",
+    "tls-capath": "a CA folder is not read; give tls-cafile",
 }
 _SINK_REASONS = {
     "debug-payload-dir": "payloads are not written to a debug folder (a jsonl sink records "
@@ -83,9 +92,6 @@ def adapter_settings(path: Path, protocol: str) -> tuple[dict[str, str], dict[st
         for k in values
         if k not in used
     }
-    for key in ("tls-cafile", "tls-capath", "tls-certfile", "tls-keyfile"):
-        if key in ignored:
-            ignored[key] = _ADAPTER_REASONS["enable-tls"]
     return used, ignored
 
 
@@ -172,6 +178,12 @@ def broker_sink(
                            ("client-id", "client_id")):  # fmt: skip
             if key in adapter:
                 broker[field] = adapter[key]
+    if adapter.get("enable-tls", "0").strip().lower() in ("1", "true", "yes"):
+        broker["tls"] = True
+        for key, field in (("tls-cafile", "tls_ca_file"), ("tls-certfile", "tls_cert_file"),
+                           ("tls-keyfile", "tls_key_file")):  # fmt: skip
+            if adapter.get(key):
+                broker[field] = Path(adapter[key])  # as DeepStream: from the working folder
     if "keep-alive" in adapter:
         broker["keep_alive"] = int(adapter["keep-alive"])
     if "streamsize" in adapter:

@@ -26,6 +26,13 @@ def producer_settings(config: Any) -> dict[str, Any]:
         "message.timeout.ms": max(1, int(config.send_timeout * 1000)),
         "socket.connection.setup.timeout.ms": max(1000, int(config.send_timeout * 1000)),
     }
+    if config.tls:
+        settings["security.protocol"] = "SASL_SSL" if config.username is not None else "SSL"
+        for key, path in (("ssl.ca.location", config.tls_ca_file),
+                          ("ssl.certificate.location", config.tls_cert_file),
+                          ("ssl.key.location", config.tls_key_file)):  # fmt: skip
+            if path is not None:
+                settings[key] = str(path)
     if config.username is not None:
         settings.update({"sasl.username": config.username, "sasl.password": config.password or ""})
     settings.update(config.kafka)

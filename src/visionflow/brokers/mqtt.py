@@ -10,6 +10,7 @@ from typing import Any
 
 from visionflow.brokers.converter import Message
 from visionflow.brokers.transport import BrokerDownError, Transport, need
+from visionflow.errors import SinkError
 
 
 class MqttTransport(Transport):
@@ -37,6 +38,15 @@ class MqttTransport(Transport):
         )
         if cfg.username is not None:
             client.username_pw_set(cfg.username, cfg.password)
+        if cfg.tls:
+            try:
+                client.tls_set(
+                    ca_certs=None if cfg.tls_ca_file is None else str(cfg.tls_ca_file),
+                    certfile=None if cfg.tls_cert_file is None else str(cfg.tls_cert_file),
+                    keyfile=None if cfg.tls_key_file is None else str(cfg.tls_key_file),
+                )
+            except (OSError, ValueError) as exc:  # a missing or unreadable file: not transient
+                raise SinkError(f"{self.where}: TLS files: {exc}") from exc
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)
         self._connected.clear()

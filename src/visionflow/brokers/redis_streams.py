@@ -38,6 +38,10 @@ class RedisTransport(Transport):
             socket_timeout=cfg.send_timeout,
             socket_connect_timeout=cfg.send_timeout,
             retry=Retry(NoBackoff(), 0),  # no hidden retries: the spool takes over at once
+            ssl=cfg.tls,
+            ssl_ca_certs=None if cfg.tls_ca_file is None else str(cfg.tls_ca_file),
+            ssl_certfile=None if cfg.tls_cert_file is None else str(cfg.tls_cert_file),
+            ssl_keyfile=None if cfg.tls_key_file is None else str(cfg.tls_key_file),
         )
         try:
             client.ping()

@@ -276,9 +276,8 @@ class SinkConfig(_Strict):
         update: dict[str, object] = {}
         if self.path is not None:
             update["path"] = fix(self.path)
-        if self.broker is not None and self.broker.spool.path is not None:
-            spool = self.broker.spool.model_copy(update={"path": fix(self.broker.spool.path)})
-            update["broker"] = self.broker.model_copy(update={"spool": spool})
+        if self.broker is not None:
+            update["broker"] = self.broker.with_paths(fix)
         if self.messages is not None and self.messages.config is not None:
             update["messages"] = self.messages.model_copy(
                 update={"config": fix(self.messages.config)}
