@@ -121,3 +121,20 @@ def test_same_boxes_as_rapidocr_post_processing() -> None:
         inter = cv2.intersectConvexConvex(a32, b32)[0]
         assert inter / (cv2.contourArea(a32) + cv2.contourArea(b32) - inter) > 0.9
     assert sorted(ours.confidence.tolist()) == pytest.approx(sorted(scores), abs=1e-5)
+
+
+def test_parser_options_change_the_settings() -> None:
+    prob = _tilted_line((64, 64), (32, 32), (40, 8), 0, 0.9)
+    plain = parse_db_text({"m": prob}, _ctx(64, 64))
+    ctx = ParseContext(NetworkInfo(64, 64, 3), 1, np.array([0.5]), options={"unclip_ratio": 3.0})
+    wide = parse_db_text({"m": prob}, ctx)
+    assert wide.xyxy[0, 3] - wide.xyxy[0, 1] > plain.xyxy[0, 3] - plain.xyxy[0, 1]
+    assert parse_db_text.unclip_ratio == 1.5  # the registered parser is left as it was
+
+
+def test_unknown_parser_options_are_refused_at_load() -> None:
+    from visionflow.infer.config import InferConfig
+
+    with pytest.raises(ValueError, match=r"unclip: unknown option.*unclip_ratio"):
+        InferConfig(parser="db_text", parser_options={"unclip": 2.0})
+    assert InferConfig(parser="db_text_dilated", parser_options={"dilate": False}).parser_options

@@ -19,8 +19,9 @@ The map ``(1, H, W)`` or ``(H, W)`` holds per-pixel text probabilities. As PP-OC
 Each candidate carries its rotated box as a 4-point polygon (:attr:`DetectionCandidates.polygons`,
 object column ``polygon`` on the frame) and the upright box around it as ``xyxy``; class 0
 (``text``). ``db_text`` uses PaddleOCR's defaults (unclip 1.5, no dilation); ``db_text_dilated``
-RapidOCR's (unclip 1.6, 2×2 dilation). Other settings: a :class:`DBTextParser` of your own,
-named as a parser reference ``package.module:attribute``.
+RapidOCR's (unclip 1.6, 2×2 dilation). Other settings: ``parser_options`` (visionflow YAML,
+:class:`DBTextOptions`: ``{unclip_ratio: 2.0, dilate: true}``), or a :class:`DBTextParser` of
+your own named as a parser reference ``package.module:attribute``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from visionflow.infer.parsers.base import (
     DetectionCandidates,
@@ -44,6 +46,28 @@ MAX_CANDIDATES = 1000
 
 RotatedRect = tuple[tuple[float, float], tuple[float, float], float]
 """OpenCV's rotated rectangle: centre, (width, height), angle in degrees."""
+
+
+class DBTextOptions(BaseModel):
+    """``parser_options`` of the ``db_text`` parsers; a value left out keeps the parser's own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    binary_threshold: float | None = Field(
+        default=None, gt=0, lt=1, description="Pixels above this probability are text (0.3)."
+    )
+    unclip_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        description="Boxes grow by area · unclip_ratio / perimeter on every side (1.5 / 1.6).",
+    )
+    dilate: bool | None = Field(
+        default=None, description="Dilate the binary map 2×2 first (db_text_dilated: true)."
+    )
+    max_candidates: int | None = Field(default=None, ge=1, description="Contours looked at (1000).")
+    min_size: float | None = Field(
+        default=None, ge=0, description="Short side (map pixels) under which a box is dropped (3)."
+    )
 
 
 class DBTextParser:
@@ -74,6 +98,20 @@ class DBTextParser:
         self.max_candidates = max_candidates
         self.min_size = min_size
         self.name = name
+        self.options_model = DBTextOptions
+
+    def configured(self, options: Mapping[str, object]) -> DBTextParser:
+        """This parser with ``parser_options`` (:class:`DBTextOptions`) applied."""
+        given = DBTextOptions.model_validate(options).model_dump(exclude_none=True)
+        settings = {
+            "binary_threshold": self.binary_threshold,
+            "unclip_ratio": self.unclip_ratio,
+            "dilate": self.dilate,
+            "max_candidates": self.max_candidates,
+            "min_size": self.min_size,
+            **given,
+        }
+        return DBTextParser(**settings, name=self.name)
 
     def __repr__(self) -> str:
         return (
@@ -82,6 +120,11 @@ class DBTextParser:
         )
 
     def __call__(self, outputs: Mapping[str, np.ndarray], ctx: ParseContext) -> DetectionCandidates:
+        if ctx.options:
+            return self.configured(ctx.options)._parse(outputs, ctx)
+        return self._parse(outputs, ctx)
+
+    def _parse(self, outputs: Mapping[str, np.ndarray], ctx: ParseContext) -> DetectionCandidates:
         arrays = [np.asarray(a, np.float32) for a in outputs.values()]
         prob = arrays[0].squeeze() if len(arrays) == 1 else None
         if prob is None or prob.ndim != 2 or ctx.num_classes < 1:
