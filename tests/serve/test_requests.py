@@ -165,3 +165,28 @@ def test_api_addresses(text: str, address: tuple[str, int]) -> None:
 def test_bad_api_addresses_say_what_is_wrong(text: str) -> None:
     with pytest.raises(ValueError, match="is not HOST:PORT"):
         parse_address(text)
+
+
+def test_deepstream_event_for_value_and_streaming_change_add_a_stream(
+    serve: ServeFactory, clips: list[Path]
+) -> None:
+    """As nvds_rest_server reads it: ``event`` stands for ``value``, a change containing
+    ``streaming`` adds, unknown fields are ignored."""
+    s = serve()
+    answer = s.client.post(
+        ADD,
+        json={
+            "key": "sensor",
+            "event": {"camera_id": "cam-9", "camera_url": str(clips[1]),
+                      "change": "camera_streaming", "vendor": "ignored"},
+            "headers": {"source": "vst"},
+        },
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["camera_id"] == "cam-9"
+    removed = s.client.post(
+        REMOVE,
+        json={"event": {"camera_id": "cam-9", "camera_url": str(clips[1]), "change": "remove"}},
+    )
+    assert removed.json()["reason"] == "STREAM_REMOVE_SUCCESS"
+    s.finish()
