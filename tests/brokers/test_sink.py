@@ -40,3 +40,14 @@ def test_figures_before_and_after_a_run() -> None:
     assert report.outputs["r"]["messages"] == 12
     assert report.outputs["r"]["undelivered"] == 12
     assert sink.figures() == report.outputs["r"]
+
+
+def test_live_figures_reach_the_pipeline_stats_while_it_runs() -> None:
+    sink = BrokerSink(BrokerConfig(protocol="redis", port=free_port(), drain_timeout=0), name="r")
+    pipeline = events_pipeline(sink, sources=1, frames=60, fps=30)  # 2 s
+    seen: list[int] = []
+    pipeline.add_probe(  # type: ignore[attr-defined]
+        "r", lambda _b: seen.append(pipeline.stats.outputs.get("r", {}).get("messages", -1))
+    )
+    pipeline.run()  # type: ignore[attr-defined]
+    assert max(seen) > 0  # a running count was there before the end

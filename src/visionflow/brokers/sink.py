@@ -9,7 +9,8 @@ in order, before anything newer: the order of messages is kept (per stream, and 
 message that does not fit (memory queue full, spool full) is dropped and counted. At the end of
 the run the sink has ``drain_timeout`` seconds to deliver what is left; what it cannot stays in
 the spool file (sent first by the next run using the same file) or, for a temporary spool, is
-counted as undelivered. The figures (:meth:`BrokerSink.figures`) go to the run report.
+counted as undelivered. The figures (:meth:`BrokerSink.figures`) are kept up to date in
+``PipelineStats.outputs`` while the pipeline runs (every second) and go to the run report.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 CHUNK = 256
 """Messages per send (one acknowledgement wait)."""
+
+PUBLISH_S = 1.0
+"""Seconds between updates of the sink's live figures in ``PipelineStats.outputs``."""
 
 
 class BrokerSink(Sink):
@@ -205,7 +209,11 @@ class BrokerSink(Sink):
             return
         connected = False
         next_try = 0.0
+        published = 0.0
         while not self._halt.is_set():
+            if self.stats is not None and time.monotonic() - published >= PUBLISH_S:
+                self.stats.output(self.name, self.figures(spool))  # live, for /metrics
+                published = time.monotonic()
             if self._closing.is_set() and self._queue.empty() and not len(spool):
                 break
             if connected and not len(spool):
