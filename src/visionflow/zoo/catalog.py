@@ -145,7 +145,7 @@ _ENTRIES = (
     ZooEntry(
         name="shapes_det",
         task="detection",
-        summary="Circles, squares and triangles in generated scenes (YOLOv8 layout, 320x320).",
+        summary="Circles, squares and triangles in generated scenes (YOLOv8 layout); the demo's.",
         source=BUNDLED,
         weights="shapes_det.onnx",
         config="shapes_det.infer.yml",
