@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.serving import ServeFactory, pipeline_config
@@ -102,3 +103,38 @@ def test_drops_are_counted_by_reason_and_stream(clips: list[Path]) -> None:
     ]
     assert dropped == report.drops["probe after streammux"] > 0
     assert m[("visionflow_up", ())] == 0
+
+
+def test_a_broker_sinks_spool_shows_in_the_metrics_while_its_broker_is_away(
+    serve: ServeFactory, clips: list[Path], tmp_path: Path
+) -> None:
+    """A real MQTT broker sink whose broker is down: its messages go to the on-disk spool, and
+    /metrics shows the spool growing while the pipeline runs."""
+    import socket
+
+    pytest.importorskip("paho.mqtt", reason="needs the brokers extra (paho-mqtt)")
+    from visionflow.config.pipeline import SinkConfig
+
+    with socket.socket() as sock:  # a port nothing listens on: the broker is away
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    broker = SinkConfig.model_validate(
+        {
+            "type": "broker",
+            "broker": {"protocol": "mqtt", "host": "127.0.0.1", "port": port, "topic": "t",
+                       "spool": {"path": str(tmp_path / "spool.sqlite")}},
+            "messages": {"payload": "visionflow-frame"},
+        }
+    )  # fmt: skip
+    s = serve(pipeline_config(clips[:1]).model_copy(update={"sinks": [broker]}))
+    name = next(e.name for e in s.pipeline.elements if e.kind != "infer" and "broker" in e.name)
+
+    def spooled() -> float:
+        m = scrape(s.client.get("/metrics").text)
+        return m.get(("visionflow_spool_messages", (("sink", name),)), 0.0)
+
+    s.wait_for(lambda: spooled() > 10, what="messages in the spool")
+    m = scrape(s.client.get("/metrics").text)
+    assert m[("visionflow_spool_bytes", (("sink", name),))] > 0
+    assert m[("visionflow_output", (("figure", "spooled"), ("sink", name)))] > 10
+    s.finish()

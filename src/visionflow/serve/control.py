@@ -266,21 +266,46 @@ class Controller:
         return element
 
     def spools(self) -> dict[str, Mapping[str, float]]:
-        """Spool figures of the sinks that keep one (a broker sink's on-disk spool): for each
-        element that has a ``spool_size`` (messages waiting) and optionally ``spool_bytes``
-        attribute or zero-argument method, its values."""
+        """Spool figures of the sinks that keep one (a broker sink's on-disk spool), by sink
+        name: ``spool_size`` (messages waiting), ``spool_bytes``, ``spool_dropped`` (messages a
+        full spool dropped). Read from the figures a sink publishes in
+        ``PipelineStats.outputs`` (``spool_messages``, ``spool_bytes``, ``dropped_spool_full``,
+        as the broker sinks do), or from a sink's own ``spool_size`` / ``spool_bytes`` /
+        ``spool_dropped`` attributes or zero-argument methods."""
         found: dict[str, Mapping[str, float]] = {}
+        for name, figures in self.outputs().items():
+            if _number(figures.get("spool_messages")) is None:
+                continue
+            values = {"spool_size": float(figures["spool_messages"])}
+            for key, source in (
+                ("spool_bytes", "spool_bytes"),
+                ("spool_dropped", "dropped_spool_full"),
+            ):
+                number = _number(figures.get(source))
+                if number is not None:
+                    values[key] = number
+            found[name] = values
         for element in self.pipeline.elements:
             values = {}
             for key in ("spool_size", "spool_bytes", "spool_dropped"):
                 value = getattr(element, key, None)
-                if callable(value):
-                    value = value()
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    values[key] = float(value)
+                number = _number(value() if callable(value) else value)
+                if number is not None:
+                    values[key] = number
             if "spool_size" in values:
                 found[element.name] = values
         return found
+
+    def outputs(self) -> dict[str, dict[str, Any]]:
+        """The figures sinks publish of themselves while running (``PipelineStats.outputs``)."""
+        return {name: dict(f) for name, f in dict(self.pipeline.stats.outputs).items()}
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a float when it is a number (not a flag), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _finite(value: float) -> float | None:

@@ -12,6 +12,8 @@ Metric names (all prefixed ``visionflow_``):
 * ``streams{state}`` — streams by state (running, removing, ended, removed, failed);
 * ``spool_messages{sink}``, ``spool_bytes{sink}``, ``spool_dropped_total{sink}`` — for sinks
   that keep an on-disk spool (a broker sink while its broker is away);
+* ``output{sink,figure}`` — every number a sink publishes of itself (``PipelineStats.outputs``:
+  a broker sink's ``sent``, ``spooled``, ``dropped``, ``outages``, ``outage_s`` …);
 * ``up`` — 1 while the pipeline runs.
 """
 
@@ -103,6 +105,17 @@ class PipelineCollector(Collector):
             if "spool_dropped" in values:
                 spool_dropped.add_metric([sink], values["spool_dropped"])
         yield from (spool, spool_bytes, spool_dropped)
+
+        output = GaugeMetricFamily(
+            "visionflow_output",
+            "A sink's own figures (a broker sink's messages sent, spooled, dropped, outages).",
+            labels=["sink", "figure"],
+        )
+        for sink, figures in c.outputs().items():
+            for figure, value in sorted(figures.items()):
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    output.add_metric([sink, figure], float(value))
+        yield output
 
 
 def registry_for(controller: Controller) -> CollectorRegistry:
