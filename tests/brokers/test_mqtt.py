@@ -99,6 +99,9 @@ def test_a_broker_that_never_returns_keeps_the_spool_bound_and_counts_drops(
     assert figures["spool_peak_messages"] == 50
     assert figures["dropped_spool_full"] == report.frames_out - 50
     assert figures["undelivered"] == 50  # a temporary spool: what is left is lost, and said so
+    [failure] = report.sink_failures  # … and the run's outcome (exit status) says so too
+    assert failure.name == "mqtt"
+    assert failure.error.startswith(f"{report.frames_out} of {report.frames_out} messages lost")
     assert elapsed < 90 / 60 + 1.5, "the pipeline waited for the broker"
 
 
@@ -122,6 +125,7 @@ def test_a_spool_file_left_by_one_run_is_sent_first_by_the_next(
     report = events_pipeline(first, sources=1, frames=20).run()
     assert report.outputs["mqtt"]["spool_messages"] == 20
     assert report.outputs["mqtt"]["undelivered"] == 0
+    assert report.sink_failures == []  # kept for the next run: nothing lost
     assert (tmp_path / "spool.sqlite").exists()
 
     collector = MqttCollector(mosquitto.port, "ev")

@@ -9,8 +9,10 @@ in order, before anything newer: the order of messages is kept (per stream, and 
 message that does not fit (memory queue full, spool full) is dropped and counted. At the end of
 the run the sink has ``drain_timeout`` seconds to deliver what is left; what it cannot stays in
 the spool file (sent first by the next run using the same file) or, for a temporary spool, is
-counted as undelivered. The figures (:meth:`BrokerSink.figures`) are kept up to date in
-``PipelineStats.outputs`` while the pipeline runs (every second) and go to the run report.
+counted as undelivered. A run that lost messages (dropped or undelivered) reports the sink as
+failed when it stops, so the exit status says so. The figures (:meth:`BrokerSink.figures`) are
+kept up to date in ``PipelineStats.outputs`` while the pipeline runs (every second) and go to
+the run report.
 """
 
 from __future__ import annotations
@@ -163,6 +165,15 @@ class BrokerSink(Sink):
             self._final["outage_s"] = round(self._outage_s, 3)
         if self.stats is not None and self._final is not None:
             self.stats.output(self.name, self._final)
+        final = self._final or {}
+        lost = final.get("dropped", 0) + final.get("undelivered", 0)
+        if lost:  # the run report names the sink as failed: the exit status tells the truth
+            raise SinkError(
+                f"{lost} of {final.get('messages', 0)} messages lost: "
+                f"{final.get('dropped', 0)} dropped (memory queue or spool full), "
+                f"{final.get('undelivered', 0)} undelivered at the end (broker down; a spool "
+                "path keeps them for the next run)"
+            )
 
     # -- figures -------------------------------------------------------------------------------
     def figures(self, spool: Spool | None = None) -> dict[str, Any]:
