@@ -96,3 +96,12 @@ def test_polygons_map_back_to_the_frame() -> None:
 def test_config_checks(fields, message) -> None:
     with pytest.raises(ValueError, match=message):
         InferConfig(**fields)
+
+
+def test_corners_are_rounded_as_pp_ocr_detections_are() -> None:
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    quad = np.array([[20.4, 30.6], [140.2, 10.5], [144.6, 40.4], [25.3, 59.7]], np.float32)
+    np.testing.assert_array_equal(
+        perspective_crop(image, quad), perspective_crop(image, np.round(quad))
+    )

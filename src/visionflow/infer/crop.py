@@ -4,9 +4,10 @@ nvinfer cuts a secondary element's input from the object's upright box (:func:`e
 :mod:`visionflow.infer.preprocess`). Text recognisers want a tilted line straightened: with
 ``object_crop: perspective`` an object whose ``polygon`` column holds 4 corners (clockwise from
 the top-left, as the ``db_text`` parsers write them) is warped upright as PP-OCR's
-``get_rotate_crop_image`` does — the crop is as wide as the longer of the top and bottom edges
-and as high as the longer of the left and right edges, sampled bicubically with the border
-repeated, and turned 90° counter-clockwise when 1.5 times taller than wide.
+``get_rotate_crop_image`` does — corners rounded to whole pixels, the crop as wide as the longer
+of the top and bottom edges and as high as the longer of the left and right edges, sampled
+bicubically with the border repeated, and turned 90° counter-clockwise when 1.5 times taller
+than wide.
 ``object_crop_rotations`` then turns the crop by the angle its classifier labels name
 (PP-OCR's direction classifier: a line read as upside down, label ``180``, is turned 180°).
 """
@@ -29,11 +30,12 @@ _TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_C
 
 def perspective_crop(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     """The quadrilateral ``quad`` (4, 2) — top-left, top-right, bottom-right, bottom-left —
-    of ``image`` warped into an upright (H, W, C) crop (PP-OCR's ``get_rotate_crop_image``).
+    of ``image`` warped into an upright (H, W, C) crop (PP-OCR's ``get_rotate_crop_image``);
+    the corners are rounded to whole pixels first, as PP-OCR's detector returns them.
 
     Returns an empty (0, 0, C) array when the quadrilateral has no width or height.
     """
-    quad = np.asarray(quad, np.float32).reshape(4, 2)
+    quad = np.round(np.asarray(quad, np.float32).reshape(4, 2))
     width = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
     height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
     if width < 1 or height < 1:
