@@ -174,3 +174,21 @@ def test_a_source_in_the_config_keeps_its_settings(serve: ServeFactory, clips: l
     assert s.pipeline.wait_flushed(0, 60)
     assert s.client.get("/api/v1/stream/0/stats").json()["state"] == "ended"
     s.finish()
+
+
+def test_a_stream_that_fails_ends_alone_and_is_reported_failed(
+    serve: ServeFactory, clips: list[Path], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("this is not a video\n", encoding="utf-8")
+    s = serve()
+    added = s.client.post("/api/v1/stream/add", json={"uri": str(broken)})
+    assert added.status_code == 200  # it is opened once it runs, as DeepStream's are
+    sid = added.json()["source_id"]
+    assert s.pipeline.wait_flushed(sid, 30)
+    assert s.client.get(f"/api/v1/stream/{sid}/stats").json()["state"] == "failed"
+    before = s.frames_out(0)
+    s.wait_for(lambda: s.frames_out(0) > before + 5, what="the other stream going on")
+    report = s.finish()
+    assert [f.source_id for f in report.source_failures] == [sid]
+    assert "broken.mp4" in report.source_failures[0].uri

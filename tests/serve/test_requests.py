@@ -26,6 +26,14 @@ BAD_REQUESTS = [
     (
         "post",
         ADD,
+        {"uri": "/no/such/clip.mp4"},
+        422,
+        "camera_url: no such file or folder: /no/such",
+    ),
+    ("post", ADD, {"uri": "file:///no/such.mp4"}, 422, "no such file or folder: /no/such.mp4"),
+    (
+        "post",
+        ADD,
         {"key": "sensor", "value": {"camera_id": "a", "change": "camera_add"}},
         422,
         "value.camera_url: Field required",

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from visionflow.errors import ConfigError, VisionflowError
+from visionflow.errors import ConfigError, SourceNotFoundError, VisionflowError
 from visionflow.serve import metrics
 from visionflow.serve.control import Controller, StreamConflictError, UnknownStreamError
 from visionflow.serve.schemas import (
@@ -192,7 +192,7 @@ def create_app(controller: Controller, *, token: str | None = None) -> FastAPI:
             )
         except StreamConflictError as exc:
             raise RequestRefusedError(409, str(exc)) from None
-        except ConfigError as exc:
+        except (ConfigError, SourceNotFoundError) as exc:
             raise RequestRefusedError(422, f"camera_url: {exc}") from None
         except VisionflowError as exc:
             raise RequestRefusedError(409, str(exc)) from None

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from visionflow.core.pipeline import Pipeline, StreamState
@@ -117,6 +118,7 @@ class Controller:
         with self._lock:
             if camera_id is not None and self._running_with(camera_id):
                 raise StreamConflictError(f"a stream with camera_id '{camera_id}' is running")
+            _check_local(uri)
             source = self._open(uri, live=live, loop=loop)
             sid = self.pipeline.add_source(source)
             entry = StreamEntry(
@@ -299,6 +301,20 @@ class Controller:
     def outputs(self) -> dict[str, dict[str, Any]]:
         """The figures sinks publish of themselves while running (``PipelineStats.outputs``)."""
         return {name: dict(f) for name, f in dict(self.pipeline.stats.outputs).items()}
+
+
+def _check_local(uri: str) -> None:
+    """A local file (a path or ``file://`` URI, not a glob) that does not exist is refused now,
+    rather than failing once the stream starts. Raises SourceNotFoundError."""
+    from visionflow.errors import SourceNotFoundError
+    from visionflow.media.video import file_uri_path, uri_scheme
+
+    scheme = uri_scheme(uri)
+    if scheme not in ("", "file") or any(c in uri for c in "*?["):
+        return
+    path = file_uri_path(uri) if scheme == "file" else Path(uri)
+    if not path.exists():
+        raise SourceNotFoundError(f"no such file or folder: {path}")
 
 
 def _number(value: Any) -> float | None:
