@@ -230,8 +230,8 @@ class TrackerConfig(BaseModel):
     search_region_padding_scale: float = Field(
         1.0,
         ge=0,
-        description="VisualTracker.searchRegionPaddingScale (nvdcf): the search region is the "
-        "predicted box enlarged by this many times its size on each side.",
+        description="VisualTracker.searchRegionPaddingScale (nvdcf): the search region is "
+        "(1 + this) times the template (the box with its surroundings) on each side",
     )
     # visionflow's own (no DeepStream key)
     reassoc_min_visual_similarity: float = Field(

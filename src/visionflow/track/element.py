@@ -81,5 +81,10 @@ class Tracker(Element):
                 meta.user[TERMINATED_TRACKS] = stream.terminated
         return batch
 
+    def end_stream(self, source_id: int) -> None:
+        """A stream ended or left the pipeline (its last batch has passed): forget its targets,
+        as nvtracker removes a stream at its stream end of stream."""
+        self.streams.pop(source_id, None)
+
     def __repr__(self) -> str:
         return f"<Tracker {self.name!r} {self.config.algorithm} streams={len(self.streams)}>"

@@ -40,7 +40,7 @@ from visionflow.track.algorithm import (
     IdCounter,
     NvSORTTracker,
 )
-from visionflow.track.appearance import DIM, features, histogram, inside, similarity
+from visionflow.track.appearance import DIM, histogram, inside, similarity
 from visionflow.track.association import (
     INVALID,
     iou_matrix,
@@ -99,10 +99,7 @@ class NvDCFTracker(NvSORTTracker):
         # one gather per detection: the template-sized grid with context; the colour feature
         # is the histogram of its inner part, the box itself
         self._det_patch = patches(image, boxes, self._size, CONTEXT)
-        margin = round(self._size * (1 - 1 / CONTEXT) / 2)
-        self._det_feature = histogram(
-            self._det_patch[:, margin : self._size - margin, margin : self._size - margin]
-        )
+        self._det_feature = self._inner_histogram(self._det_patch)
         self._det_valid = inside(image, boxes)
         self._det_feature[~self._det_valid] = 0.0
 
@@ -144,15 +141,21 @@ class NvDCFTracker(NvSORTTracker):
     def _localise(self, image: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The visual tracker's boxes of targets ``rows`` and its confidence: the template's
         correlation peak, at most the colour feature's similarity at the box found."""
-        boxes, confidence = localise(
+        boxes, confidence, found = localise(
             image,
             self.template[rows],
             self.filter.boxes()[rows],
             self.config.search_region_padding_scale,
         )
-        look, valid = features(image, boxes)
-        alike = np.einsum("nd,nd->n", look, self.feature[rows])
+        alike = np.einsum("nd,nd->n", self._inner_histogram(found), self.feature[rows])
+        valid = inside(image, boxes)
         return boxes, np.where(valid, np.minimum(confidence, alike), 0.0).astype(np.float32)
+
+    def _inner_histogram(self, grids: np.ndarray) -> np.ndarray:
+        """Colour features of template-sized grids: the histogram of their inner part, the box
+        without the surroundings the template adds."""
+        margin = round(self._size * (1 - 1 / CONTEXT) / 2)
+        return histogram(grids[:, margin : self._size - margin, margin : self._size - margin])
 
     # --- association -----------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ template:
   ``S`` colour pixels (``featureImgSizeLevel`` 1–5 → ``S`` = 12, 18, 24, 36, 48, as NvDCF's
   feature image sizes), learnt as an exponential moving average of its matched detections'
   patches with learning rate ``filterLr``.
-* A confirmed target without a detection is searched for in a region ``1 + 2 ·
-  searchRegionPaddingScale`` times its predicted box's size around the predicted centre,
+* A confirmed target without a detection is searched for in a region ``1 +
+  searchRegionPaddingScale`` times its template's size around the predicted centre,
   resampled at the template's scale, by normalised cross-correlation
   (``cv2.matchTemplate``, ``TM_CCOEFF_NORMED``). The best position gives the target's box in
   the frame (the predicted size) and the response there, clipped to 0–1, its raw response.
@@ -58,28 +58,33 @@ def localise(
     templates: np.ndarray,
     boxes: np.ndarray,
     padding: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Search each template (N, S, S, 3) around its predicted box (N, 4) xyxy.
 
     Returns:
-        ``(boxes, response)``: (N, 4) float32 boxes of the predicted size at the best
-        positions, and (N,) float32 peak responses clipped to 0–1.
+        ``(boxes, response, found)``: (N, 4) float32 boxes of the predicted size at the best
+        positions, (N,) float32 peak responses clipped to 0–1, and (N, S, S, 3) uint8 the
+        pixels at the best positions (sampled as the templates are).
     """
     n = len(boxes)
     found = np.asarray(boxes, np.float32).copy()
     response = np.zeros(n, np.float32)
+    size = templates.shape[1] if templates.ndim == 4 else 1
+    pixels = np.zeros((n, size, size, 3), np.uint8)
     if not n:
-        return found, response
-    size = templates.shape[1]
-    search = size + 2 * max(round(padding * size), 1)
-    regions = patches(image, boxes, search, CONTEXT * search / size).astype(np.float32)
+        return found, response, pixels
+    search = size + 2 * max(round(padding * size / 2), 1)
+    regions = patches(image, boxes, search, CONTEXT * search / size)
     side = np.maximum(found[:, 2:] - found[:, :2], 2.0) * CONTEXT
     offset = (search - size) / 2
     for k in range(n):
-        scores = cv2.matchTemplate(regions[k], templates[k], cv2.TM_CCOEFF_NORMED)
+        scores = cv2.matchTemplate(
+            regions[k].astype(np.float32), templates[k], cv2.TM_CCOEFF_NORMED
+        )
         _, peak, _, (px, py) = cv2.minMaxLoc(scores)
         dx = (px - offset) * side[k, 0] / size
         dy = (py - offset) * side[k, 1] / size
         found[k] += np.array([dx, dy, dx, dy], np.float32)
         response[k] = min(max(peak, 0.0), 1.0) if np.isfinite(peak) else 0.0
-    return found, response
+        pixels[k] = regions[k, py : py + size, px : px + size]
+    return found, response, pixels
