@@ -148,3 +148,31 @@ def test_set_interval_checks_the_element_and_the_value() -> None:
         pipeline.set_interval("recorder", 2)
     with pytest.raises(VisionflowError, match="no element named 'infer'"):
         pipeline.set_interval("infer", 2)
+
+
+def test_the_tracker_and_the_tiler_forget_a_stream_that_left() -> None:
+    """Their ``end_stream``: no state (targets, last picture) kept for streams gone — memory
+    stays flat as streams come and go — and the stream's tile goes black."""
+    from visionflow.mux.tiler import Tiler
+    from visionflow.track import Tracker
+
+    tracker, tiler, last = Tracker(), Tiler(rows=1, columns=2, width=64, height=16), Recorder()
+    pictures: list = []
+    pipeline = Pipeline([SyntheticSource(32, 16, None, fps=100, live=True)], [tracker, tiler, last],
+                        keep_alive=True)  # fmt: skip
+    pipeline.add_probe("recorder", lambda b: pictures.append(b.frames[0].to_numpy().copy()))
+    thread, _ = running(pipeline)
+    sid = pipeline.add_source(SyntheticSource(32, 16, None, fps=100, live=True, seed=3))
+    wait_out(pipeline, sid, 5)
+    assert set(tracker.streams) == {0, 1}
+    assert pictures[-1][:, 32:].any()  # the second stream's tile is painted
+    pipeline.remove_source(sid)
+    assert pipeline.wait_flushed(sid, 10)
+    assert set(tracker.streams) == {0}
+    count = len(pictures)
+    wait_out(pipeline, 0, pipeline.stats.snapshot()[1][0] + 3)
+    assert len(pictures) > count
+    assert not pictures[-1][:, 32:].any()  # its tile is black now
+    assert sid not in tiler._tiles
+    pipeline.stop()
+    thread.join(10)

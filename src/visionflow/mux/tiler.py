@@ -152,6 +152,16 @@ class Tiler(Element):
                 self.stats.drop(no_cell(sid, self.grid))
         return self._mosaic([f for f, _ in frames], composed)
 
+    def end_stream(self, source_id: int) -> None:
+        """A stream ended or left the pipeline: forget its last picture and black out its cell
+        (the next mosaics show it empty)."""
+        if self._tiles.pop(source_id, None) is None:
+            return
+        cell = self.cell(source_id)
+        if cell is not None:
+            x1, y1, x2, y2 = cell
+            self._canvas[y1:y2, x1:x2] = 0
+
     def cell(self, source_id: int) -> tuple[int, int, int, int] | None:
         """The ``(x1, y1, x2, y2)`` canvas cell of a stream in the current grid, or None."""
         rows, columns = self.grid
