@@ -255,6 +255,23 @@ def test_exit_3_when_an_output_failed(tmp_path: Path) -> None:
     assert len(meta.read_text().splitlines()) == 10
 
 
+def test_exit_1_says_every_output_failed_when_frames_flowed_but_no_output_took_them(
+    tmp_path: Path,
+) -> None:
+    config = detector_yaml(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = runner.invoke(
+        app,
+        [
+            *("infer", "-c", str(config), "-i", "synthetic://64x64?frames=10"),
+            *("-o", str(blocker / "out.mp4"), "--no-progress"),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert "error: every output failed: 1 of 1 outputs failed" in result.output
+
+
 def test_infer_without_outputs_warns_that_it_writes_nothing(tmp_path: Path) -> None:
     config = detector_yaml(tmp_path)
     result = runner.invoke(

@@ -382,7 +382,11 @@ def _exit_status(report: PipelineReport) -> int:
     if failed_sinks:
         what.append(f"{failed_sinks} of {len(report.sinks)} outputs failed")
     if report.outcome == "failed":
-        typer.echo(f"error: nothing could be processed: {'; '.join(what)}", err=True)
+        every_output = bool(report.sinks) and len({f.name for f in report.sink_failures}) >= len(
+            report.sinks
+        )
+        headline = "every output failed" if every_output else "nothing could be processed"
+        typer.echo(f"error: {headline}: {'; '.join(what)}", err=True)
         return EXIT_FAILED
     if report.outcome == "partial":
         typer.echo(
