@@ -105,8 +105,8 @@ class App:
             from visionflow.record import SmartRecord
 
             elements.append(SmartRecord(recorders))
-        brokers = any(s.type == "broker" for s in config.sinks)
-        if config.analytics is not None and brokers:  # analytics results become events
+        outputs = any(s.type in _METADATA for s in config.sinks)
+        if config.analytics is not None and outputs:  # analytics results become events
             from visionflow.brokers import AnalyticsEvents
 
             elements.append(AnalyticsEvents())

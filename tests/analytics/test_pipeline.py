@@ -113,3 +113,11 @@ def test_two_objects_crossing_in_opposite_directions_count_once_each_way(tmp_pat
     assert events[0][1] != events[1][1]  # two tracks
     assert events[0][0] > 52  # never before the object crossed (between frames 52 and 53)
     assert events[1][0] > 58
+    # the same crossings as events in the JSON Lines (no broker needed), on the same frames
+    crossings = [
+        (t, e["data"]["line"])
+        for t, r in enumerate(records)
+        for e in r.get("user", {}).get("events", [])
+        if e["type"] == "line_crossing"
+    ]
+    assert crossings == [(events[0][0], "Rightward"), (events[1][0], "Leftward")]
