@@ -145,11 +145,13 @@ def start(*args: str) -> subprocess.Popen[str]:
 
 
 def wait_up(url: str, process: subprocess.Popen[str], headers: dict | None = None) -> None:
+    """Wait until the served pipeline runs (its signal handlers are in place from then on)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[1]
         try:
-            if httpx.get(f"{url}/api/v1/health", headers=headers, timeout=2).status_code == 200:
+            answer = httpx.get(f"{url}/api/v1/health", headers=headers, timeout=2)
+            if answer.status_code == 200 and answer.json()["state"] == "running":
                 return
         except httpx.TransportError:
             pass
