@@ -163,13 +163,6 @@ class PipelineStats:
                 self._first_out.setdefault(sid, now / 1e9)
                 self._last_out[sid] = now / 1e9
 
-    @property
-    def total_in(self) -> int:
-        return sum(self.frames_in.values())
-
-    @property
-    def total_out(self) -> int:
-        return sum(self.frames_out.values())
     def snapshot(self) -> tuple[dict[int, int], dict[int, int], dict[str, int]]:
         """Copies of frames in and out per stream and drops per reason, taken together."""
         with self._lock:
@@ -181,6 +174,13 @@ class PipelineStats:
             histogram = self._latencies.get(source_id)
             return histogram.quantile(q) if histogram is not None else math.nan
 
+    @property
+    def total_in(self) -> int:
+        return sum(self.frames_in.values())
+
+    @property
+    def total_out(self) -> int:
+        return sum(self.frames_out.values())
 
     @property
     def total_dropped(self) -> int:
