@@ -133,7 +133,9 @@ def run(
     if ray or ray_address is not None:
         from visionflow.cluster.cli import run_cluster
 
-        raise typer.Exit(run_cluster(pipeline, ray_address or "local"))
+        raise typer.Exit(
+            run_cluster(pipeline, ray_address or "local", api=api, token=api_token, view=view)
+        )
     _serve_file(pipeline, progress, api=api, token=api_token, view=view, keep_alive=False)
 
 

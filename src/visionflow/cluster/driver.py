@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,7 @@ from visionflow.errors import VisionflowError
 log = logging.getLogger(__name__)
 
 _DONE = ("ended", "removed", "failed")
+_REASON = re.compile(r"^source (\d+)\b[: ]*(.*)$")  # a drop reason naming its stream
 
 
 def import_ray() -> Any:
@@ -65,6 +67,7 @@ class _Worker:
     alive: bool = True
     pending: Any = None  # the poll in flight
     report: dict[str, Any] | None = None
+    figures: dict[str, Any] = field(default_factory=dict)  # its last poll's live figures
 
 
 @dataclass
@@ -79,6 +82,7 @@ class _Stream:
     moved_at: float | None = None
     move: Move | None = None
     waiting: tuple[str | None, str] | None = None  # (worker left, reason) while it has none
+    removing: bool = False  # asked to leave (remove_source): its worker's "removed" is final
 
 
 @dataclass
@@ -127,9 +131,10 @@ class ClusterRunner:
         self.config = config
         self.address = None if address in (None, "", "local") else address
         self.cluster = cluster or config.cluster or ClusterConfig()
-        models = max(1, len(config.infer))
+        self._models = max(1, len(config.infer))
         self._streams = {
-            i: _Stream(i, s, measure(s.uri, models).cost) for i, s in enumerate(config.sources)
+            i: _Stream(i, s, measure(s.uri, self._models).cost)
+            for i, s in enumerate(config.sources)
         }
         self._workers: dict[str, _Worker] = {}
         self._starting: dict[str, _Worker] = {}
@@ -144,41 +149,145 @@ class ClusterRunner:
         self._error: str | None = None
         self._started_ray = False
         self._lock = threading.RLock()
+        self._placed = False  # the first placement is done: new streams go to a worker
+        self._ended = False  # the loop has ended: no stream can join
+        self._intervals: list[tuple[str | None, int]] = []  # set_interval calls, for newcomers
 
     # --- the Python API (runtime control) ---------------------------------------------------
 
     def add_source(self, source: SourceConfig) -> int:
-        """Add a stream while the cluster runs; it goes to the least-loaded worker."""
-        stream = _Stream(len(self._streams), source, measure(source.uri).cost)
-        self._streams[stream.id] = stream
+        """Add a stream (thread-safe); while the cluster runs it goes to the least-loaded
+        worker at once, before the start it is placed with the others. Returns its id (ids
+        are never reused). Raises VisionflowError once the run has ended or is ending."""
+        cost = measure(source.uri, self._models).cost  # outside the lock: it may probe a file
         with self._lock:
-            self._assign(stream, start_frame=0)
+            if self._ended or self._stop:
+                raise VisionflowError("the cluster run has ended: no stream can join")
+            stream = _Stream(len(self._streams), source, cost)
+            self._streams[stream.id] = stream
+            if self._placed:
+                self._assign(stream, start_frame=0)
+                if stream.worker is None:  # no worker now: it waits like a lost worker's
+                    stream.moved_at = time.monotonic()
         return stream.id
 
     def remove_source(self, stream: int) -> None:
-        """Stop a stream; its frames already read are written."""
+        """Stop a stream (thread-safe); returns once its frames already read are written, and
+        it is then ``removed`` (or ``ended``, when it ended first). KeyError: unknown id."""
         with self._lock:
             s = self._streams[stream]
+            if s.state in _DONE:
+                return
+            s.removing = True
             worker = self._workers.get(s.worker or "")
-            if worker is not None and worker.alive and s.state not in _DONE:
-                self._call(worker, worker.handle.remove.remote(stream))
-                self._drain(worker)
+            if worker is None or not worker.alive:  # waiting for a worker: nothing in flight
+                s.state = "removed"
+                return
+            self._call(worker, worker.handle.remove.remote(stream))
+            self._drain(worker)
+            if not worker.alive:  # lost while leaving: what it wrote is all there is
+                s.state = "removed"
+
+    def set_interval(self, element: str | None, interval: int) -> str:
+        """Set an inference element's interval on every worker (None: the first inference
+        element), and on workers that start later; returns the element's name. Raises
+        VisionflowError for an element that has no interval, ValueError for an interval that is
+        not an integer >= 0."""
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 0:
+            raise ValueError(f"interval must be an integer >= 0, got {interval!r}")
+        with self._lock:
+            alive = [w for w in self._workers.values() if w.alive]
+            known = next((w.info.get("inference", []) for w in alive), None)
+            if known is not None:
+                if not known:
+                    raise VisionflowError("the pipeline has no inference element")
+                if element is None:
+                    element = known[0]
+                elif element not in known:
+                    raise VisionflowError(
+                        f"no inference element named '{element}'; inference elements: "
+                        + ", ".join(known)
+                    )
+            names = [self._call(w, w.handle.set_interval.remote(element, interval)) for w in alive]
+            self._intervals.append((element, interval))
+        return element or next((n for n in names if n), "")
 
     def stop(self) -> None:
         """End the run after the frames in flight (thread-safe)."""
         self._stop = True
 
     @property
+    def running(self) -> bool:
+        """Whether the streams have been placed and the run has not ended."""
+        return self._placed and not self._ended
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stop
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def stream_state(self, stream: int) -> str:
+        """``running``, ``removing`` (asked to leave, not yet flushed), ``ended``, ``removed``
+        or ``failed``; KeyError for an unknown id."""
+        s = self._streams[stream]
+        return "removing" if s.removing and s.state not in _DONE else s.state
+
+    def stream_info(self) -> dict[int, dict[str, Any]]:
+        """Every stream the run has had: its URI, worker, state, frames written, and its live
+        figures summed over the workers it ran on (``frames_in``, ``frames_out``, ``drops`` by
+        reason) with the current worker's latency and queue."""
+        workers = list(self._workers.values())  # snapshots: no lock, no wait
+        out: dict[int, dict[str, Any]] = {}
+        for s in list(self._streams.values()):
+            info: dict[str, Any] = {
+                "uri": s.config.uri,
+                "worker": s.worker,
+                "state": self.stream_state(s.id),
+                "frames_written": s.written,
+                "last_frame": s.last_frame,
+                "frames_in": 0,
+                "frames_out": 0,
+                "latency_p50_ms": None,
+                "latency_p95_ms": None,
+                "drops": {},
+                "queued": 0,
+            }
+            prefix = f"source {s.id}"
+            for w in workers:
+                f = w.figures
+                info["frames_in"] += f.get("frames_in", {}).get(s.id, 0)
+                info["frames_out"] += f.get("frames_out", {}).get(s.id, 0)
+                for reason, n in f.get("drops", {}).items():
+                    match = _REASON.match(reason)
+                    if match is not None and int(match.group(1)) == s.id:
+                        what = match.group(2) or reason
+                        info["drops"][what] = info["drops"].get(what, 0) + n
+                if w.name == s.worker:
+                    p50, p95 = f.get("latency", {}).get(s.id, (None, None))
+                    info["latency_p50_ms"], info["latency_p95_ms"] = p50, p95
+                    info["queued"] = f.get("queues", {}).get(prefix, 0)
+            out[s.id] = info
+        return out
+
+    def figures(self) -> dict[str, dict[str, Any]]:
+        """Each worker's last live figures (see :meth:`PipelineWorker.figures`), by name."""
+        return {w.name: dict(w.figures) for w in list(self._workers.values()) if w.figures}
+
+    @property
     def progress(self) -> dict[int, int]:
         """Frames written so far, per stream."""
-        return {s.id: s.written for s in self._streams.values()}
+        return {s.id: s.written for s in list(self._streams.values())}
 
     @property
     def workers(self) -> dict[str, dict[str, Any]]:
         """Live workers: their node, host, pid and streams."""
         return {
             w.name: {**w.info, "streams": sorted(w.streams)}
-            for w in self._workers.values()
+            for w in list(self._workers.values())
             if w.alive
         }
 
@@ -199,12 +308,16 @@ class ClusterRunner:
             self._wait_started(timeout=120.0)
             if not self._workers:
                 raise VisionflowError("no Ray worker could be started (not enough resources?)")
-            self._place_all()
+            with self._lock:
+                self._place_all()
+                self._placed = True
             self._loop()
         except VisionflowError as exc:
             self._error = str(exc)
             log.error("cluster run: %s", exc)
         finally:
+            with self._lock:
+                self._ended = True
             reports = self._finish()
             self._close_files()
             if self._started_ray:
@@ -223,6 +336,7 @@ class ClusterRunner:
                     last_check = now
                     self._check_workers()
                 if all(s.state in _DONE for s in self._streams.values()):
+                    self._ended = True  # under the lock: no stream joins after this
                     return
                 self._check_orphans()
             time.sleep(self.cluster.poll_interval)
@@ -273,6 +387,8 @@ class ClusterRunner:
                 continue
             worker.pending = None
             self._workers[worker.name] = worker
+            for element, interval in self._intervals:  # runtime changes made before it came
+                self._call(worker, worker.handle.set_interval.remote(element, interval))
             log.info(
                 "%s ready on %s (pid %s)", worker.name, worker.info["host"], worker.info["pid"]
             )
@@ -302,6 +418,9 @@ class ClusterRunner:
         log.warning("%s lost (%s); moving streams %s", worker.name, reason, orphans)
         for stream in orphans:
             s = self._streams[stream]
+            if s.removing:  # it was leaving: it does not move
+                s.state = "removed"
+                continue
             s.worker = None
             s.moved_at = time.monotonic()
             s.waiting = (worker.name, f"{worker.name} lost: {reason}")
@@ -430,13 +549,14 @@ class ClusterRunner:
             self._lost(worker, _why(exc))
             return
         self._write(result["lines"])
+        worker.figures = result.get("stats") or worker.figures
         if result["error"]:
             self._lost(worker, result["error"])
             return
         for stream, state in result["states"].items():
             s = self._streams.get(stream)
             if s is not None and s.worker == worker.name and state in _DONE:
-                if state == "removed" and s.state not in _DONE:
+                if state == "removed" and s.state not in _DONE and not s.removing:
                     continue  # left this worker to go elsewhere
                 s.state = state
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
+import re
 import socket
 import threading
 from collections.abc import Mapping
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: A frame's result as the driver receives it: (stream id, frame number, JSON line).
 Line = tuple[int, int, str]
+
+_SOURCE = re.compile(r"^source (\d+)\b")
 
 
 class _Collect(JsonLinesSink):
@@ -138,6 +142,7 @@ class PipelineWorker:
             "node": ray.get_runtime_context().get_node_id(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "inference": self.inference_names(),
         }
 
     def add(self, stream: int, source: SourceConfig, start_frame: int = 0) -> None:
@@ -179,7 +184,58 @@ class PipelineWorker:
             "lines": [c.take() for c in self._collect],
             "states": {self._ids[local]: state for local, state in states.items()},
             "error": self._error,
+            "stats": self.figures(),
         }
+
+    def figures(self) -> dict[str, Any]:
+        """The pipeline's live figures with cluster-wide stream ids: frames in and out per
+        stream, drops per reason (``source N: …`` naming the cluster-wide id), latency p50 /
+        p95 per stream (None before a frame), queue depths and the sinks' own figures."""
+        stats = self.pipeline.stats
+        frames_in, frames_out, drops = stats.snapshot()
+        ids = self._ids
+
+        def latency(local: int, q: float) -> float | None:
+            value = stats.latency(local, q)
+            return None if math.isnan(value) else round(value, 3)
+
+        return {
+            "frames_in": {ids[s]: n for s, n in frames_in.items() if s in ids},
+            "frames_out": {ids[s]: n for s, n in frames_out.items() if s in ids},
+            "drops": {self._global_reason(r): n for r, n in drops.items()},
+            "latency": {
+                ids[s]: (latency(s, 0.5), latency(s, 0.95)) for s in frames_out if s in ids
+            },
+            "queues": {self._global_reason(q): n for q, n in self.pipeline.queue_depths().items()},
+            "outputs": {name: dict(f) for name, f in dict(stats.outputs).items()},
+        }
+
+    def _global_reason(self, text: str) -> str:
+        """``source 3…`` (a local id) → ``source 17…`` (its cluster-wide id)."""
+        match = _SOURCE.match(text)
+        if match is None or int(match.group(1)) not in self._ids:
+            return text
+        return f"source {self._ids[int(match.group(1))]}{text[match.end() :]}"
+
+    def set_interval(self, element: str | None, interval: int) -> str:
+        """Set an inference element's interval (None: the first one); returns its name."""
+        if element is None:
+            names = self.inference_names()
+            if not names:
+                from visionflow.errors import VisionflowError
+
+                raise VisionflowError("the pipeline has no inference element")
+            element = names[0]
+        self.pipeline.set_interval(element, interval)
+        return element
+
+    def inference_names(self) -> list[str]:
+        """Names of the elements that have an inference ``interval``."""
+        return [
+            e.name
+            for e in self.pipeline.elements
+            if hasattr(getattr(e, "config", None), "interval")
+        ]
 
     def finish(self, timeout: float = 60.0) -> dict[str, Any]:
         """Drain and stop the pipeline; its report, with cluster-wide stream ids."""

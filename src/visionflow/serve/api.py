@@ -27,7 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visionflow.errors import ConfigError, SourceNotFoundError, VisionflowError
 from visionflow.serve import metrics
-from visionflow.serve.control import Controller, StreamConflictError, UnknownStreamError
+from visionflow.serve.control import StreamConflictError, UnknownStreamError
+from visionflow.serve.protocol import RuntimeControl
 from visionflow.serve.schemas import (
     DeepStreamInterval,
     SensorMessage,
@@ -136,8 +137,9 @@ def describe(errors: Any) -> str:
     return "; ".join(parts)
 
 
-def create_app(controller: Controller, *, token: str | None = None) -> FastAPI:
-    """The API of one pipeline. With ``token`` every request must carry it."""
+def create_app(controller: RuntimeControl, *, token: str | None = None) -> FastAPI:
+    """The API of one pipeline (a :class:`~visionflow.serve.control.Controller`) or of a Ray
+    cluster run (a ``ClusterController``). With ``token`` every request must carry it."""
     app = FastAPI(
         title="visionflow",
         description="Runtime control, stats and metrics of a visionflow pipeline.",
@@ -314,12 +316,15 @@ def create_app(controller: Controller, *, token: str | None = None) -> FastAPI:
     async def prometheus() -> Response:
         return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)
 
+    from visionflow.serve.record import add_record_routes  # smart record: /api/v1/record…
+
+    add_record_routes(app, controller)
     if token:
         app.add_middleware(TokenAuth, token=token)
     return app
 
 
-async def _wait_flushed(controller: Controller, source_id: int, wait_s: float) -> bool:
+async def _wait_flushed(controller: RuntimeControl, source_id: int, wait_s: float) -> bool:
     """Wait (without blocking the server) until the stream's last frame left the pipeline."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s

@@ -26,7 +26,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from visionflow.serve.control import Controller, split_reason
+from visionflow.serve.control import split_reason
+from visionflow.serve.protocol import RuntimeControl
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -34,7 +35,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class PipelineCollector(Collector):
     """Collects a controller's figures as Prometheus metrics."""
 
-    def __init__(self, controller: Controller) -> None:
+    def __init__(self, controller: RuntimeControl) -> None:
         self.controller = controller
 
     def collect(self) -> Iterator[Metric]:
@@ -118,7 +119,7 @@ class PipelineCollector(Collector):
         yield output
 
 
-def registry_for(controller: Controller) -> CollectorRegistry:
+def registry_for(controller: RuntimeControl) -> CollectorRegistry:
     """A registry of its own (not the process-wide default) holding the pipeline's metrics."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(controller))
