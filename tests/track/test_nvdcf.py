@@ -270,3 +270,22 @@ def test_the_element_gives_nvdcf_the_frame_pixels() -> None:
     # the red square came back with the id it had (0: the first target started)
     ids = dict(zip(np.round(last.xyxy[:, 1]).tolist(), last.tracker_id.tolist(), strict=True))
     assert ids[180.0] == 0
+
+
+def test_a_detection_where_the_visual_tracker_finds_a_lost_target_is_taken_by_it() -> None:
+    # on frame 20 the detector gives the red square a box of 40x22 (size similarity 0.55, under
+    # NvDCF_perf's minMatchingScore4SizeSimilarity 0.6): association refuses the pair, but the
+    # visual tracker finds the target where that box lies (IoU 0.55 > minIouDiff4NewTarget 0.5)
+    frames = missed_for(range(0))
+    image, dets = frames[20]
+    squashed = dets.xyxy.copy()
+    squashed[0, 3] = squashed[0, 1] + 22
+    frames[20] = (image, dets.replace(xyxy=squashed))
+    t = tracker("nvdcf")
+
+    reported = [t.update(d, True, im) for im, d in frames[:22]]
+
+    got = reported[20]
+    assert got.tracker_id.tolist() == [reported[19].tracker_id[0]]  # no new target beside it
+    assert got.confidence[0] == np.float32(0.9)  # the detection, not a tracker-only object
+    assert len(t) == 1
