@@ -131,6 +131,40 @@ def test_an_event_during_a_recording_extends_it(tmp_path: Path) -> None:
     assert 150 <= got[-1] <= 155
 
 
+def test_a_recording_goes_on_across_the_passes_of_a_looped_file(tmp_path: Path) -> None:
+    clip = stamped_clip(tmp_path / "clip.mp4", 60)  # 2 s, key frames at 0, 15, 30, 45
+    config = PipelineConfig.model_validate(
+        {
+            "sources": [
+                {
+                    "uri": str(clip),
+                    "loop": True,
+                    "smart_record": {"dir": str(tmp_path / "rec"), "start_time": 2, "duration": 1},
+                }
+            ]
+        }
+    )
+    app = App.from_config(config)
+
+    def probe(batch: Batch) -> None:
+        for _, meta in batch:
+            if meta.frame_num == 100:  # 3.33 s, in the second pass
+                request_recording(meta)
+            if meta.frame_num == 200:
+                app.pipeline.stop()
+
+    app.pipeline.add_probe("smart_record", probe, "before")
+    app.run()
+    (recording,) = recorder_element(app).recordings
+    assert recording.error is None
+    got = stamps(recording.path)
+    # 1.33 s … 4.33 s: from the key frame at frame 30 of the first pass, across the second pass,
+    # into the third; every frame once, in order
+    assert got[:31] == [*range(30, 60), 0]
+    assert got == [(30 + i) % 60 for i in range(len(got))]
+    assert 100 <= len(got) <= 106
+
+
 def test_smart_record_2_starts_and_stops_every_interval(tmp_path: Path) -> None:
     clip = stamped_clip(tmp_path / "clip.mp4", 300)
     app, _ = run(

@@ -4,8 +4,8 @@ The source's thread feeds it (:meth:`SmartRecorder.opened` at every connection, 
 :meth:`~SmartRecorder.packet` for every demuxed packet, :meth:`~SmartRecorder.ended` at the end);
 any thread starts and stops recordings. A recording is written as packets arrive: at its start,
 the cached packets from the key frame at or before ``event − start_time``; then every new packet
-until the first whose decode time passes ``event + duration`` (so no frame up to that time is
-cut off, B-frames included). Nothing is re-encoded.
+until the first whose decode time passes ``event + duration`` and that shows no frame earlier than
+one already written (so no frame up to that time is cut off, B-frames included). Nothing is re-encoded.
 
 Timeline: a packet's time is its ``pts`` (else ``dts``) in seconds, made to continue across the
 passes of a looped file and the connections of a live stream as the source's frame timestamps do
@@ -81,6 +81,8 @@ class _Session:
     container: Any = None  # av.container.OutputContainer once the first key frame came
     stream: Any = None
     first_dts: int = 0
+    shift: int = 0  # ticks added so decode times keep rising across a loop or reconnection
+    last_dts: int | None = None
 
 
 class SmartRecorder:
@@ -104,6 +106,7 @@ class SmartRecorder:
         # the packet timeline
         self._stream: av.video.stream.VideoStream | None = None
         self._template: StreamTemplate | None = None
+        self._previous: StreamTemplate | None = None
         self._offset = 0.0
         self._rebase = True
         self._last: float | None = None
@@ -138,7 +141,11 @@ class SmartRecorder:
             if self._template is None:
                 if not packet.is_keyframe:
                     return  # nothing can be written before a key frame
-                self._template = StreamTemplate(self._stream, packet)
+                template = StreamTemplate(self._stream, packet)
+                if template.same_as(self._previous):  # the next pass, an unchanged reconnection
+                    template.close()
+                    template = self._previous  # type: ignore[assignment]
+                self._template = self._previous = template
             raw = packet.pts if packet.pts is not None else packet.dts
             if raw is None:
                 seconds = (self._last if self._last is not None else -self._step) + self._step
@@ -163,6 +170,7 @@ class SmartRecorder:
                 duration=int(packet.duration or 0),
                 time_base=Fraction(time_base),
                 template=self._template,
+                offset=round(self._offset / time_base),
             )
             self._ring.append(cached)
             for session in list(self._sessions):
@@ -262,7 +270,9 @@ class SmartRecorder:
     # --- writing (under the lock) -----------------------------------------------------------
 
     def _write(self, session: _Session, packet: CachedPacket) -> None:
-        if packet.decode_time > session.until:
+        shown = session.recording.end
+        if packet.decode_time > session.until and (shown is None or packet.time >= shown):
+            # past the window, and no earlier frame (a B-frame) is still to come
             self._close(session)
             return
         if session.container is None:
@@ -275,9 +285,16 @@ class SmartRecorder:
             self._close(session)
             return
         out = av.Packet(packet.data)
-        base = session.first_dts
-        out.dts = None if packet.dts is None else packet.dts - base
-        out.pts = None if packet.pts is None else packet.pts - base
+        base = session.first_dts - packet.offset - session.shift
+        dts = None if packet.dts is None else packet.dts - base
+        pts = None if packet.pts is None else packet.pts - base
+        if dts is not None and session.last_dts is not None and dts <= session.last_dts:
+            bump = session.last_dts + 1 - dts  # the next pass's first frames: keep dts rising
+            session.shift += bump
+            dts += bump
+            pts = None if pts is None else pts + bump
+        session.last_dts = dts if dts is not None else session.last_dts
+        out.dts, out.pts = dts, pts
         out.time_base = packet.time_base
         out.duration = packet.duration
         out.is_keyframe = packet.keyframe
@@ -309,7 +326,7 @@ class SmartRecorder:
         session.stream = session.container.add_stream_from_template(first.template.stream)
         session.stream.time_base = first.time_base
         start = first.dts if first.dts is not None else first.pts
-        session.first_dts = start or 0
+        session.first_dts = (start or 0) + first.offset
         log.info(
             "source #%d: recording %s (%s at %.2f s)",
             self.source_id, recording.path, recording.reason, recording.event_time,

@@ -41,6 +41,15 @@ class StreamTemplate:
         self.codec = self.stream.codec_context.name
         self.width = self.stream.codec_context.width
         self.height = self.stream.codec_context.height
+        self.extradata = bytes(self.stream.codec_context.extradata or b"")
+
+    def same_as(self, other: StreamTemplate | None) -> bool:
+        """Whether ``other`` has the same codec parameters (a file's next pass, a stream that
+        reconnected unchanged): one recording may then go on across them."""
+        return other is not None and (
+            (self.codec, self.width, self.height, self.extradata)
+            == (other.codec, other.width, other.height, other.extradata)
+        )
 
     def close(self) -> None:
         self._container.close()
@@ -59,6 +68,8 @@ class CachedPacket:
         time: its presentation time in seconds on the source's timeline (see
             :class:`~visionflow.record.recorder.SmartRecorder`).
         decode_time: its decode time on the same timeline (``time`` when it has no ``dts``).
+        offset: ticks (``time_base`` units) that put ``pts``/``dts`` on that timeline: 0 on a
+            first pass, more on later passes of a looped file or after a reconnection.
         keyframe: whether decoding can start at this packet.
         duration: its duration in ``time_base`` units (0 when unknown).
         time_base: the unit of ``pts``, ``dts`` and ``duration``.
@@ -74,6 +85,7 @@ class CachedPacket:
     duration: int
     time_base: Fraction
     template: StreamTemplate
+    offset: int = 0
 
 
 class PacketRing:
