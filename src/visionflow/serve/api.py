@@ -319,9 +319,6 @@ def create_app(controller: RuntimeControl, *, token: str | None = None) -> FastA
     from visionflow.serve.record import add_record_routes  # smart record: /api/v1/record…
 
     add_record_routes(app, controller)
-    from visionflow.serve.record import add_record_routes  # smart record: /api/v1/record…
-
-    add_record_routes(app, controller)
     if token:
         app.add_middleware(TokenAuth, token=token)
     return app
