@@ -30,7 +30,8 @@ class TrackerConfig(BaseModel):
     it misses ``early_termination_age`` detector frames during probation. A reported (*active*)
     target that misses a detector frame goes into *shadow* tracking: it keeps its id, is not
     reported, and is terminated once it has missed more than ``max_shadow_tracking_age``
-    consecutive detector frames. Ids come from one counter per element and are never reused.
+    consecutive detector frames. Ids come from one counter per element and are never given to
+    another target (nvdcf's gallery may give a terminated target's id back to its object).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -28,7 +28,8 @@ class Tracker(Element):
     the extra columns ``tracker_confidence`` (float32) and ``track_age`` (int32); detections the
     tracker does not report (below ``min_detector_confidence``, in probation, duplicates of a
     target) are removed, as ``nvtracker`` does. Ids are int64, counted from 0 by one counter for
-    all streams of the element and never reused within a run.
+    all streams of the element and never given to another target within a run (``nvdcf``'s
+    gallery gives a terminated target's id back to the same object only).
 
     A frame counts as detected when an inference element ran on it (``FrameMeta.inferred``) or
     it holds objects; on other frames (a detector ``interval``) targets are carried on their
