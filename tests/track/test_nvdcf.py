@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from visionflow.core.batch import Batch
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.meta import Detections
-from visionflow.track import ALGORITHMS, NvDCFTracker, Tracker, TrackerAlgorithm, preset
+from visionflow.track import (
+    ALGORITHMS,
+    REID_EMBEDDING,
+    NvDCFTracker,
+    Tracker,
+    TrackerAlgorithm,
+    preset,
+)
 from visionflow.track.appearance import features, similarity
 
 RED, BLUE, GREEN = (220, 40, 40), (40, 60, 220), (40, 200, 60)
@@ -289,3 +297,55 @@ def test_a_detection_where_the_visual_tracker_finds_a_lost_target_is_taken_by_it
     assert got.tracker_id.tolist() == [reported[19].tracker_id[0]]  # no new target beside it
     assert got.confidence[0] == np.float32(0.9)  # the detection, not a tracker-only object
     assert len(t) == 1
+
+
+def same_colour_return() -> list[tuple[np.ndarray, Detections]]:
+    """As ``crossing(swap=False)`` but both squares red: they meet, run together, and part
+    back to their own lanes — where their motion did not lead, and their colours cannot tell."""
+    frames = []
+    for image, dets in crossing(swap=False):
+        image = image.copy()
+        image[np.all(image == BLUE, axis=2)] = RED
+        frames.append((image, dets))
+    return frames
+
+
+def with_embeddings(frames: list[tuple[np.ndarray, Detections]]) -> list:
+    """Each detection gets a re-identification embedding of its true object (0: the square on
+    the upper lane, y = 150 − gap; while they are merged only object 0 is seen)."""
+    out = []
+    for f, (image, dets) in enumerate(frames):
+        gap = 60 - 3 * f if f < 20 else 0 if f < 30 else min(3 * (f - 30), 60)
+        rows = []
+        for box in dets.xyxy:
+            lower = abs(box[1] - (150 + gap)) < abs(box[1] - (150 - gap))
+            rows.append(np.eye(8, dtype=np.float32)[1 if lower and not 20 <= f < 30 else 0])
+        emb = np.asarray(rows, np.float32).reshape(len(dets), 8)
+        out.append((image, dets.replace(extra={REID_EMBEDDING: emb})))
+    return out
+
+
+def test_user_embeddings_keep_identities_that_colours_cannot() -> None:
+    frames = same_colour_return()
+
+    colour_only = ids_of(tracker("nvdcf"), frames)
+    embedded = ids_of(tracker("nvdcf"), with_embeddings(frames))
+
+    first = id_at(embedded[15], 135, 150 - 15)  # object 0, upper lane
+    second = id_at(embedded[15], 135, 150 + 15)
+    assert None not in (first, second)
+    assert first != second
+    assert id_at(embedded[69], 60 + 5 * 69, 150 - 60) == first, embedded[69]
+    assert id_at(embedded[69], 60 + 5 * 69, 150 + 60) == second, embedded[69]
+    # the colour feature alone: the upper square does not end with its id
+    first_colour = id_at(colour_only[15], 135, 150 - 15)
+    assert id_at(colour_only[69], 60 + 5 * 69, 150 - 60) != first_colour, colour_only[69]
+
+
+def test_embeddings_cannot_start_after_colour_tracking() -> None:
+    t = tracker("nvdcf")
+    image, dets = scene([(100, 100, RED)], seed=0)
+    t.update(dets, True, image)
+    emb = dets.replace(extra={REID_EMBEDDING: np.ones((1, 4), np.float32)})
+    with pytest.raises(ValueError, match="reid_embedding"):
+        t.update(emb, True, image)

@@ -11,6 +11,7 @@
 from visionflow.track.algorithm import (
     ALGORITHMS,
     PAST_FRAME,
+    REID_EMBEDDING,
     SHADOW_TRACKS,
     TERMINATED_TRACKS,
     TRACK_AGE,
@@ -27,6 +28,7 @@ from visionflow.track.nvdcf import NvDCFTracker
 __all__ = [
     "ALGORITHMS",
     "PAST_FRAME",
+    "REID_EMBEDDING",
     "SHADOW_TRACKS",
     "TERMINATED_TRACKS",
     "TRACKER_CONFIDENCE",

@@ -41,6 +41,9 @@ from visionflow.track.kalman import KalmanFilter, state_estimator
 
 SHADOW_TRACKS = "tracker_shadow_tracks"
 """``FrameMeta.user`` key of the targets in shadow tracking (with ``output_shadow_tracks``)."""
+REID_EMBEDDING = "reid_embedding"
+"""Extra column of (N, D) float re-identification embeddings a user (or an upstream element)
+attaches to detections; ``nvdcf`` then compares them instead of its colour feature."""
 PAST_FRAME = "tracker_past_frame"
 """``FrameMeta.user`` key of the targets confirmed on the frame with their probation frames
 (with ``output_past_frame``)."""
@@ -175,7 +178,8 @@ class TrackerAlgorithm:
         boxes = detections.xyxy[candidates]
         classes = detections.class_id[candidates]
         confidence = detections.confidence[candidates]
-        self.observe(image, boxes)
+        embedding = detections.extra.get(REID_EMBEDDING)
+        self.observe(image, boxes, None if embedding is None else embedding[candidates])
         match = self.associate(boxes, classes, confidence)
         t, d = match.targets, match.detections
         self.learn(t, d, boxes)
@@ -294,9 +298,12 @@ class TrackerAlgorithm:
 
     # --- steps ----------------------------------------------------------------------------------
 
-    def observe(self, image: np.ndarray | None, boxes: np.ndarray) -> None:
+    def observe(
+        self, image: np.ndarray | None, boxes: np.ndarray, embedding: np.ndarray | None = None
+    ) -> None:
         """Before association: what an algorithm measures in the frame's pixels at the
-        candidate ``boxes`` (nothing here)."""
+        candidate ``boxes``, and their re-identification ``embedding`` rows when the detections
+        carry the :data:`REID_EMBEDDING` column (nothing here)."""
 
     def learn(self, targets: np.ndarray, detections: np.ndarray, boxes: np.ndarray) -> None:
         """After association: update what an algorithm learns of matched targets (nothing

@@ -35,6 +35,7 @@ import numpy as np
 from visionflow.core.meta import Detections
 from visionflow.track.algorithm import (
     ALGORITHMS,
+    REID_EMBEDDING,
     TENTATIVE,
     Association,
     IdCounter,
@@ -79,6 +80,9 @@ class NvDCFTracker(NvSORTTracker):
             np.uint8,
         )
         self.frame = 0
+        self.embedded = False
+        """Whether the appearance is the detections' embeddings (:data:`REID_EMBEDDING`)
+        rather than the colour feature."""
         self.gallery = Gallery()
         self._size = FEATURE_SIZES[config.feature_img_size_level]
         self.template = np.zeros((0, self._size, self._size, 3), np.float32)
@@ -87,10 +91,22 @@ class NvDCFTracker(NvSORTTracker):
 
     # --- appearance ------------------------------------------------------------------------------
 
-    def observe(self, image: np.ndarray | None, boxes: np.ndarray) -> None:
+    def observe(
+        self, image: np.ndarray | None, boxes: np.ndarray, embedding: np.ndarray | None = None
+    ) -> None:
         self.frame += 1
         self.gallery.forget(self.frame - self.config.reassoc_gallery_age)
         self._image = image
+        if embedding is not None:
+            self._embedded(np.asarray(embedding, np.float32).reshape(len(boxes), -1))
+            if image is not None:
+                self._det_patch = patches(image, boxes, self._size, CONTEXT)
+            return
+        if self.embedded:
+            raise ValueError(
+                f"detections without the {REID_EMBEDDING!r} column after detections with it: "
+                "a tracker compares one kind of appearance"
+            )
         if image is None:
             self._det_feature = np.zeros((len(boxes), DIM), np.float32)
             self._det_valid = np.zeros(len(boxes), bool)
@@ -102,6 +118,28 @@ class NvDCFTracker(NvSORTTracker):
         self._det_feature = self._inner_histogram(self._det_patch)
         self._det_valid = inside(image, boxes)
         self._det_feature[~self._det_valid] = 0.0
+
+    def _embedded(self, embedding: np.ndarray) -> None:
+        """This frame's appearance is the detections' embeddings (unit rows; a row of zeros
+        or non-finite values has none)."""
+        dim = embedding.shape[1]
+        if not self.embedded:
+            if len(self) or len(self.gallery):
+                raise ValueError(
+                    f"detections with the {REID_EMBEDDING!r} column after detections without "
+                    "it: a tracker compares one kind of appearance"
+                )
+            self.embedded = True
+            self.feature = np.zeros((0, dim), np.float32)
+            self.gallery.feature = np.zeros((0, dim), np.float32)
+        elif dim != self.feature.shape[1]:
+            raise ValueError(f"{REID_EMBEDDING} has {dim} values, earlier {self.feature.shape[1]}")
+        norm = np.linalg.norm(embedding, axis=1)
+        valid = np.isfinite(norm) & (norm > 0)
+        self._det_feature = np.where(
+            valid[:, None], embedding / np.where(valid, norm, 1.0)[:, None], 0.0
+        ).astype(np.float32)
+        self._det_valid = valid
 
     def learn(self, targets: np.ndarray, detections: np.ndarray, boxes: np.ndarray) -> None:
         if not len(targets):
@@ -147,8 +185,10 @@ class NvDCFTracker(NvSORTTracker):
             self.filter.boxes()[rows],
             self.config.search_region_padding_scale,
         )
-        alike = np.einsum("nd,nd->n", self._inner_histogram(found), self.feature[rows])
         valid = inside(image, boxes)
+        if self.embedded:  # no colour feature to check the box found with
+            return boxes, np.where(valid, confidence, 0.0).astype(np.float32)
+        alike = np.einsum("nd,nd->n", self._inner_histogram(found), self.feature[rows])
         return boxes, np.where(valid, np.minimum(confidence, alike), 0.0).astype(np.float32)
 
     def _inner_histogram(self, grids: np.ndarray) -> np.ndarray:
