@@ -102,7 +102,6 @@ class ClusterController:
         self._lock = threading.Lock()
         self._entries: dict[int, StreamEntry] = {}
         self._rates: dict[int, _Rate] = {}
-        self._removals: list[threading.Thread] = []
         self.started = time.monotonic()
         for sid, source in enumerate(runner.config.sources):
             self._entries[sid] = StreamEntry(sid, str(sid), f"source{sid}", source.uri)
@@ -182,7 +181,6 @@ class ClusterController:
         deadline = time.monotonic() + 1.0  # the stream reads "removing" from the answer on
         while self.runner.stream_state(source_id) == "running" and time.monotonic() < deadline:
             time.sleep(0.005)
-        self._removals.append(thread)
         return entry
 
     def state(self, source_id: int) -> str:

@@ -617,6 +617,8 @@ class ClusterRunner:
         if self._ray is None:
             return reports
         for worker in self._workers.values():
+            if worker.alive and worker.pending is not None:  # its lines come before finish's
+                self._poll_once(worker, block=True)  # (after stop() a poll is still in flight)
             if not worker.alive:
                 continue
             try:
