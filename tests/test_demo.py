@@ -51,11 +51,16 @@ def test_visionflow_demo_writes_an_annotated_video_and_metadata(tmp_path: Path) 
     assert f"objects found:   {objects} in {FRAMES} frames" in result.stdout
 
     # The objects are the shapes of the generated scene: the detections are right (box and
-    # class), and the shapes big enough for the 320x320 model (≥ 60 px) are found.
+    # class), the shapes at least half visible are found, the two small triangles (28 and 34 px)
+    # included, few detections name a shape's class wrongly, and in about half the frames the
+    # count per class is the scene's (a shape under 20 % visible behind others may go uncounted;
+    # the misses are frames where shapes overlap).
     scene = MovingScene(SEED, WIDTH, HEIGHT)
-    right = found = big = 0
+    right = found = shown = small_found = small = confused = 0
+    wrong_counts = []
     for record in records:
         truth = scene.frame(record["frame_num"])[1]
+        visible = scene.visibility(record["frame_num"])
         boxes = np.array(
             [
                 [b["left"], b["top"], b["left"] + b["width"], b["top"] + b["height"]]
@@ -65,15 +70,28 @@ def test_visionflow_demo_writes_an_annotated_video_and_metadata(tmp_path: Path) 
         ).reshape(-1, 4)
         labels = [o["label"] for o in record["objects"]]
         assert set(labels) <= set(CLASSES)
-        same = (box_iou(boxes, truth.xyxy) >= 0.5) & (
-            np.array(labels)[:, None] == np.array(CLASSES)[truth.class_id][None, :]
-        )
+        overlap = box_iou(boxes, truth.xyxy) >= 0.5
+        same = overlap & (np.array(labels)[:, None] == np.array(CLASSES)[truth.class_id][None, :])
         right += int(same.any(axis=1).sum())
-        large = truth.xyxy[:, 2] - truth.xyxy[:, 0] >= 60
-        found += int(same.any(axis=0)[large].sum())
-        big += int(large.sum())
-    assert right / objects >= 0.85, f"{right} of {objects} detections match a shape"
-    assert found / big >= 0.8, f"{found} of {big} shapes of 60 px or more found"
+        confused += int((overlap.any(axis=1) & ~same.any(axis=1)).sum())
+        seen = visible >= 0.5
+        found += int(same.any(axis=0)[seen].sum())
+        shown += int(seen.sum())
+        tiny = seen & (truth.xyxy[:, 2] - truth.xyxy[:, 0] < 60)
+        small_found += int(same.any(axis=0)[tiny].sum())
+        small += int(tiny.sum())
+        counts = np.array([labels.count(name) for name in CLASSES])
+        must = np.bincount(truth.class_id[seen], minlength=len(CLASSES))
+        may = np.bincount(truth.class_id[visible >= 0.2], minlength=len(CLASSES))
+        if np.any((counts < must) | (counts > may)):
+            wrong_counts.append(record["frame_num"])
+    # measured (640x384 model): 94.8 % right, 3.4 % confused, 92.7 % found, small 87 %,
+    # counts wrong in 123 frames; the 320x320 model: 92.2 %, 5.3 %, 64 %, 3 %, 239 frames
+    assert right / objects >= 0.93, f"{right} of {objects} detections match a shape"
+    assert confused <= 0.04 * objects, f"{confused} detections name the wrong class"
+    assert found / shown >= 0.9, f"{found} of {shown} shapes at least half visible found"
+    assert small_found / small >= 0.8, f"{small_found} of {small} small triangles found"
+    assert len(wrong_counts) <= 135, f"class counts wrong in {len(wrong_counts)} frames"
 
     first = records[0]["objects"][0]["bbox"]
     top, left, right = (

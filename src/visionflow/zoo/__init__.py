@@ -13,7 +13,7 @@ from pathlib import Path
 from visionflow.errors import ModelNotFoundError
 
 BUNDLED = {
-    "shapes_det": "Circles, squares and triangles in generated scenes (YOLOv8 layout, 320x320).",
+    "shapes_det": "Circles, squares and triangles in generated scenes (YOLOv8 layout, 640x384).",
 }
 
 
