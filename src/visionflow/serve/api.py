@@ -13,22 +13,28 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visionflow.errors import ConfigError, SourceNotFoundError, VisionflowError
 from visionflow.serve import metrics
 from visionflow.serve.control import StreamConflictError, UnknownStreamError
+from visionflow.serve.http import (
+    API,
+    RequestRefusedError,
+    describe,
+    parse,
+    read_json,
+    reply,
+)
 from visionflow.serve.protocol import RuntimeControl
+from visionflow.serve.record import add_record_routes
 from visionflow.serve.schemas import (
     DeepStreamInterval,
     SensorMessage,
@@ -40,34 +46,11 @@ from visionflow.serve.schemas import (
 
 log = logging.getLogger(__name__)
 
-API = "/api/v1"
-MAX_BODY = 1 << 20
-"""Largest request body read (1 MiB); a larger one is refused with 413."""
-
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-M = TypeVar("M", bound=BaseModel)
-
-
-class RequestRefusedError(Exception):
-    """A request the API refuses, with its status code and reason."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-def envelope(code: int, reason: str, **extra: Any) -> dict[str, Any]:
-    """DeepStream's answer: ``{"status": "HTTP/1.1 <code> <phrase>", "reason": …}`` + extra."""
-    return {"status": f"HTTP/1.1 {code} {HTTPStatus(code).phrase}", "reason": reason, **extra}
-
-
-def reply(code: int, reason: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(envelope(code, reason, **extra), status_code=code)
 
 
 class TokenAuth:
@@ -98,43 +81,6 @@ class TokenAuth:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         given += [t.encode() for t in query.get("token", ())]
         return any(hmac.compare_digest(t, self.token) for t in given)
-
-
-async def read_json(request: Request) -> dict[str, Any]:
-    """The request's body as a JSON object; RequestRefusedError (400, 413) otherwise."""
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise RequestRefusedError(
-            413, f"the body is {len(body)} bytes; at most {MAX_BODY} are read"
-        )
-    if not body.strip():
-        raise RequestRefusedError(400, "the request needs a JSON body")
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestRefusedError(400, f"malformed JSON body: {exc}") from None
-    if not isinstance(data, dict):
-        raise RequestRefusedError(400, f"the body must be a JSON object, not {type(data).__name__}")
-    return data
-
-
-def parse(model: type[M], data: dict[str, Any]) -> M:
-    """``data`` as ``model``; RequestRefusedError (422) naming each wrong field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RequestRefusedError(422, describe(exc.errors())) from None
-
-
-def describe(errors: Any) -> str:
-    """Validation errors as one line: ``value.camera_url: Field required; …``."""
-    parts = []
-    for error in errors:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-        value = error.get("input")
-        shown = f" (got {json.dumps(value)[:60]})" if error.get("type") != "missing" else ""
-        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}{shown}")
-    return "; ".join(parts)
 
 
 def create_app(controller: RuntimeControl, *, token: str | None = None) -> FastAPI:
@@ -316,9 +262,7 @@ def create_app(controller: RuntimeControl, *, token: str | None = None) -> FastA
     async def prometheus() -> Response:
         return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)
 
-    from visionflow.serve.record import add_record_routes  # smart record: /api/v1/record…
-
-    add_record_routes(app, controller)
+    add_record_routes(app, controller)  # smart record: /api/v1/record…
     if token:
         app.add_middleware(TokenAuth, token=token)
     return app

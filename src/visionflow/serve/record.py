@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from visionflow.errors import VisionflowError
+from visionflow.serve.http import API, RequestRefusedError, parse, read_json, reply
 
 
 class RecordStart(BaseModel):
@@ -35,7 +36,6 @@ class RecordStop(BaseModel):
 def add_record_routes(app: FastAPI, controller: Any) -> None:
     """Mount the smart-record routes on ``app`` (called by ``create_app``)."""
     from visionflow.record import SmartRecord, SmartRecorder
-    from visionflow.serve.api import API, RequestRefusedError, parse, read_json, reply
 
     def element() -> SmartRecord:
         try:
