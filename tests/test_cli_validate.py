@@ -181,7 +181,7 @@ CASES: list[tuple[str, bytes, str]] = [
         "pipeline.yml",
         b"sources:\n  - uri: a.mp4\n    lop: true\n",
         ":3: sources.0.lop: unknown key; did you mean 'loop'? "
-        "known keys: live, loop, reconnect_attempts, timeout, uri",
+        "known keys: decoder, live, loop, reconnect_attempts, smart_record, timeout, uri",
     ),
     (
         "pipeline.yml",
