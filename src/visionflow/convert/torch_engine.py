@@ -111,7 +111,7 @@ def build_torch_engine(source: Path, target: Path, key: EngineKey, device: str) 
     try:
         module = module.to(where)
         if where.type == "cuda":
-            module = module.to(memory_format=torch.channels_last)
+            module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         fp32 = run(module)
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
