@@ -513,6 +513,9 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="1080p")
     parser.add_argument("--frames", type=int, default=300, help="frames decoded per stream")
     parser.add_argument("--clip-frames", type=int, default=300, help="frames in the clip")
+    parser.add_argument(
+        "--clip", type=Path, default=None, help="an H.264 clip to use (GPUs without NVENC: H100)"
+    )
     parser.add_argument("--warmup", type=int, default=30, help="untimed batches")
     parser.add_argument("--model", type=Path, default=None, help="YOLOv8n ONNX (made if absent)")
     parser.add_argument("--workdir", type=Path, default=None)
@@ -535,7 +538,9 @@ def main() -> None:
 
         export_yolov8_onnx(model, scale="n", num_classes=80, imgsz=NET)
     start = time.perf_counter()
-    clip = make_clip(workdir / f"clip_{args.size}.mp4", width, height, args.clip_frames, bitrate)
+    clip = args.clip or make_clip(
+        workdir / f"clip_{args.size}.mp4", width, height, args.clip_frames, bitrate
+    )
     print(f"clip {clip.name}: {args.clip_frames} frames in {time.perf_counter() - start:.1f} s")
     gpu = torch.cuda.get_device_name(0)
     results = []
