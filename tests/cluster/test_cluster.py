@@ -9,7 +9,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +24,9 @@ ray = pytest.importorskip(
 )
 from ray.cluster_utils import Cluster  # noqa: E402
 
+NODE: dict[str, Any] = {"num_cpus": 1, "object_store_memory": 80 * 1024**2}  # conftest.py's
+
 DETECTOR = Path(__file__).parents[2] / "src/visionflow/zoo/models/shapes_det.infer.yml"
-NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024**2}
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    """A head node that runs no worker (0 CPUs) and two nodes of one CPU each."""
-    c = Cluster(initialize_head=True, head_node_args={**NODE, "num_cpus": 0})
-    for _ in range(2):
-        c.add_node(**NODE)
-    ray.init(address=c.address, log_to_driver=False)
-    try:
-        yield c
-    finally:
-        ray.shutdown()
-        c.shutdown()
 
 
 def pipeline(tmp_path: Path, frames: list[int], out: str, **cluster: Any) -> PipelineConfig:

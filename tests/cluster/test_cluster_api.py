@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +33,7 @@ from visionflow.cluster.driver import ClusterReport, ClusterRunner  # noqa: E402
 from visionflow.serve import ApiServer, create_app  # noqa: E402
 
 DETECTOR = Path(__file__).parents[2] / "src/visionflow/zoo/models/shapes_det.infer.yml"
-NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024**2}
 TOKEN = "cluster-secret"
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    """A head node that runs no worker (0 CPUs) and two nodes of one CPU each."""
-    c = Cluster(initialize_head=True, head_node_args={**NODE, "num_cpus": 0})
-    for _ in range(2):
-        c.add_node(**NODE)
-    ray.init(address=c.address, log_to_driver=False)
-    try:
-        yield c
-    finally:
-        ray.shutdown()
-        c.shutdown()
 
 
 def records(path: Path) -> dict[int, list[int]]:
@@ -179,7 +164,7 @@ def test_streams_join_the_least_loaded_worker_and_leave_over_the_api(
     frames = records(out)
     assert frames[3] == list(range(written))  # in order, none lost, none twice, then nothing
     for stream in range(3):  # the looped streams: every frame once, in order
-        gaps = [(a, b) for a, b in zip(frames[stream], frames[stream][1:]) if b != a + 1]
+        gaps = [(a, b) for a, b in pairwise(frames[stream]) if b != a + 1]
         drops = {w: v.get("drops") for w, v in report.workers.items()}
         assert frames[stream][0] == 0
         assert not gaps, (stream, gaps, report.streams[stream], drops, written)

@@ -28,6 +28,7 @@ from visionflow.serve.control import (
     UnknownStreamError,
     _check_local,
     _Rate,
+    find_entry,
 )
 
 _ACTIVE = ("running", "removing")
@@ -152,20 +153,7 @@ class ClusterController:
         """The stream with this id, or the running one with this camera id (and URI).
         Raises UnknownStreamError."""
         with self._lock:
-            if source_id is not None:
-                entry = self._entries.get(source_id)
-                if entry is None:
-                    raise UnknownStreamError(f"no stream with source_id {source_id}")
-                return entry
-            for entry in self._entries.values():
-                if (
-                    entry.camera_id == camera_id
-                    and (uri is None or entry.uri == uri)
-                    and self.runner.stream_state(entry.source_id) == "running"
-                ):
-                    return entry
-        what = f"camera_id '{camera_id}'" + (f" and camera_url '{uri}'" if uri else "")
-        raise UnknownStreamError(f"no running stream with {what}")
+            return find_entry(self._entries, self.runner.stream_state, source_id, camera_id, uri)
 
     def remove_stream(self, source_id: int) -> StreamEntry:
         """Ask a stream to leave its worker; its frames in flight are written, then it is

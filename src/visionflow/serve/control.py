@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,31 @@ class _Rate:
             samples.popleft()
         then, before = samples[0]
         return (count - before) / (now - then) if now - then > 1e-3 else 0.0
+
+
+def find_entry(
+    entries: Mapping[int, StreamEntry],
+    state: Callable[[int], str],
+    source_id: int | None,
+    camera_id: str | None,
+    uri: str | None,
+) -> StreamEntry:
+    """The stream with ``source_id``, or the running one (``state``) with ``camera_id`` (and
+    ``uri``, as DeepStream looks a sensor up by the pair). Raises UnknownStreamError."""
+    if source_id is not None:
+        entry = entries.get(source_id)
+        if entry is None:
+            raise UnknownStreamError(f"no stream with source_id {source_id}")
+        return entry
+    for entry in entries.values():
+        if (
+            entry.camera_id == camera_id
+            and (uri is None or entry.uri == uri)
+            and state(entry.source_id) == "running"
+        ):
+            return entry
+    what = f"camera_id '{camera_id}'" + (f" and camera_url '{uri}'" if uri else "")
+    raise UnknownStreamError(f"no running stream with {what}")
 
 
 class Controller:
@@ -136,20 +161,7 @@ class Controller:
         """The running stream with this id, or camera id (and URI, as DeepStream looks a
         sensor up by the pair). Raises UnknownStreamError."""
         with self._lock:
-            if source_id is not None:
-                entry = self._entries.get(source_id)
-                if entry is None:
-                    raise UnknownStreamError(f"no stream with source_id {source_id}")
-                return entry
-            for entry in self._entries.values():
-                if (
-                    entry.camera_id == camera_id
-                    and (uri is None or entry.uri == uri)
-                    and self.pipeline.stream_state(entry.source_id) == "running"
-                ):
-                    return entry
-        what = f"camera_id '{camera_id}'" + (f" and camera_url '{uri}'" if uri else "")
-        raise UnknownStreamError(f"no running stream with {what}")
+            return find_entry(self._entries, self.pipeline.stream_state, source_id, camera_id, uri)
 
     def remove_stream(self, source_id: int) -> StreamEntry:
         """Ask a stream to leave (see :meth:`Pipeline.remove_source`). UnknownStreamError for
