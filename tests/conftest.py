@@ -5,6 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from visionflow.infer.backends.openvino import decline_telemetry
+
+# `import openvino` (also pytest.importorskip("openvino") in test modules) would post usage
+# telemetry from a forked process — offline tests must not, and a fork beside running threads
+# can hang the process at exit
+decline_telemetry()
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

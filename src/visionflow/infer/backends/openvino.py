@@ -37,7 +37,27 @@ _PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
 _VIRTUAL_DEVICES = frozenset({"AUTO", "MULTI", "HETERO"})
 
 
+def decline_telemetry() -> None:
+    """Decline OpenVINO's usage telemetry for this process, before ``import openvino`` sends it.
+
+    ``import openvino`` (2024+) imports its converter, whose telemetry forks a process that posts
+    to Google Analytics unless an opt-out file exists in the user's home. visionflow runs offline
+    and never sends anything: the consent check answers "declined" for this process (the user's
+    own opt-in/opt-out file is neither read nor written). ``VISIONFLOW_OPENVINO_TELEMETRY=1``
+    leaves OpenVINO's own choice in place.
+    """
+    if os.environ.get("VISIONFLOW_OPENVINO_TELEMETRY") == "1":
+        return
+    try:
+        from openvino_telemetry.utils import opt_in_checker
+    except ImportError:  # no telemetry package: nothing to decline
+        return
+    declined = opt_in_checker.ConsentCheckResult.DECLINED
+    opt_in_checker.OptInChecker.check = lambda self, *args, **kwargs: declined
+
+
 def _openvino() -> Any:
+    decline_telemetry()
     try:
         import openvino
     except ImportError as exc:
