@@ -134,11 +134,12 @@ def test_write_clip_decodes_to_the_scene(tmp_path: Path, suffix: str, format_nam
         assert container.format.name.startswith(format_name)
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
+        rate = stream.average_rate  # read while open: PyAV >= 18.1.1 refuses a closed stream
         frames = list(container.decode(stream))
     assert len(frames) == 24
     assert {(f.width, f.height, f.format.name) for f in frames} == {(320, 192, "yuv420p")}
     if suffix != ".h264":  # a raw elementary stream carries no timestamps
-        assert stream.average_rate == Fraction(25)
+        assert rate == Fraction(25)
         assert [f.time for f in frames] == pytest.approx([i / 25 for i in range(24)])
     for t in (0, 23):
         decoded = frames[t].to_ndarray(format="rgb24").astype(np.float32)
