@@ -4,8 +4,9 @@ The source's thread feeds it (:meth:`SmartRecorder.opened` at every connection, 
 :meth:`~SmartRecorder.packet` for every demuxed packet, :meth:`~SmartRecorder.ended` at the end);
 any thread starts and stops recordings. A recording is written as packets arrive: at its start,
 the cached packets from the key frame at or before ``event − start_time``; then every new packet
-until the first whose decode time passes ``event + duration`` and that shows no frame earlier than
-one already written (so no frame up to that time is cut off, B-frames included). Nothing is re-encoded.
+until the first whose decode time passes ``event + duration`` and that shows no frame earlier
+than one already written (so no frame up to that time is cut off, B-frames included). Nothing is
+re-encoded.
 
 Timeline: a packet's time is its ``pts`` (else ``dts``) in seconds, made to continue across the
 passes of a looped file and the connections of a live stream as the source's frame timestamps do
