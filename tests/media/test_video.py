@@ -17,8 +17,9 @@ import pytest
 
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.errors import DecodeError, SourceError, SourceNotFoundError
+from visionflow.media.bad_packets import MAX_BAD_PACKETS_IN_A_ROW
 from visionflow.media.synthetic import decode_stamp
-from visionflow.media.video import MAX_BAD_PACKETS_IN_A_ROW, VideoSource, is_live_uri
+from visionflow.media.video import VideoSource, is_live_uri
 
 WIDTH, HEIGHT = 128, 96  # the size make_clip writes
 MakeClip = Callable[..., Path]

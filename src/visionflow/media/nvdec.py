@@ -17,8 +17,8 @@ Errors follow :mod:`visionflow.media.video` (the CPU path):
 * a file or URI the demuxer cannot open, or whose codec NVDEC cannot decode →
   :class:`~visionflow.errors.SourceError` with the reason and the URI;
 * a packet the decoder rejects is skipped and counted (:attr:`NvdecSource.bad_packets`, a
-  warning for the first); :data:`~visionflow.media.video.MAX_BAD_PACKETS_IN_A_ROW` in a row, or
-  a demuxer that fails reading, end the stream with :class:`~visionflow.errors.DecodeError`
+  warning for the first); :data:`~visionflow.media.bad_packets.MAX_BAD_PACKETS_IN_A_ROW` in a
+  row, or a demuxer that fails reading, end the stream with :class:`~visionflow.errors.DecodeError`
   naming the URI and the next frame number;
 * a stream that yields no frame at all ends with :class:`~visionflow.errors.DecodeError`;
 * a network stream that fails ends with :class:`~visionflow.errors.SourceError`. NVDEC sources
@@ -41,13 +41,11 @@ from urllib.parse import unquote, urlsplit
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.source import Source
 from visionflow.errors import DecodeError, SourceError, SourceNotFoundError
+from visionflow.media.bad_packets import rejected_packet
 from visionflow.media.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
-MAX_BAD_PACKETS_IN_A_ROW = 32
-"""Consecutive packets the decoder rejects after which the stream is given up as corrupt (as
-:data:`visionflow.media.video.MAX_BAD_PACKETS_IN_A_ROW`)."""
 INSTALL_HINT = "pip install 'visionflow[nvidia]'"
 _FALLBACK_RATE = Fraction(30)
 
@@ -270,16 +268,7 @@ class NvdecSource(Source):
                             break
                         self.bad_packets += 1
                         in_a_row += 1
-                        if in_a_row >= MAX_BAD_PACKETS_IN_A_ROW:
-                            raise DecodeError(
-                                f"{self.uri}: {in_a_row} packets in a row could not be decoded "
-                                f"before frame {self._next_frame} ({_reason(exc)}); giving up"
-                            ) from exc
-                        if in_a_row == 1:
-                            log.warning(
-                                "%s: skipping undecodable data before frame %d (%s)",
-                                self.uri, self._next_frame, _reason(exc),
-                            )  # fmt: skip
+                        rejected_packet(self.uri, in_a_row, self._next_frame, _reason(exc))
                         continue
                     in_a_row = 0
                     frames: list[Frame] = []

@@ -7,8 +7,9 @@ Error policy, translated from PyAV at this boundary:
   → :class:`~visionflow.errors.SourceError` with FFmpeg's reason and the URI;
 * a packet the decoder rejects is skipped: the first one logs a warning, every one is counted in
   :attr:`VideoSource.bad_packets` and a summary is logged at the end of the stream. A damaged
-  stretch of a recording thus costs only its own frames. After :data:`MAX_BAD_PACKETS_IN_A_ROW`
-  rejected packets in a row the data is taken to be garbage and the stream ends with
+  stretch of a recording thus costs only its own frames. After
+  :data:`~visionflow.media.bad_packets.MAX_BAD_PACKETS_IN_A_ROW` rejected packets in a row the data
+  is taken to be garbage and the stream ends with
   :class:`~visionflow.errors.DecodeError`, as it does when the demuxer itself finds invalid data;
   both name the URI and the number of the next frame;
 * a network stream that sends nothing for ``timeout`` seconds (opening or reading), or whose
@@ -45,6 +46,7 @@ from av.video.reformatter import VideoReformatter
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.source import Source
 from visionflow.errors import DecodeError, SourceError, SourceNotFoundError
+from visionflow.media.bad_packets import rejected_packet
 from visionflow.media.pacing import Pacer
 from visionflow.media.reconnect import Reconnect
 
@@ -59,8 +61,6 @@ VIDEO_SUFFIXES = frozenset(
      ".mpg", ".mpeg", ".h264", ".264", ".h265", ".265", ".hevc", ".ivf", ".y4m", ".mjpeg"}
 )  # fmt: skip
 """Suffixes of video files; an http(s) URL whose path ends in one is a file, not a live stream."""
-MAX_BAD_PACKETS_IN_A_ROW = 32
-"""Consecutive undecodable packets after which a stream is given up as corrupt."""
 _FALLBACK_RATE = Fraction(30)
 _FLUSH_S = 0.2  # packets within this time after a timed-out read are what FFmpeg had buffered
 
@@ -582,16 +582,7 @@ class VideoSource(Source):
             except av.error.FFmpegError as exc:
                 self.bad_packets += 1
                 in_a_row += 1
-                if in_a_row >= MAX_BAD_PACKETS_IN_A_ROW:
-                    raise DecodeError(
-                        f"{self.uri}: {in_a_row} packets in a row could not be decoded "
-                        f"before frame {self._next_frame} ({_reason(exc)}); giving up"
-                    ) from exc
-                if in_a_row == 1:
-                    log.warning(
-                        "%s: skipping undecodable data before frame %d (%s)",
-                        self.uri, self._next_frame, _reason(exc),
-                    )  # fmt: skip
+                rejected_packet(self.uri, in_a_row, self._next_frame, _reason(exc))
                 continue
             in_a_row = 0
             yield from pictures
