@@ -250,6 +250,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("gpu_media.json"))
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--clip", type=Path, help="a 1080p H.264 clip (a GPU without NVENC)")
     args = parser.parse_args()
     results: dict[str, Any] = {
         "gpu": torch.cuda.get_device_name(0),
@@ -259,7 +260,7 @@ def main() -> None:
     }
     log(**results)
     work = args.out.parent
-    clip = make_clip(work / "clip1080.mp4", args.frames)
+    clip = args.clip or make_clip(work / "clip1080.mp4", args.frames)
     info = step(results, "clip", describe, clip)
     log(step="describe", **{k: v for k, v in info.items() if k != "demuxer_methods"})
     step(results, "bare_decode_1", bare_decode_fps, clip)

@@ -244,20 +244,22 @@ def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
                 show_clock=element.show_clock,
             )
         elif type(element) is VideoFileSink:
-            from visionflow.sinks.nvenc import CODECS, CONTAINERS, NvencSink, load_encoder_module
+            from visionflow.sinks.nvenc import CODECS, CONTAINERS, NvencSink, nvenc_problem
 
             codec = {"libx264": "h264", "libx265": "hevc"}.get(element.encoder, element.encoder)
             suffix = element.path.suffix.lower()
+            gpu = int(device.partition(":")[2] or 0)
             try:
                 if codec not in CODECS or (suffix and suffix not in CONTAINERS):
                     raise SinkError(f"NVENC does not write {codec} to '{suffix}' files")
-                load_encoder_module()
+                problem = nvenc_problem(gpu)
+                if problem is not None:
+                    raise SinkError(problem)
             except SinkError as exc:
                 logging.getLogger(__name__).warning(
                     "%s: encoded on the CPU (frames copied to the host): %s", element.name, exc
                 )
             else:
-                gpu = int(device.partition(":")[2] or 0)
                 nvenc = NvencSink(
                     element.path,
                     codec=codec,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support.gpu_media import gpu_problem
+from support.gpu_media import nvenc_missing
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.errors import ConfigError
 from visionflow.media.synthetic import SyntheticSource
@@ -78,7 +78,7 @@ def test_only_h264_and_hevc_and_known_containers(tmp_path: Path) -> None:
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(gpu_problem() is not None, reason=str(gpu_problem()))
+@pytest.mark.skipif(nvenc_missing() is not None, reason=str(nvenc_missing()))
 @pytest.mark.parametrize("codec", ["h264", "hevc"])
 def test_nvenc_encodes_gpu_frames_without_host_copies(tmp_path: Path, codec: str) -> None:
     import torch

@@ -19,6 +19,7 @@ NVENC, a failed write) are :class:`~visionflow.errors.SinkError`: the sink fails
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -227,6 +228,25 @@ def load_encoder_module() -> Any:
     except Exception as exc:  # its import checks the driver
         raise SinkError(f"PyNvVideoCodec cannot load: {str(exc).splitlines()[0]}") from exc
     return nvc
+
+
+@functools.cache
+def nvenc_problem(gpu: int = 0) -> str | None:
+    """None when GPU ``gpu`` can open an NVENC session, else why not (PyNvVideoCodec missing, or a
+    GPU without NVENC: the H100 and H200 have none). Probed once per process with a small
+    encoder, so that the GPU path can choose the CPU encoder up front rather than fail on the
+    first frame."""
+    try:
+        nvc = load_encoder_module()
+    except SinkError as exc:
+        return str(exc)
+    try:
+        encoder = nvc.CreateEncoder(256, 256, "NV12", False, codec="h264", gpu_id=gpu)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        return f"NVENC cannot start on GPU {gpu}: {reason}"
+    del encoder
+    return None
 
 
 class NvencSink(Sink):
