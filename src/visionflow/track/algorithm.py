@@ -389,12 +389,24 @@ class TrackerAlgorithm:
         reported[has_row] = self.state[row_of_detection[has_row]] == ACTIVE
         chosen = np.flatnonzero(reported)
         rows = row_of_detection[chosen]
-        out = detections[candidates[chosen]]
-        out = out.replace(
+        picked = candidates[chosen]
+        # detections[picked] with the tracker's columns, built in one go (once per frame at
+        # every object: a second container would cost as much as the association)
+        remap = np.full(len(detections) + 1, -1, np.int32)
+        remap[picked] = np.arange(len(picked), dtype=np.int32)
+        out = Detections(
             xyxy=self.filter.boxes()[rows],
+            confidence=detections.confidence[picked],
+            class_id=detections.class_id[picked],
             tracker_id=self.ids[rows],
+            component_id=detections.component_id[picked],
+            parent=remap[detections.parent[picked]],
+            labels=tuple(detections.labels[i] for i in picked.tolist()),
+            masks=None if detections.masks is None else detections.masks[picked],
+            mask_threshold=detections.mask_threshold,
+            classifications=tuple(detections.classifications[i] for i in picked.tolist()),
             extra={
-                **out.extra,
+                **{k: v[picked] for k, v in detections.extra.items()},
                 TRACKER_CONFIDENCE: self.confidence[rows].astype(np.float32),
                 TRACK_AGE: self.age[rows].astype(np.int32),
             },

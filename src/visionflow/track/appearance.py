@@ -33,6 +33,18 @@ _gauss = np.exp(-0.5 * ((_grid - 0.5) / 0.3) ** 2)
 _WINDOW = np.outer(_gauss, _gauss).ravel()
 """(PATCH², ) weight of each sampled pixel: a Gaussian window, sigma 0.3 of the box side."""
 
+_levels = np.arange(256)
+_BIN_LUT = np.stack(
+    [
+        # hue (OpenCV: 0–179) bins centred on red (hue 0, which wraps round to 179), green, blue…
+        (_levels + 90 // HUE_BINS) % 180 * HUE_BINS // 180 * SAT_BINS * VAL_BINS,
+        _levels * SAT_BINS // 256 * VAL_BINS,
+        _levels * VAL_BINS // 256,
+    ],
+    axis=-1,
+).astype(np.uint8)[None]
+"""(1, 256, 3) ``cv2.LUT`` table: HSV channel value → its part of the bin index."""
+
 
 def features(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Appearance features of ``boxes`` (N, 4) xyxy in ``image`` (H, W, 3) uint8 RGB.
@@ -79,13 +91,12 @@ def histogram(pixels: np.ndarray) -> np.ndarray:
     if not k:
         return np.zeros((0, DIM), np.float32)
     window = _WINDOW if side == PATCH else _window(side)
-    hsv = cv2.cvtColor(np.ascontiguousarray(pixels.reshape(k * side, side, 3)), cv2.COLOR_RGB2HSV)
-    hsv = hsv.reshape(k, side * side, 3).astype(np.int32)
-    sat = hsv[..., 1] * SAT_BINS // 256
-    # bins centred on red (hue 0, which wraps round to 179), green, blue…
-    hue = np.where(sat > 0, (hsv[..., 0] + 90 // HUE_BINS) % 180 * HUE_BINS // 180, 0)
-    val = hsv[..., 2] * VAL_BINS // 256
-    bins = (hue * SAT_BINS + sat) * VAL_BINS + val + (np.arange(k) * DIM)[:, None]
+    # all pixels as one row: OpenCV converts a long row many times faster than K·P short ones
+    row = np.ascontiguousarray(pixels).reshape(1, k * side * side, 3)
+    q = cv2.LUT(cv2.cvtColor(row, cv2.COLOR_RGB2HSV), _BIN_LUT).reshape(k, side * side, 3)
+    # grey pixels (saturation bin 0) share hue bin 0
+    hue = np.where(q[..., 1] > 0, q[..., 0], 0)
+    bins = (hue + q[..., 1] + q[..., 2]).astype(np.intp) + (np.arange(k) * DIM)[:, None]
     hist = np.bincount(bins.ravel(), weights=np.tile(window, k), minlength=k * DIM)
     hist = np.sqrt(hist.reshape(k, DIM) / window.sum())
     hist /= np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-12)

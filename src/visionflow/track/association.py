@@ -23,28 +23,40 @@ INVALID = -1.0
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, M) float32 IoU of (N, 4) and (M, 4) xyxy boxes; the same values as
     :func:`visionflow.core.geometry.box_iou` (no +1 on widths), computed on coordinate columns
-    (no (N, M, 2) temporaries: several times faster at a few hundred boxes)."""
+    in place (no (N, M, 2) temporaries: several times faster at a few hundred boxes)."""
     a = np.asarray(a, np.float32)
     b = np.asarray(b, np.float32)
-    iw = np.minimum(a[:, 2:3], b[:, 2]) - np.maximum(a[:, 0:1], b[:, 0])
-    ih = np.minimum(a[:, 3:4], b[:, 3]) - np.maximum(a[:, 1:2], b[:, 1])
-    np.maximum(iw, 0, out=iw)
+    ax0, ay0, ax1, ay1 = a[:, 0:1], a[:, 1:2], a[:, 2:3], a[:, 3:4]
+    bx0, by0, bx1, by1 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    inter = np.minimum(ax1, bx1)
+    inter -= np.maximum(ax0, bx0)
+    ih = np.minimum(ay1, by1)
+    ih -= np.maximum(ay0, by0)
+    np.maximum(inter, 0, out=inter)
     np.maximum(ih, 0, out=ih)
-    inter = iw * ih
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
+    inter *= ih
+    union = _area(a)[:, None] + _area(b)[None, :]
+    union -= inter
     out = np.zeros_like(inter)
     np.divide(inter, union, out=out, where=union > 0)
     return out
 
 
+def _area(boxes: np.ndarray) -> np.ndarray:
+    """(N,) areas of (N, 4) xyxy boxes, 0 for empty ones."""
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    return np.maximum(w, 0) * np.maximum(h, 0)
+
+
 def size_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, M) smaller area over larger area of (N, 4) and (M, 4) xyxy boxes (0 for empty boxes)."""
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)[:, None]
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)[None, :]
+    area_a = _area(np.asarray(a))[:, None]
+    area_b = _area(np.asarray(b))[None, :]
     low, high = np.minimum(area_a, area_b), np.maximum(area_a, area_b)
-    return np.where(high > 0, low / np.where(high > 0, high, 1), 0.0).astype(np.float32)
+    out = np.zeros(high.shape, np.float32)
+    np.divide(low, high, out=out, where=high > 0)
+    return out
 
 
 def pair_scores(

@@ -2,7 +2,12 @@
 ``StateEstimator``).
 
 Every target of a stream is one row of the state arrays, so one frame's prediction and update
-are a handful of batched NumPy operations whatever the number of targets.
+are a handful of batched NumPy operations whatever the number of targets. The motion model moves
+each measured quantity by its own velocity (if it has one) and every noise is diagonal, so a
+target's covariance never couples two quantities: it is kept as 2 x 2 blocks (position variance,
+position–velocity covariance, velocity variance) per quantity, and prediction and update are
+element-wise operations on (N, 4) arrays — the same values as the full D x D matrices give
+(:attr:`KalmanFilter.covariance`), without a batched matrix product or solve per frame.
 
 * :class:`SimpleKalman` (``stateEstimatorType: 1``): state ``cx, cy, w, h, vx, vy`` — box centre
   and size, velocity of the centre — with the fixed noise variances ``processNoiseVar4Loc``,
@@ -47,26 +52,46 @@ class KalmanFilter(ABC):
     """A linear constant-velocity filter over N targets.
 
     Attributes:
-        mean: (N, D) float64 states.
-        covariance: (N, D, D) float64 covariances.
+        mean: (N, D) float64 states: the 4 measured quantities, then the velocities of those
+            :attr:`moving` names.
+        var: (N, 4) float64 variances of the measured quantities.
+        cross: (N, V) float64 covariances of each moving quantity with its velocity.
+        var_velocity: (N, V) float64 variances of the velocities.
     """
 
     dim: int
     aspect: bool = False
 
     def __init__(self) -> None:
+        self.moving = np.flatnonzero(self._velocity_map().any(axis=1))
+        """Indices of the measured quantities that have a velocity (its state column is
+        ``4 + k`` for the ``k``-th of them)."""
+        v = len(self.moving)
         self.mean = np.zeros((0, self.dim))
-        self.covariance = np.zeros((0, self.dim, self.dim))
-        self._motion = np.eye(self.dim)
-        self._motion[:4, 4:] = self._velocity_map()
-        self._observe = np.eye(4, self.dim)
+        self.var = np.zeros((0, 4))
+        self.cross = np.zeros((0, v))
+        self.var_velocity = np.zeros((0, v))
 
     def __len__(self) -> int:
         return len(self.mean)
 
+    @property
+    def covariance(self) -> np.ndarray:
+        """(N, D, D) float64 full covariances (built from the blocks; for inspection)."""
+        n, v = len(self.mean), len(self.moving)
+        cov = np.zeros((n, self.dim, self.dim))
+        idx = np.arange(4)
+        cov[:, idx, idx] = self.var
+        vel = 4 + np.arange(v)
+        cov[:, vel, vel] = self.var_velocity
+        cov[:, self.moving, vel] = self.cross
+        cov[:, vel, self.moving] = self.cross
+        return cov
+
     @abstractmethod
     def _velocity_map(self) -> np.ndarray:
-        """(4, D - 4): how the velocities move the measured quantities in one frame."""
+        """(4, D - 4): how the velocities move the measured quantities in one frame (each
+        velocity moves one quantity by itself)."""
 
     @abstractmethod
     def _initial_covariance(self, z: np.ndarray) -> np.ndarray:
@@ -89,26 +114,31 @@ class KalmanFilter(ABC):
         z = xyxy_to_measurement(boxes, self.aspect)
         mean = np.zeros((len(z), self.dim))
         mean[:, :4] = z
-        cov = np.zeros((len(z), self.dim, self.dim))
-        idx = np.arange(self.dim)
-        cov[:, idx, idx] = self._initial_covariance(z)
+        initial = self._initial_covariance(z)
         self.mean = np.concatenate([self.mean, mean])
-        self.covariance = np.concatenate([self.covariance, cov])
+        self.var = np.concatenate([self.var, initial[:, :4]])
+        self.cross = np.concatenate([self.cross, np.zeros((len(z), len(self.moving)))])
+        self.var_velocity = np.concatenate([self.var_velocity, initial[:, 4:]])
 
     def keep(self, mask: np.ndarray) -> None:
         """Forget the targets where ``mask`` is False."""
         self.mean = self.mean[mask]
-        self.covariance = self.covariance[mask]
+        self.var, self.cross = self.var[mask], self.cross[mask]
+        self.var_velocity = self.var_velocity[mask]
 
     def predict(self) -> None:
-        """Advance every target by one frame."""
+        """Advance every target by one frame: ``x += v``; ``P = F P Fᵀ + Q`` block by block."""
         if not len(self.mean):
             return
         q = self._process_noise()
-        self.mean = self.mean @ self._motion.T
-        self.covariance = self._motion @ self.covariance @ self._motion.T
-        idx = np.arange(self.dim)
-        self.covariance[:, idx, idx] += q
+        m = self.moving
+        if len(m):
+            self.mean[:, m] += self.mean[:, 4:]
+            a, b, c = self.var[:, m], self.cross, self.var_velocity
+            self.var[:, m] = a + 2 * b + c
+            self.cross = b + c
+        self.var += q[:, :4]
+        self.var_velocity = self.var_velocity + q[:, 4:]
 
     def hold_size(self, rows: np.ndarray) -> None:
         """Stop the size of targets ``rows`` from changing on its own (chosen for targets that
@@ -120,26 +150,22 @@ class KalmanFilter(ABC):
     def update(self, rows: np.ndarray, boxes: np.ndarray, noise_scale: float = 1.0) -> None:
         """Correct targets ``rows`` with their measured ``boxes`` ((M, 4) xyxy), the
         measurement noise times ``noise_scale`` (a visual tracker's box, less sure than a
-        detection's)."""
+        detection's). Per quantity: ``S = a + r``, gains ``a / S`` (position) and ``b / S``
+        (velocity); ``a -= a² / S``, ``b -= a b / S``, ``c -= b² / S``."""
         if not len(rows):
             return
         z = xyxy_to_measurement(boxes, self.aspect)
-        mean, cov = self.mean[rows], self.covariance[rows]
-        h = self._observe
-        projected = cov[:, :4, :4] + _diag(noise_scale * self._measurement_noise(rows))
-        cross = cov[:, :, :4]  # P Hᵀ, (M, D, 4)
-        gain = np.linalg.solve(projected, np.swapaxes(cross, 1, 2))  # (M, 4, D) = S⁻¹ H P
-        gain = np.swapaxes(gain, 1, 2)  # (M, D, 4)
-        innovation = z - mean[:, :4]
-        self.mean[rows] = mean + np.einsum("mdk,mk->md", gain, innovation)
-        self.covariance[rows] = cov - gain @ (h @ cov)
-
-
-def _diag(values: np.ndarray) -> np.ndarray:
-    out = np.zeros((*values.shape, values.shape[-1]))
-    idx = np.arange(values.shape[-1])
-    out[..., idx, idx] = values
-    return out
+        a = self.var[rows]
+        s = a + noise_scale * self._measurement_noise(rows)
+        innovation = z - self.mean[rows, :4]
+        self.mean[rows, :4] += a / s * innovation
+        self.var[rows] = a - a * a / s
+        m = self.moving
+        if len(m):
+            b, sm = self.cross[rows], s[:, m]
+            self.mean[rows, 4:] += b / sm * innovation[:, m]
+            self.var_velocity[rows] -= b * b / sm
+            self.cross[rows] = b - a[:, m] * b / sm
 
 
 class SimpleKalman(KalmanFilter):

@@ -156,8 +156,12 @@ class NvDCFTracker(NvSORTTracker):
         mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
         self.feature[t] = mixed
         if self.config.visual_tracker and self._image is not None and len(t):
-            w = lr[:, None, None, None]
-            self.template[t] = (1 - w) * self.template[t] + w * self._det_patch[d]
+            template = self.template[t]
+            step = self._det_patch[d].astype(np.float32)
+            step -= template
+            step *= lr[:, None, None, None]
+            template += step  # (1 - lr) · template + lr · patch
+            self.template[t] = template
         self.has_feature[t] = True
 
     def follow(self, image: np.ndarray | None, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
