@@ -56,6 +56,17 @@ def test_nvsort_and_nvdcf_keep_identities_better_than_iou_on_generated_scenes() 
         assert abs(counts["nvdcf"][way][0] - counts["nvdcf"][way][1]) <= 1, counts
         assert counts["iou"][way][0] <= counts["iou"][way][1], counts
     assert counts["nvdcf"]["leftward"][0] == counts["nvdcf"]["leftward"][1], counts
+    # the totals add up the per-scene errors, cancelling ones included, and the
+    # checkClassMatch-0 variant of nvdcf is scored beside the presets
+    for name, row in trackers.items():
+        errors = row["count_errors"]["no_occlusion"]
+        assert errors["true"] == sum(
+            c[w][1] for c in row["counts"] for w in ("rightward", "leftward")
+        )
+        assert errors["errors"] == sum(
+            abs(c[w][0] - c[w][1]) for c in row["counts"] for w in ("rightward", "leftward")
+        ), (name, row["counts"])
+    assert trackers["nvdcf-anyclass"]["HOTA"] > 0.7, trackers["nvdcf-anyclass"]
     # "noisy": a crossing made while nvsort's track was on probation is counted from the
     # tracker's past-frame data (measured with both detectors: 3/4 without, 4/4 with)
     noisy = next(c for c in trackers["nvsort"]["counts"] if c["scene"] == "noisy")

@@ -401,10 +401,10 @@ class TrackerAlgorithm:
             tracker_id=self.ids[rows],
             component_id=detections.component_id[picked],
             parent=remap[detections.parent[picked]],
-            labels=tuple(detections.labels[i] for i in picked.tolist()),
+            labels=tuple(map(detections.labels.__getitem__, picked.tolist())),
             masks=None if detections.masks is None else detections.masks[picked],
             mask_threshold=detections.mask_threshold,
-            classifications=tuple(detections.classifications[i] for i in picked.tolist()),
+            classifications=tuple(map(detections.classifications.__getitem__, picked.tolist())),
             extra={
                 **{k: v[picked] for k, v in detections.extra.items()},
                 TRACKER_CONFIDENCE: self.confidence[rows].astype(np.float32),

@@ -80,10 +80,10 @@ def localise(
     regions = patches(image, boxes, search, CONTEXT * search / size)
     side = np.maximum(found[:, 2:] - found[:, :2], 2.0) * CONTEXT
     offset = (search - size) / 2
+    regions_f = regions.astype(np.float32)
+    templates = np.asarray(templates, np.float32)
     for k in range(n):
-        scores = cv2.matchTemplate(
-            regions[k].astype(np.float32), templates[k], cv2.TM_CCOEFF_NORMED
-        )
+        scores = cv2.matchTemplate(regions_f[k], templates[k], cv2.TM_CCOEFF_NORMED)
         _, peak, _, (px, py) = cv2.minMaxLoc(scores)
         dx = (px - offset) * side[k, 0] / size
         dy = (py - offset) * side[k, 1] / size
