@@ -4,13 +4,16 @@ frame at 10, 100 and 500 objects on one CPU core.
 **Quality.** The scenes of :mod:`visionflow.zoo.track_scenes` (``--scenes``, default all; seeds
 ``--seeds``; ``--scene-frames`` frames each) are run through the bundled detector (its real
 detections, not the truth) and then each tracker with NVIDIA's sample settings (``preset``;
-``nvdcf`` also gets the frames' pixels).
+``nvdcf`` also gets the frames' pixels), and the :data:`VARIANTS` (``nvdcf-anyclass``:
+``checkClassMatch: 0``).
 TrackEval scores the tracks (HOTA, DetA, AssA; CLEAR's MOTA and ID switches; Identity's IDF1),
 per scene and all sequences combined. As in MOTChallenge, objects less than
 ``MIN_VISIBLE`` visible are not in the truth, and tracker boxes that match them are dropped.
 The detector's own recall and precision are printed beside. The analytics element then counts
 crossings of a line through the middle (one rule each way) and objects in the left half; the
-truth counts each object once per direction, as nvdsanalytics counts a track once per line.
+truth counts each object once per direction, as nvdsanalytics counts a track once per line;
+per tracker, the totals (counted, true, and the sum of |counted − true| so that errors which
+cancel still show) without and with the tracker's past-frame data.
 
 **Cost.** Only the tracker runs (no decoding, no detector): a seeded synthetic stream of N
 objects on a 1920x1080 canvas, each moving at its own constant velocity with ±1.5 px box jitter,
