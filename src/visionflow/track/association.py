@@ -116,10 +116,25 @@ def match_optimal(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from scipy.optimize import linear_sum_assignment
     except ImportError as exc:  # pragma: no cover - scipy is a dependency
         raise MissingDependencyError("scipy", "track", "optimal track association") from exc
-    # Only rows and columns with a candidate take part: the problem shrinks to what can match.
-    live_r, live_c = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
-    sub = scores[np.ix_(live_r, live_c)]
+    # A row and a column that are each other's only candidate are matched in every optimal
+    # assignment (every candidate beats leaving it out): taken directly. Only the rows and
+    # columns left with a candidate take part in the assignment — at a frame's scale, the few
+    # objects whose boxes overlap several others.
+    per_row, per_col = valid.sum(axis=1), valid.sum(axis=0)
+    single = np.flatnonzero(per_row == 1)
+    partner = valid[single].argmax(axis=1)
+    alone = per_col[partner] == 1
+    pair_r, pair_c = single[alone], partner[alone]
+    per_row[pair_r] = 0
+    per_col[pair_c] = 0
+    live_r, live_c = np.flatnonzero(per_row), np.flatnonzero(per_col)
+    if not len(live_r):
+        return pair_r, pair_c
+    sub = scores[live_r][:, live_c]
     cost = np.where(sub > INVALID, -sub - 1.0, 0.0)  # every candidate beats leaving it out
     rows, cols = linear_sum_assignment(cost)
     keep = sub[rows, cols] > INVALID
-    return live_r[rows[keep]], live_c[cols[keep]]
+    return (
+        np.concatenate([pair_r, live_r[rows[keep]]]),
+        np.concatenate([pair_c, live_c[cols[keep]]]),
+    )
