@@ -96,6 +96,8 @@ class NvDCFTracker(NvSORTTracker):
     ) -> None:
         self.frame += 1
         self.gallery.forget(self.frame - self.config.reassoc_gallery_age)
+        if image is not None:  # gathers read it by flat index: one copy here if it is a view
+            image = np.ascontiguousarray(image)
         self._image = image
         if embedding is not None:
             self._embedded(np.asarray(embedding, np.float32).reshape(len(boxes), -1))
