@@ -50,8 +50,8 @@ def patches(image: np.ndarray, boxes: np.ndarray, size: int, scale: float = 1.0)
     ys = (centre[:, 1:2] + side[:, 1:2] * grid).astype(np.intp)
     np.clip(xs, 0, width - 1, out=xs)
     np.clip(ys, 0, height - 1, out=ys)
-    # one take of whole pixels by flat index: many times faster than image[ys, xs] (NumPy's
-    # two-axis fancy indexing), whose cost dominated the tracker at 100 objects
+    # one take of whole pixels by flat index: several times faster than image[ys, xs] (NumPy's
+    # two-axis fancy indexing; 0.1 against 1.6 ms for 100 grids of 18x18 measured alone)
     flat = np.ascontiguousarray(image).reshape(height * width, image.shape[2])
     return np.take(flat, ys[:, :, None] * width + xs[:, None, :], axis=0)
 
