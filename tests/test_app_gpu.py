@@ -38,6 +38,23 @@ def test_gpu_device_takes_the_gpu_osd_and_says_why_a_sink_stays(
     assert "mpeg4" in caplog.text
 
 
+def test_a_gpu_without_nvenc_keeps_an_h264_sink_on_the_cpu_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("torch")
+    from visionflow.app import _gpu_twins
+    from visionflow.sinks.nvenc import nvenc_problem
+
+    problem = nvenc_problem(0)
+    if problem is None:
+        pytest.skip("this GPU has NVENC: tests/test_app_gpu.py's GPU test covers it")
+    sink = VideoFileSink(tmp_path / "a.mp4")
+    with caplog.at_level(logging.WARNING):
+        twins = _gpu_twins([sink], "cuda:0")
+    assert twins[0] is sink  # chosen up front, not failed on the first frame
+    assert problem in caplog.text  # "... needs PyNvVideoCodec ..." or "NVENC cannot start ..."
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(gpu_problem() is not None, reason=str(gpu_problem()))
 def test_pipeline_on_cuda_decodes_draws_and_encodes_without_host_copies(tmp_path: Path) -> None:
