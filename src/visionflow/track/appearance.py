@@ -19,6 +19,8 @@ few array operations per frame for all objects together:
 
 from __future__ import annotations
 
+from functools import cache
+
 import cv2
 import numpy as np
 
@@ -103,10 +105,15 @@ def histogram(pixels: np.ndarray) -> np.ndarray:
     return hist.astype(np.float32)
 
 
+@cache
 def _window(side: int) -> np.ndarray:
+    """(side², ) Gaussian window weights of a grid (sigma 0.3 of its side), computed once per
+    side (the grids of one tracker have one size); read-only."""
     grid = (np.arange(side) + 0.5) / side
     gauss = np.exp(-0.5 * ((grid - 0.5) / 0.3) ** 2)
-    return np.outer(gauss, gauss).ravel()
+    window = np.outer(gauss, gauss).ravel()
+    window.flags.writeable = False
+    return window
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
