@@ -195,6 +195,22 @@ def test_check_class_match_keeps_classes_apart(algorithm: str) -> None:
     assert ids == [[0], [0]]
 
 
+@pytest.mark.parametrize("algorithm", BOTH)
+def test_a_class_flip_over_a_target_is_no_match_and_starts_no_target(algorithm: str) -> None:
+    # DeepStream's semantics, documented in docs/tracking.md ("Classes"): with checkClassMatch
+    # the other class is no candidate, and the detection overlaps the target by more than
+    # minIouDiff4NewTarget, so it is discarded; the object is not reported until the detector
+    # says the target's class again. With checkClassMatch 0 the target takes it.
+    frames = [dets([box(10)], class_id=0), *[dets([box(10)], class_id=1)] * 3]
+    frames.append(dets([box(10)], class_id=0))
+    t = tracker(algorithm, probation_age=0)
+    assert run(t, frames) == [[0], [], [], [], [0]]
+    assert len(t) == 1
+
+    t = tracker(algorithm, probation_age=0, check_class_match=False)
+    assert run(t, frames) == [[0], [0], [0], [0], [0]]
+
+
 def test_cascaded_tentative_detections_extend_targets_but_never_start_one() -> None:
     t = tracker("nvsort", probation_age=0, tentative_detector_confidence=0.5)
     frames = [
