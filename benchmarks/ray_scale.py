@@ -1,24 +1,43 @@
 """ray-scale benchmark (shared/bench.md): the cpu workload on 1, 2, 4, 8 Ray workers.
 
-Workload per worker: S streams (default 4) of one generated 1280x720 H.264 clip → streammux →
-the bundled detector (ONNX Runtime, FP32, one thread) → IOU tracker → JSON Lines metadata; the
-whole cluster writes one metadata file. Weak scaling: N workers get N × S streams, one CPU each.
+Workload per worker: S streams (default 4) → streammux → the bundled detector (ONNX Runtime,
+FP32, one thread) → IOU tracker → JSON Lines metadata; the whole cluster writes one metadata
+file. Weak scaling: N workers get N × S streams, one CPU each. The streams are either
+
+* ``--source clip`` (default): one generated 1280x720 H.264 clip, decoded by FFmpeg (PyAV);
+* ``--source synthetic``: visionflow's synthetic 1280x720 frames (``synthetic://``), generated
+  in memory — **no decoding**, so each frame costs less than the clip's and the fps are higher.
+  For machines without PyAV (the GPU machine) and labelled ``synthetic`` in every figure.
+  Compare its overhead and scaling ratios with the clip's, not its fps.
 
 Measured in one invocation, each configuration repeated (``--repeat``) and interleaved:
 
-* ``plain``   — the same S-stream pipeline in this process, no Ray (the baseline);
-* ``ray-N``   — N workers on a Ray instance started for the benchmark (its start-up and the
-                workers' model loading are outside the timed window: the clock runs from the
-                first metadata line written to the last);
+* ``plain``   — the same S-stream pipeline in this process with **no Ray running** (the
+                baseline: the same elements, threads and JSON Lines file, nothing else);
+* ``ray-N``   — N workers on a Ray instance started for the benchmark on this machine (no
+                dashboard, no log forwarding, no idle workers started ahead of need);
+* ``idle Ray`` — the CPU that Ray's own processes (GCS, raylet, agents, log monitor) use per
+                second with nothing running: the fixed cost any Ray run pays on this machine;
 * ``recovery`` — with 2 workers, one worker's process is killed (SIGKILL) once frames flow:
-                seconds until its streams write lines again on the survivor.
+                seconds until its streams write lines again on the survivor (``--no-recovery``
+                skips it).
 
-Figures: aggregate fps per configuration; scaling efficiency = fps(N) ÷ (N × fps(1)); Ray's
-overhead = 1 − fps(1 worker) ÷ fps(plain); recovery seconds. On a machine with fewer cores than
-workers the efficiency shows oversubscription, not Ray: say so with the figures (the JSON
-carries ``cpu_count``).
+Every rate is a steady-state one: frames per second between the moments 10 % and 90 % of all
+frames had been written (the pipeline's own output in ``plain``, the driver's file in ``ray-N``),
+so start-up, model loading and the last poll are outside it for both. Over the same window the
+CPU seconds of every process involved are read from ``/proc``: this process (``plain``; the
+driver in ``ray-N``), the Ray workers, and Ray's own processes — per frame, these do not depend
+on what else runs on the machine, unlike fps on a shared one.
 
-Run: ``python benchmarks/ray_scale.py [--workers 1,2,4,8 --streams 4 --frames 120]``.
+Figures: aggregate fps per configuration (median over repetitions); scaling efficiency =
+fps(N) ÷ (N × fps(1)); Ray's overhead = 1 − fps(1 worker) ÷ fps(plain), as the ratio of the
+medians and as the median of each repetition's ratio; CPU per frame and its overhead
+cpu(ray-1) ÷ cpu(plain) − 1, split into workers / driver / Ray's processes; recovery seconds.
+On a machine with fewer cores than workers the efficiency shows oversubscription, not Ray:
+the JSON carries ``cpu_count``.
+
+Run: ``python benchmarks/ray_scale.py [--workers 1,2,4,8 --streams 4 --frames 300 --repeat 3
+--source clip|synthetic --json FILE]``.
 """
 
 from __future__ import annotations
@@ -31,146 +50,324 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from visionflow.app import App
-from visionflow.cluster.driver import ClusterRunner
+from visionflow.cluster.driver import ClusterRunner, start_local_ray
 from visionflow.config.pipeline import PipelineConfig
-from visionflow.zoo.scenes import write_clip
 
 DETECTOR = Path(__file__).parents[1] / "src/visionflow/zoo/models/shapes_det.infer.yml"
+WIDTH, HEIGHT = 1280, 720
+WINDOW = (0.1, 0.9)  # the steady-state window, as fractions of all frames
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
-def config(clip: Path, streams: int, out: Path, workers: int) -> PipelineConfig:
+def sources(kind: str, clip: Path | None, streams: int, frames: int) -> list[str]:
+    if kind == "clip":
+        assert clip is not None
+        return [str(clip)] * streams
+    return [
+        f"synthetic://{WIDTH}x{HEIGHT}?frames={frames}&fps=30&pattern=moving-boxes&seed={i}"
+        for i in range(streams)
+    ]
+
+
+def config(uris: list[str], out: Path, workers: int, poll: float | None) -> PipelineConfig:
+    cluster: dict[str, Any] = {"workers": workers, "cpus_per_worker": 1}
+    if poll is not None:
+        cluster["poll_interval"] = poll
     return PipelineConfig.model_validate(
         {
-            "sources": [{"uri": str(clip)} for _ in range(streams)],
+            "sources": [{"uri": u} for u in uris],
             "infer": [{"config": str(DETECTOR), "backend": "onnxruntime", "threads": 1}],
             "tracker": {"algorithm": "iou"},
             "sinks": [{"type": "jsonl", "path": str(out)}],
-            "cluster": {"workers": workers, "cpus_per_worker": 1, "poll_interval": 0.05},
+            "cluster": cluster,
         }
     )
 
 
-def window_fps(marks: list[tuple[float, int]]) -> float:
-    """Frames per second from the first output to the last (``marks``: time, frames so far);
-    the frames of the first output are outside the window."""
-    if len(marks) < 2 or marks[-1][0] <= marks[0][0]:
-        return 0.0
-    return (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
+# --- CPU accounting from /proc ----------------------------------------------------------------
 
 
-def run_plain(cfg: PipelineConfig) -> float:
+def cpu_seconds() -> dict[int, tuple[int, float, str]]:
+    """Every process: (parent pid, CPU seconds of all its threads, command line)."""
+    out: dict[int, tuple[int, float, str]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        out[int(name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, cmd)
+    return out
+
+
+def descendants(root: int, procs: dict[int, tuple[int, float, str]]) -> set[int]:
+    tree = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (parent, _, _) in procs.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return tree
+
+
+def cpu_split(
+    before: dict[int, tuple[int, float, str]],
+    after: dict[int, tuple[int, float, str]],
+    workers: set[int],
+) -> dict[str, float]:
+    """CPU seconds between two readings: this process, the Ray workers (``workers``: their
+    pids) and the rest of this process's descendants (Ray's own processes)."""
+    me = os.getpid()
+    split = {"this process": 0.0, "workers": 0.0, "ray processes": 0.0}
+    for pid in descendants(me, after):
+        used = after[pid][1] - (before[pid][1] if pid in before else 0.0)
+        key = "this process" if pid == me else "workers" if pid in workers else "ray processes"
+        split[key] += used
+    return split
+
+
+class Window:
+    """Progress marks (time, frames so far) and the CPU readings at the steady-state window's
+    edges (the first marks at or past 10 % and 90 % of ``total``)."""
+
+    def __init__(self, total: int, workers: Callable[[], set[int]] = set) -> None:
+        self.total = total
+        self.marks: list[tuple[float, int]] = []
+        self.edges: list[tuple[int, dict[int, tuple[int, float, str]]]] = []
+        self.workers = workers
+        self.worker_pids: set[int] = set()
+
+    def mark(self, frames: int) -> None:
+        self.marks.append((time.monotonic(), frames))
+        edge = WINDOW[len(self.edges)] if len(self.edges) < 2 else None
+        if edge is not None and frames >= edge * self.total:
+            self.worker_pids |= self.workers()
+            self.edges.append((frames, cpu_seconds()))
+
+    def fps(self) -> float:
+        """Frames per second between the moments 10 % and 90 % of the frames were out
+        (interpolated between marks)."""
+        lo, hi = (self._time_at(q * self.total) for q in WINDOW)
+        return (WINDOW[1] - WINDOW[0]) * self.total / (hi - lo) if hi > lo else 0.0
+
+    def fps_first_last(self) -> float:
+        """Frames per second from the first output to the last, the frames of the first
+        output outside (this benchmark's figure before 2026-12-07 evening: it counts the end
+        of the run — for a cluster the last collection and the workers' finish — and on short
+        runs that weighs)."""
+        (t0, n0), (t1, n1) = self.marks[0], self.marks[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def _time_at(self, frames: float) -> float:
+        prev_t, prev_n = self.marks[0][0], 0
+        for t, n in self.marks:
+            if n >= frames:
+                if n == prev_n:
+                    return t
+                return prev_t + (t - prev_t) * (frames - prev_n) / (n - prev_n)
+            prev_t, prev_n = t, n
+        return self.marks[-1][0]
+
+    def cpu_ms_per_frame(self) -> dict[str, float]:
+        if len(self.edges) < 2:
+            return {}
+        (n0, c0), (n1, c1) = self.edges
+        split = cpu_split(c0, c1, self.worker_pids)
+        return {k: round(1000 * v / max(1, n1 - n0), 3) for k, v in split.items()}
+
+
+# --- the configurations -----------------------------------------------------------------------
+
+
+def run_plain(cfg: PipelineConfig, total: int) -> dict[str, Any]:
     app = App.from_config(cfg)
-    marks: list[tuple[float, int]] = []
-    total = [0]
+    window = Window(total)
+    done = [0]
 
     def out(batch: Any) -> None:
-        total[0] += len(batch)
-        marks.append((time.monotonic(), total[0]))
+        done[0] += len(batch)
+        window.mark(done[0])
 
     report = app.pipeline.run(on_batch=out)
     assert report.outcome == "ok", report
-    return window_fps(marks)
+    return {
+        "fps": window.fps(),
+        "fps_first_last": window.fps_first_last(),
+        "cpu_ms": window.cpu_ms_per_frame(),
+    }
 
 
-def run_cluster(cfg: PipelineConfig, kill_after: int | None = None) -> dict[str, Any]:
+def run_cluster(cfg: PipelineConfig, total: int, kill_after: int | None = None) -> dict[str, Any]:
     runner = ClusterRunner(cfg)
-    marks: list[tuple[float, int]] = []
-    done = threading.Event()
+    window = Window(total, lambda: {w["pid"] for w in runner.workers.values()})
+    runner.on_written = window.mark
     result: list[Any] = []
-
-    def go() -> None:
-        result.append(runner.run())
-        done.set()
-
-    thread = threading.Thread(target=go, daemon=True)
+    thread = threading.Thread(target=lambda: result.append(runner.run()), daemon=True)
     thread.start()
-    killed_at = None
-    seen = 0
-    while not done.wait(0.02):
-        total = sum(runner.progress.values())
-        if total > seen:
-            marks.append((time.monotonic(), total))
-            seen = total
-        if kill_after is not None and killed_at is None and total >= kill_after:
-            workers = runner.workers
-            if len(workers) >= 2:
-                victim = sorted(workers)[0]
-                os.kill(workers[victim]["pid"], signal.SIGKILL)
-                killed_at = time.monotonic()
+    if kill_after is not None:
+        while thread.is_alive() and sum(runner.progress.values()) < kill_after:
+            time.sleep(0.05)
+        workers = runner.workers
+        if len(workers) >= 2:
+            os.kill(workers[sorted(workers)[0]]["pid"], signal.SIGKILL)
     thread.join()
     report = result[0]
-    frames = report.frames_written
     recovered = [m.recovered_s for m in report.moves if m.recovered_s is not None]
     return {
-        "fps": window_fps(marks),
-        "frames": frames,
+        "fps": window.fps(),
+        "fps_first_last": window.fps_first_last(),
+        "cpu_ms": window.cpu_ms_per_frame(),
+        "frames": report.frames_written,
         "outcome": report.outcome,
         "duplicates": report.duplicates_dropped,
         "recovery_s": max(recovered) if recovered else None,
     }
 
 
+def idle_ray_ms_per_s(seconds: float = 5.0) -> float:
+    """CPU milliseconds per second used by Ray's processes with nothing running."""
+    time.sleep(1.0)
+    before = cpu_seconds()
+    time.sleep(seconds)
+    split = cpu_split(before, cpu_seconds(), set())
+    return 1000 * (split["ray processes"] + split["this process"]) / seconds
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--workers", default="1,2,4,8", help="comma-separated worker counts")
     parser.add_argument("--streams", type=int, default=4, help="streams per worker")
-    parser.add_argument("--frames", type=int, default=120, help="frames per clip")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=300, help="frames per stream")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--source",
+        choices=("clip", "synthetic"),
+        default="clip",
+        help="clip: a generated H.264 clip decoded by PyAV; synthetic: frames generated in "
+        "memory, no decoding (lighter per frame; for machines without PyAV)",
+    )
+    parser.add_argument(
+        "--poll-interval", type=float, default=None, help="the driver's (default: the config's)"
+    )
+    parser.add_argument("--no-recovery", action="store_true", help="skip the killed-worker run")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
     import ray
 
-    ray.init(num_cpus=max(counts) + 1, include_dashboard=False, log_to_driver=False)
-    results: dict[str, list[float]] = {}
+    results: dict[str, list[dict[str, Any]]] = {}
     recovery: list[float] = []
+    idle: list[float] = []
+    started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        clip = write_clip(work / "clip.mp4", 1280, 720, args.frames, seed=1)
-        for rep in range(args.repeat):
-            plain = run_plain(config(clip, args.streams, work / "plain.jsonl", 1))
-            results.setdefault("plain", []).append(plain)
-            print(f"[{rep}] plain: {plain:.1f} fps", flush=True)
-            for n in counts:
-                cfg = config(clip, n * args.streams, work / f"ray{n}.jsonl", n)
-                figures = run_cluster(cfg)
-                assert figures["outcome"] == "ok", figures
-                assert figures["frames"] == n * args.streams * args.frames, figures
-                results.setdefault(f"ray-{n}", []).append(figures["fps"])
-                print(f"[{rep}] ray-{n}: {figures['fps']:.1f} fps", flush=True)
-            cfg = config(clip, 2 * args.streams, work / "kill.jsonl", 2)
-            killed = run_cluster(cfg, kill_after=args.streams * 10)
-            assert killed["frames"] == 2 * args.streams * args.frames, killed
-            if killed["recovery_s"] is not None:
-                recovery.append(killed["recovery_s"])
-            print(f"[{rep}] recovery after a killed worker: {killed['recovery_s']} s", flush=True)
-    ray.shutdown()
+        clip = None
+        if args.source == "clip":
+            from visionflow.zoo.scenes import write_clip
 
-    median = {k: statistics.median(v) for k, v in results.items()}
-    one = median.get("ray-1", 0.0)
+            clip = write_clip(work / "clip.mp4", WIDTH, HEIGHT, args.frames, seed=1)
+
+        def cfg(workers: int, name: str) -> tuple[PipelineConfig, int]:
+            streams = workers * args.streams
+            uris = sources(args.source, clip, streams, args.frames)
+            return config(uris, work / name, workers, args.poll_interval), streams * args.frames
+
+        def show(rep: int, key: str, fig: dict[str, Any]) -> None:
+            results.setdefault(key, []).append(fig)
+            cpu = fig["cpu_ms"]
+            print(
+                f"[{rep}] {key:<8} {fig['fps']:7.1f} fps  CPU ms/frame "
+                f"{sum(cpu.values()):6.2f} {json.dumps(cpu)}",
+                flush=True,
+            )
+
+        for rep in range(args.repeat):
+            show(rep, "plain", run_plain(*cfg(1, "plain.jsonl")))
+            start_local_ray(ray, num_cpus=max(counts) + 1)
+            idle.append(idle_ray_ms_per_s())
+            print(f"[{rep}] idle Ray: {idle[-1]:.1f} CPU ms per second", flush=True)
+            for n in counts:
+                c, total = cfg(n, f"ray{n}.jsonl")
+                fig = run_cluster(c, total)
+                assert fig["outcome"] == "ok", fig
+                assert fig["frames"] == total, fig
+                assert fig["duplicates"] == 0, fig
+                show(rep, f"ray-{n}", fig)
+            if not args.no_recovery:
+                c, total = cfg(2, "kill.jsonl")
+                killed = run_cluster(c, total, kill_after=args.streams * 10)
+                assert killed["frames"] == total, killed
+                if killed["recovery_s"] is not None:
+                    recovery.append(killed["recovery_s"])
+                print(f"[{rep}] recovery after a killed worker: {killed['recovery_s']} s")
+            ray.shutdown()
+
+    def med(key: str, what: Callable[[dict[str, Any]], float]) -> float:
+        return statistics.median(what(f) for f in results[key])
+
+    fps = {key: med(key, lambda f: f["fps"]) for key in results}
+    cpu = {key: med(key, lambda f: sum(f["cpu_ms"].values())) for key in results}
+    parts = {
+        key: {p: statistics.median(f["cpu_ms"][p] for f in figs) for p in figs[0]["cpu_ms"]}
+        for key, figs in results.items()
+    }
+    one = fps.get("ray-1", 0.0)
     rows = []
-    print(f"\n{'configuration':<14}{'fps':>10}{'efficiency':>12}")
-    for key, fps in median.items():
+    print(f"\nsource: {args.source}; {args.streams} streams per worker, {args.frames} frames each")
+    print(f"{'configuration':<14}{'fps':>9}{'efficiency':>12}{'CPU ms/frame':>14}")
+    for key in results:
         size = int(key.split("-")[1]) if key.startswith("ray-") else None
-        eff = fps / (size * one) if size and one else None
-        rows.append({"config": key, "fps": round(fps, 2), "efficiency": eff and round(eff, 3)})
-        print(f"{key:<14}{fps:>10.1f}{'' if eff is None else f'{eff:.3f}':>12}")
-    overhead = 1 - one / median["plain"] if median.get("plain") else None
-    print(f"Ray overhead vs a plain process: {overhead:.1%}" if overhead is not None else "")
-    print(json.dumps({
+        eff = fps[key] / (size * one) if size and one else None
+        rows.append({
+            "config": key, "fps": round(fps[key], 2), "efficiency": eff and round(eff, 3),
+            "cpu_ms_per_frame": round(cpu[key], 3), "cpu_split": parts[key],
+            "fps_runs": [round(f["fps"], 2) for f in results[key]],
+        })  # fmt: skip
+        shown = "" if eff is None else f"{eff:.3f}"
+        print(f"{key:<14}{fps[key]:>9.1f}{shown:>12}{cpu[key]:>14.2f}")
+    overhead = paired = cpu_overhead = None
+    if "ray-1" in results:
+        overhead = 1 - one / fps["plain"]
+        paired = statistics.median(
+            1 - r["fps"] / p["fps"] for p, r in zip(results["plain"], results["ray-1"], strict=True)
+        )
+        cpu_overhead = cpu["ray-1"] / cpu["plain"] - 1
+        print(
+            f"Ray overhead vs a plain process (1 worker): fps {overhead:.1%} (ratio of medians), "
+            f"{paired:.1%} (median of paired runs); CPU per frame {cpu_overhead:+.1%}"
+        )
+    print(f"idle Ray: {statistics.median(idle):.1f} CPU ms per second")
+    summary = {
         "benchmark": "ray-scale",
+        "source": args.source,
         "cpu_count": os.cpu_count(),
         "streams_per_worker": args.streams,
         "frames_per_stream": args.frames,
         "repeat": args.repeat,
         "results": rows,
         "ray_overhead": overhead,
+        "ray_overhead_paired": paired,
+        "cpu_overhead": cpu_overhead,
+        "idle_ray_cpu_ms_per_s": statistics.median(idle),
         "recovery_s": statistics.median(recovery) if recovery else None,
-    }))  # fmt: skip
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    print(json.dumps(summary))
+    if args.json is not None:
+        args.json.write_text(json.dumps(summary, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -196,3 +196,79 @@ def test_visionflow_run_ray_writes_the_metadata_and_exits_0(tmp_path: Path) -> N
     report = json.loads(done.stdout.strip().splitlines()[-1])["cluster_report"]
     assert report["outcome"] == "ok"
     assert len(report["workers"]) == 2
+
+
+@pytest.mark.slow
+def test_results_come_once_per_poll_interval_and_a_dead_worker_is_noticed_at_once(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """The driver keeps one poll in flight per worker, which answers ``poll_interval`` after the
+    previous one; it sleeps until one answers — so one collection per interval (not one every
+    other wake-up), and a killed worker's failed poll wakes it at once."""
+    config = pipeline(tmp_path, [900, 900], "cluster.jsonl", poll_interval=1.5)
+    runner = ClusterRunner(config)
+    writes: list[float] = []
+    runner.on_written = lambda frames: writes.append(time.monotonic())
+    thread, result = in_background(runner)
+    wait_for(lambda: len(runner.workers) == 2 and len(writes) >= 7)
+    (victim, info), *_ = sorted(runner.workers.items())
+    os.kill(info["pid"], signal.SIGKILL)
+    killed = time.monotonic()
+    wait_for(lambda: victim not in runner.workers, timeout=30)
+    noticed = time.monotonic() - killed
+    thread.join(300)
+    (report,) = result
+
+    assert report.outcome == "ok", report.error
+    # two workers, each answering every 1.5 s: about 2 writes per 1.5 s (1 per 3 s before)
+    span = writes[6] - writes[0]
+    assert 6 / span >= 0.9 * 2 / 1.5, (span, writes[:7])
+    assert noticed < 0.75, noticed  # before: at the driver's next wake-up, up to 3 s later
+    assert_same_frames(lines(tmp_path / "cluster.jsonl"), single_process(config, tmp_path))
+
+
+def _ray_workers(raylet_node: str) -> list[str]:
+    """Titles of the worker processes (``ray::IDLE``, ``ray::PipelineWorker``…) of the raylet of
+    node ``raylet_node``; its agents (``ray::DashboardAgent``…) are not workers."""
+    procs: dict[int, tuple[int, str]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_text()
+                cmd = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            parent = int(stat[stat.rfind(")") + 2 :].split()[1])
+            procs[int(name)] = (parent, cmd.decode(errors="replace").strip())
+    node = f"--node_id={raylet_node}"
+    raylets = [pid for pid, (_, cmd) in procs.items() if "raylet" in cmd and node in cmd]
+    return sorted(
+        cmd for parent, cmd in procs.values() if parent in raylets and not cmd.endswith("Agent")
+    )
+
+
+@pytest.mark.slow
+def test_a_ray_started_for_the_run_is_its_own_and_starts_no_idle_workers(tmp_path: Path) -> None:
+    """Without an address the run starts its own Ray — not joining one already running on this
+    machine — and Ray starts no idle worker processes ahead of need (each costs memory and CPU
+    beside the pipeline); the engine-building task's process exits when done."""
+    other = Cluster(initialize_head=True, head_node_args=NODE)  # a Ray running here, unused
+    try:
+        config = pipeline(tmp_path, [400, 400], "cluster.jsonl", workers=1)
+        runner = ClusterRunner(config)  # no address: a Ray for this run
+        thread, result = in_background(runner)
+        wait_for(lambda: len(runner.workers) == 1 and min(runner.progress.values()) >= 5)
+        (info,) = runner.workers.values()
+        assert info["node"] not in {n.node_id for n in other.list_all_nodes()}
+
+        def only_the_worker() -> bool:
+            children = _ray_workers(info["node"])
+            return len(children) == 1 and children[0].startswith("ray::PipelineWorker")
+
+        wait_for(only_the_worker, timeout=20)
+        thread.join(300)
+        (report,) = result
+        assert report.outcome == "ok", report.error
+        assert report.frames_written == 800
+    finally:
+        other.shutdown()

@@ -18,8 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from visionflow.errors import VisionflowError
 log = logging.getLogger(__name__)
 
 _DONE = ("ended", "removed", "failed")
+_WAKE_S = 1.0  # the longest the driver sleeps: worker checks, orphans and stop() need it
 _REASON = re.compile(r"^source (\d+)\b[: ]*(.*)$")  # a drop reason naming its stream
 
 
@@ -152,6 +155,10 @@ class ClusterRunner:
         self._placed = False  # the first placement is done: new streams go to a worker
         self._ended = False  # the loop has ended: no stream can join
         self._intervals: list[tuple[str | None, int]] = []  # set_interval calls, for newcomers
+        self._written = 0  # frames written (the first JSON Lines sink's, or progress marks)
+        self.on_written: Callable[[int], None] | None = None
+        """Called with the frames written so far each time the driver writes (benchmarks,
+        progress bars), under the driver's lock: keep it short."""
 
     # --- the Python API (runtime control) ---------------------------------------------------
 
@@ -297,7 +304,10 @@ class ClusterRunner:
         """Run to the end of every stream (or :meth:`stop`); the report of the whole cluster."""
         ray = self._ray = import_ray()
         if not ray.is_initialized():
-            ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
+            if self.address is None:
+                start_local_ray(ray)
+            else:
+                ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
             self._started_ray = True
         self._t0 = time.monotonic()
         try:
@@ -325,6 +335,8 @@ class ClusterRunner:
         return self._report(reports)
 
     def _loop(self) -> None:
+        """Collect, check, then sleep until a worker's poll answers (each worker answers every
+        ``poll_interval``, or at once when it dies) or a second has passed."""
         last_check = 0.0
         while not self._stop:
             with self._lock:
@@ -339,7 +351,13 @@ class ClusterRunner:
                     self._ended = True  # under the lock: no stream joins after this
                     return
                 self._check_orphans()
-            time.sleep(self.cluster.poll_interval)
+                pending = [
+                    w.pending for w in self._workers.values() if w.alive and w.pending is not None
+                ]
+            if pending:  # outside the lock: add_source, remove_source … go on meanwhile
+                self._ray.wait(pending, num_returns=1, timeout=_WAKE_S)
+            else:
+                time.sleep(self.cluster.poll_interval)
 
     # --- workers ----------------------------------------------------------------------------
 
@@ -534,9 +552,13 @@ class ClusterRunner:
             self._poll_once(worker, block=True)  # what came after it
 
     def _poll_once(self, worker: _Worker, *, block: bool = False) -> None:
+        """Take the answer of ``worker``'s poll in flight, if it came, and send the next one,
+        which answers ``poll_interval`` after this one (:meth:`PipelineWorker.poll`). With
+        ``block``: wait for the answer (up to 30 s), asking now when no poll is in flight, and
+        send none after it."""
         ray = self._ray
         if worker.pending is None:
-            worker.pending = worker.handle.poll.remote()
+            worker.pending = worker.handle.poll.remote(0.0 if block else self.cluster.poll_interval)
         ready, _ = ray.wait([worker.pending], timeout=30 if block else 0)
         if not ready:
             if block:
@@ -559,6 +581,8 @@ class ClusterRunner:
                 if state == "removed" and s.state not in _DONE and not s.removing:
                     continue  # left this worker to go elsewhere
                 s.state = state
+        if not block:
+            worker.pending = worker.handle.poll.remote(self.cluster.poll_interval)
 
     def _write(self, per_sink: list[list[Line]]) -> None:
         """Write the workers' lines, each frame of each stream once per sink. The first sink's
@@ -577,11 +601,14 @@ class ClusterRunner:
                 if index == 0:
                     s.last_frame = frame
                     s.written += 1
+                    self._written += 1
                     if s.move is not None and s.move.recovered_s is None and s.moved_at:
                         s.move.recovered_s = now - s.moved_at
             if text and index < len(self._files):
                 self._files[index].write("".join(text))
                 self._files[index].flush()
+            if text and index == 0 and self.on_written is not None:
+                self.on_written(self._written)
 
     def _open_files(self) -> None:
         for sink in self.config.sinks:
@@ -601,7 +628,7 @@ class ClusterRunner:
         ray = self._ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        task = ray.remote(prepare_engines)
+        task = ray.remote(max_calls=1)(prepare_engines)  # its process then exits: no idle one
         refs = [
             task.options(
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
@@ -669,6 +696,37 @@ class ClusterRunner:
             outcome=outcome,
             error=self._error,
         )
+
+
+def start_local_ray(ray: Any, **options: Any) -> None:
+    """Start a Ray instance on this machine for one run (never join one already running here:
+    ``address="local"``), lean on CPU: no dashboard, no log forwarding, and no idle worker
+    processes started ahead of need (Ray otherwise starts one per CPU when the driver connects,
+    each costing memory and about 1 % of a core while it waits). ``options`` go to
+    ``ray.init`` (e.g. ``num_cpus``).
+
+    PyAV's per-thread frame converters are dropped first (:func:`_drop_pyav_converters`)."""
+    _drop_pyav_converters()
+    ray.init(
+        address="local",
+        log_to_driver=False,
+        include_dashboard=False,
+        _system_config={"prestart_worker_first_driver": False},
+        **options,
+    )
+
+
+def _drop_pyav_converters() -> None:
+    """Free the frame converter PyAV keeps per thread (``av.video.frame._thread_local``), so
+    that Ray's process start cannot hang. Ray starts its processes with a function run in the
+    forked child before ``exec``; there CPython frees the other threads' thread-local data, and
+    freeing a converter joins FFmpeg threads that do not exist in the child: it waits forever,
+    and ``ray.init`` with it (seen when the run starts on a thread other than the one that
+    converted frames, e.g. after a test wrote a clip). Freed here, in this process, the join
+    works; PyAV makes a new converter on the next conversion."""
+    frame = sys.modules.get("av.video.frame")
+    if frame is not None and isinstance(getattr(frame, "_thread_local", None), threading.local):
+        setattr(frame, "_thread_local", threading.local())  # noqa: B010 (a private name)
 
 
 def _why(exc: BaseException) -> str:

@@ -129,6 +129,8 @@ class PipelineWorker:
         self._error: str | None = None
         self._latency: dict[int, tuple[float | None, float | None]] = {}
         self._latency_at = -LATENCY_EVERY_S
+        self._answered = time.monotonic()  # when the last poll answered
+        self._wake = threading.Event()  # set: a waiting poll answers now
         self._thread = threading.Thread(target=self._run, name=f"visionflow-{name}", daemon=True)
         self._thread.start()
 
@@ -180,11 +182,24 @@ class PipelineWorker:
         timeout). Its last lines are in the next :meth:`poll`."""
         local = self._local[stream]
         self.pipeline.remove_source(local)
-        return self.pipeline.wait_flushed(local, timeout)
+        flushed = self.pipeline.wait_flushed(local, timeout)
+        self._wake.set()  # the driver collects the last lines next: no waiting
+        return flushed
 
-    def poll(self) -> dict[str, Any]:
+    def poll(self, wait: float = 0.0) -> dict[str, Any]:
         """The lines written since the last poll (per JSON Lines sink), each stream's state,
-        and the pipeline's error if it failed."""
+        and the pipeline's error if it failed.
+
+        ``wait``: seconds that must pass since the previous poll answered before this one
+        answers (it sleeps here, the pipeline running on). The driver keeps one such poll in
+        flight per worker and blocks until one answers, so it wakes once per collection, and at
+        once when a worker dies (its poll fails), instead of waking on a timer to ask.
+        :meth:`finish` and :meth:`remove` cut the wait short.
+        """
+        if wait > 0:
+            self._wake.wait(self._answered + wait - time.monotonic())
+        self._wake.clear()
+        self._answered = time.monotonic()
         states = self.pipeline.stream_states()
         return {
             "lines": [c.take() for c in self._collect],
@@ -249,6 +264,7 @@ class PipelineWorker:
 
     def finish(self, timeout: float = 60.0) -> dict[str, Any]:
         """Drain and stop the pipeline; its report, with cluster-wide stream ids."""
+        self._wake.set()
         self.pipeline.stop()
         self._thread.join(timeout)
         report = self._report
