@@ -103,3 +103,28 @@ def test_pipeline_on_cuda_decodes_draws_and_encodes_without_host_copies(tmp_path
         written = out
     decoded = list(NvdecSource(written).frames())
     assert len(decoded) == 30
+
+
+def test_a_gpu_pipeline_is_built_without_pyav(tmp_path: Path) -> None:
+    """NVDEC → GPU OSD → metadata needs no PyAV (the project's GPU machine has none): building it
+    must not import PyAV (the NVDEC choice is forced: this machine may have no GPU)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+sys.modules["av"] = None  # any 'import av' now fails
+import visionflow.media.select as select
+select.choose = lambda *a, **k: select.Choice("nvdec", "cuda:0", "NVDEC available")
+from visionflow.app import App
+from visionflow.config.pipeline import PipelineConfig
+cfg = PipelineConfig.model_validate({{
+    "device": "cuda", "sources": [{{"uri": {str(tmp_path / "a.mp4")!r}}}], "osd": {{}},
+    "sinks": [{{"type": "jsonl", "path": {str(tmp_path / "m.jsonl")!r}}}],
+}})
+app = App.from_config(cfg)
+print(sorted(type(e).__name__ for e in app.pipeline.elements))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["['GpuOSD',", "'JsonLinesSink']"]

@@ -172,11 +172,11 @@ class App:
 
 
 def _sink(cfg: SinkConfig, index: int) -> Element:
-    from visionflow.sinks import FakeSink, JsonLinesSink, VideoFileSink
-
     name = f"{cfg.type}sink{index}"
     sink: Element
     if cfg.type == "fake":
+        from visionflow.sinks.fake import FakeSink
+
         sink = FakeSink()
     elif cfg.type == "broker" and cfg.broker is not None:
         from visionflow.brokers import BrokerSink
@@ -185,10 +185,14 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
     elif cfg.path is None:  # never a silent fakesink: that would write nothing and exit 0
         raise ConfigError(f"a {cfg.type} sink needs a path", key=f"sinks.{index}.path")
     elif cfg.type == "video":
+        from visionflow.sinks.video import VideoFileSink  # PyAV
+
         sink = VideoFileSink(
             cfg.path, codec=cfg.codec, bitrate=cfg.bitrate, source_id=cfg.source_id
         )
     else:
+        from visionflow.sinks.metadata import JsonLinesSink
+
         sink = JsonLinesSink(cfg.path, masks=cfg.masks, segmentation_masks=cfg.segmentation_masks)
     sink.name = name
     return sink
@@ -196,13 +200,13 @@ def _sink(cfg: SinkConfig, index: int) -> Element:
 
 def _recorders(config: PipelineConfig, sources: list[Source]) -> dict[int, SmartRecorder]:
     """A smart recorder for every source with ``smart_record``, tapping its packets."""
-    from visionflow.media import VideoSource
-    from visionflow.record import SmartRecorder
-
     recorders: dict[int, SmartRecorder] = {}
     for i, (cfg, source) in enumerate(zip(config.sources, sources, strict=True)):
         if cfg.smart_record is None:
             continue
+        from visionflow.media import VideoSource  # PyAV: only where a stream is recorded
+        from visionflow.record import SmartRecorder
+
         if not isinstance(source, VideoSource):
             raise ConfigError(
                 f"smart_record needs a video file or stream, not '{cfg.uri}' "
@@ -221,10 +225,15 @@ def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
     if not device.startswith("cuda"):
         return elements
     import logging
+    import sys
 
     from visionflow.errors import SinkError
     from visionflow.osd.element import OSD
-    from visionflow.sinks.video import VideoFileSink
+
+    # a VideoFileSink exists only if its module (and PyAV with it) was imported: a GPU machine
+    # without PyAV runs NVDEC → GPU → metadata pipelines, so PyAV is not imported here
+    video = sys.modules.get("visionflow.sinks.video")
+    VideoFileSink = getattr(video, "VideoFileSink", None)  # noqa: N806 - a class
 
     out: list[Element] = []
     for element in elements:
@@ -243,7 +252,7 @@ def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
                 class_bg_colors=element.class_bg_colors,
                 show_clock=element.show_clock,
             )
-        elif type(element) is VideoFileSink:
+        elif VideoFileSink is not None and type(element) is VideoFileSink:
             from visionflow.sinks.nvenc import CODECS, CONTAINERS, NvencSink, nvenc_problem
 
             codec = {"libx264": "h264", "libx265": "hevc"}.get(element.encoder, element.encoder)

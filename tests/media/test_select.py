@@ -130,3 +130,22 @@ def test_upload_source_yields_the_host_pixels_as_tensors_in_reused_slots() -> No
         del frame
     assert count == 6
     assert len(pointers) <= 2  # a frame dropped frees its slot for the next
+
+
+def test_the_nvdec_path_does_not_need_pyav(tmp_path: Path) -> None:
+    """A GPU machine may have PyNvVideoCodec and no PyAV (the project's GPU machine has none):
+    opening an NVDEC source must not import PyAV."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+sys.modules["av"] = None  # any 'import av' now fails
+import visionflow.media.select as select
+from visionflow.media.nvdec import NvdecSource
+select.choose = lambda *a, **k: select.Choice("nvdec", "cuda:0", "NVDEC available")
+source = select.open_device_source({str(tmp_path / "a.mp4")!r}, device="cuda:0")
+assert isinstance(source, NvdecSource), source
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -217,8 +217,6 @@ def open_device_source(
 ) -> Source:
     """The source for ``uri`` decoded as :func:`choose` decides (the choice is logged);
     arguments as :func:`visionflow.media.uri.open_source`."""
-    from visionflow.media.uri import open_source
-
     text = os.fspath(uri)
     choice = choose(text, device, decoder, reconnect=reconnect_attempts != 0)
     if device != "cpu":
@@ -231,6 +229,8 @@ def open_device_source(
 
         gpu = parse_device(device)[1]
         return NvdecSource(text, source_id, gpu=gpu, loop=loop, live=live, **opts)
+    from visionflow.media.uri import open_source  # PyAV: not needed (nor imported) for NVDEC
+
     host = open_source(
         text,
         source_id,
