@@ -233,7 +233,6 @@ def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
     # a VideoFileSink exists only if its module (and PyAV with it) was imported: a GPU machine
     # without PyAV runs NVDEC → GPU → metadata pipelines, so PyAV is not imported here
     video = sys.modules.get("visionflow.sinks.video")
-    VideoFileSink = getattr(video, "VideoFileSink", None)  # noqa: N806 - a class
 
     out: list[Element] = []
     for element in elements:
@@ -252,7 +251,10 @@ def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
                 class_bg_colors=element.class_bg_colors,
                 show_clock=element.show_clock,
             )
-        elif VideoFileSink is not None and type(element) is VideoFileSink:
+        elif video is not None and type(element) is video.VideoFileSink:
+            from visionflow.sinks.video import VideoFileSink  # imported already
+
+            assert isinstance(element, VideoFileSink)
             from visionflow.sinks.nvenc import CODECS, CONTAINERS, NvencSink, nvenc_problem
 
             codec = {"libx264": "h264", "libx265": "hevc"}.get(element.encoder, element.encoder)
