@@ -85,13 +85,14 @@ def test_visionflow_demo_writes_an_annotated_video_and_metadata(tmp_path: Path) 
         may = np.bincount(truth.class_id[visible >= 0.2], minlength=len(CLASSES))
         if np.any((counts < must) | (counts > may)):
             wrong_counts.append(record["frame_num"])
-    # measured (640x384 model): 94.8 % right, 3.4 % confused, 92.7 % found, small 87 %,
-    # counts wrong in 123 frames; the 320x320 model: 92.2 %, 5.3 %, 64 %, 3 %, 239 frames
-    assert right / objects >= 0.93, f"{right} of {objects} detections match a shape"
-    assert confused <= 0.04 * objects, f"{confused} detections name the wrong class"
-    assert found / shown >= 0.9, f"{found} of {shown} shapes at least half visible found"
-    assert small_found / small >= 0.8, f"{small_found} of {small} small triangles found"
-    assert len(wrong_counts) <= 135, f"class counts wrong in {len(wrong_counts)} frames"
+    # measured (640x384 model, retrained 2026-12-07): 98.3 % right, 0.8 % confused, 95.7 % found,
+    # small 90 %, counts wrong in 64 frames; before it: 94.8 %, 3.4 %, 92.7 %, 87 %, 123 frames;
+    # the 320x320 model: 92.2 %, 5.3 %, 64 %, 3 %, 239 frames
+    assert right / objects >= 0.965, f"{right} of {objects} detections match a shape"
+    assert confused <= 0.02 * objects, f"{confused} detections name the wrong class"
+    assert found / shown >= 0.94, f"{found} of {shown} shapes at least half visible found"
+    assert small_found / small >= 0.85, f"{small_found} of {small} small triangles found"
+    assert len(wrong_counts) <= 85, f"class counts wrong in {len(wrong_counts)} frames"
 
     first = records[0]["objects"][0]["bbox"]
     top, left, right = (
