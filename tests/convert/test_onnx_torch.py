@@ -79,7 +79,8 @@ def test_the_module_exports_with_torch_export() -> None:
     x = scene_batch(1)
     (want,) = run_numpy(module, {"images": x})
     (got,) = program.module()(torch.from_numpy(x))
-    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+    # the exported graph may order float32 sums differently: the conversion's FP32 bound
+    assert (np.abs(got.numpy() - want) / (1 + np.abs(want))).max() <= 1e-4
 
 
 def _model(nodes: list, inputs: list, outputs: list, inits: list | None = None) -> onnx.ModelProto:
