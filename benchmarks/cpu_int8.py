@@ -2,7 +2,7 @@
 
 Two parts, because accuracy needs a trained detector and speed a realistic network:
 
-1. **Accuracy** — the bundled shapes detector (YOLOv8 layout, width 0.125, 320x320, trained)
+1. **Accuracy** — the bundled shapes detector (YOLOv8 layout, width 0.125, 640x384, trained)
    through the inference element (its config's thresholds, YOLOv8 parser, NMS): INT8 calibrated
    (``--method``) on ``--calib`` generated scenes (640x360, seeds apart from its training
    scenes) through the model's own preprocessing; COCO mAP@0.5 and mAP@0.5:0.95 with
@@ -228,7 +228,7 @@ def main() -> None:
             )
     figures = {
         "workload": "cpu-int8",
-        "accuracy_model": "bundled shapes_det (YOLOv8 layout, 320x320, trained)",
+        "accuracy_model": "bundled shapes_det (YOLOv8 layout, 640x384, trained)",
         "speed_model": "YOLOv8n architecture, 640x640, 80 classes, random weights",
         "backends": backends,
         "threads": args.threads,

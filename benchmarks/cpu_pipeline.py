@@ -17,7 +17,7 @@ Figures: e2e fps ÷ model fps (pipeline efficiency) and e2e fps ÷ naive fps, as
 repetitions. Steady state: e2e time runs from the first batch out to the last, so model loading
 and decoder start-up are excluded; the model is warmed up before it is timed. The detector is a
 YOLOv8n architecture (640x640, 80 classes) with random weights (speed does not depend on the
-weights; building it needs PyTorch), or with ``--model shapes`` the bundled 320x320 detector.
+weights; building it needs PyTorch), or with ``--model shapes`` the bundled 640x384 detector.
 
 Run: ``python benchmarks/cpu_pipeline.py [--model yolov8n|shapes --streams 4 --frames 24]``.
 """
@@ -81,7 +81,7 @@ def detector(workdir: Path, model: str, batch: int) -> tuple[InferConfig, str]:
     from visionflow.config.infer_loader import load_infer_config
 
     config = load_infer_config(bundled_config("shapes_det"))
-    return config.model_copy(update={"batch_size": batch}), "bundled shapes detector, 320x320"
+    return config.model_copy(update={"batch_size": batch}), "bundled shapes detector, 640x384"
 
 
 def run_e2e(
@@ -164,7 +164,7 @@ def main() -> None:
         choices=("yolov8n", "shapes"),
         default="yolov8n",
         help="yolov8n: YOLOv8n architecture at 640 (needs torch to build); "
-        "shapes: the bundled 320x320 detector",
+        "shapes: the bundled 640x384 detector",
     )
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="backend inference threads"
