@@ -470,6 +470,10 @@ class Pipeline:
             for signum in DRAIN_SIGNALS:
                 if signal.getsignal(signum) is signal.SIG_DFL:
                     previous[signum] = signal.signal(signum, self._on_signal)
+            # Ctrl-C too, rather than as KeyboardInterrupt: raised while the threads were being
+            # started, it would leave them running with nobody to join them (a hung process)
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_signal)
         try:
             yield
         finally:
