@@ -72,7 +72,7 @@ class Served:
         report: PipelineReport = self.result["report"]
         return report
 
-    def wait_for(self, check: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+    def wait_for(self, check: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
         deadline = time.monotonic() + timeout
         while not check():
             if time.monotonic() > deadline:
