@@ -9,8 +9,9 @@ file. Weak scaling: N workers get N × S streams, one CPU each. The streams are 
   (``synthetic://``), generated in memory — **no decoding**; a different per-frame cost (on the
   2-core machine ≈ 20–23 ms of CPU per frame against the clip's ≈ 15–16: drawing a 720p frame
   costs more than decoding one). Labelled ``synthetic`` in every figure: compare its overhead
-  and scaling ratios with the clip's, not its fps. It spares the clip's encoding and decoding,
-  not PyAV itself (visionflow imports PyAV at start-up).
+  and scaling ratios with the clip's, not its fps. It needs no PyAV at all (visionflow imports
+  it only where a video is opened or written), so it runs on a machine without it
+  (``scripts/gpu_ray.sh`` on the GPU machine's 16 cores).
 
 Measured in one invocation, each configuration repeated (``--repeat``) and interleaved:
 

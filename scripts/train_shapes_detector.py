@@ -10,10 +10,11 @@ At this size the scenes' smallest shapes (16 px across at 640x360, 24 px in the 
 cover two cells of the stride-8 grid.
 
 Data (generated in parallel, ``--workers`` processes, into a memory-mapped file): 640x360
-scenes, of three kinds: half ``render_scene`` with its defaults (the distribution of the held-out
-evaluation), a fifth ``render_scene`` crowded with small shapes (up to 12 shapes of 14-64 px),
-and the rest frames of :class:`~visionflow.zoo.scenes.MovingScene` clips (shapes passing over
-each other; an object less than 30 % visible is not labelled), half of those JPEG-compressed.
+scenes, of three kinds: by default half ``render_scene`` with its defaults (the distribution of
+the held-out evaluation), a fifth ``render_scene`` crowded with small shapes (up to 12 shapes of
+14-64 px), and the rest (``--clips``, 0.3) frames of :class:`~visionflow.zoo.scenes.MovingScene`
+clips (shapes passing over each other; an object less than 30 % visible is not labelled), half
+of those JPEG-compressed; the still scenes keep the proportion 5 : 2.
 Clip seeds start at 5,000,000, far from the demo's (7) and the tests'.
 
 Network: YOLOv8 (``visionflow.zoo._yolov8_nn``) at ``--width`` / ``--max-channels`` with 8 DFL
@@ -65,6 +66,8 @@ MOVING_SEED = 5_000_000
 """First seed of the training clips (MovingScene); the demo's is 7, the tests' are small."""
 VISIBLE = 0.3
 """Objects of a training clip frame less visible than this are not labelled."""
+CLIPS = 0.3
+"""Fraction of training scenes that are MovingScene clip frames (shapes passing over each other)."""
 MOSAIC = 0.25
 """Fraction of batches made of 2x2 mosaics of half-size scenes."""
 CLOSE_MOSAIC = 0.85
@@ -101,15 +104,18 @@ def letterbox(
     return canvas, scale, np.array([left, top], dtype=np.float32)
 
 
-def training_scene(seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+def training_scene(
+    seed: int, index: int, clips: float = CLIPS
+) -> tuple[np.ndarray, np.ndarray]:
     """Training scene ``index`` of dataset ``seed``: (360, 640, 3) uint8 RGB and (M, 5)
-    [class, x1, y1, x2, y2] in scene pixels."""
+    [class, x1, y1, x2, y2] in scene pixels. A fraction ``clips`` are MovingScene frames; the
+    rest are still scenes, five to two default and crowded."""
     rng = np.random.default_rng([seed, index])
     kind = rng.random()
-    if kind < 0.5:
+    if kind < (1 - clips) * 5 / 7:
         image, truth = render_scene(rng, SCENE_W, SCENE_H)
         keep = np.ones(len(truth), dtype=bool)
-    elif kind < 0.7:
+    elif kind < 1 - clips:
         image, truth = render_scene(rng, SCENE_W, SCENE_H, max_objects=12, sizes=(14.0, 64.0))
         keep = np.ones(len(truth), dtype=bool)
     else:
@@ -131,16 +137,18 @@ def training_scene(seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
 _STORE: dict[str, np.memmap] = {}
 
 
-def _write_scene(task: tuple[str, int, int, int]) -> np.ndarray:
-    path, count, seed, index = task
+def _write_scene(task: tuple[str, int, int, int, float]) -> np.ndarray:
+    path, count, seed, index, clips = task
     if path not in _STORE:
         _STORE[path] = np.memmap(path, np.uint8, "r+", shape=(count, SCENE_H, SCENE_W, 3))
-    image, labels = training_scene(seed, index)
+    image, labels = training_scene(seed, index, clips)
     _STORE[path][index] = image
     return labels
 
 
-def make_dataset(seed: int, count: int, workers: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def make_dataset(
+    seed: int, count: int, workers: int, path: Path, clips: float = CLIPS
+) -> tuple[np.ndarray, np.ndarray]:
     """``count`` training scenes in the file ``path`` (reused when it is complete): images
     (count, 360, 640, 3) uint8 and labels (count, MAX_LABELS, 5), class −1 for padding."""
     label_path = path.with_suffix(".labels.npy")
@@ -150,7 +158,7 @@ def make_dataset(seed: int, count: int, workers: int, path: Path) -> tuple[np.nd
             images = np.memmap(path, np.uint8, "r", shape=(count, SCENE_H, SCENE_W, 3))
             return images, labels
     np.memmap(path, np.uint8, "w+", shape=(count, SCENE_H, SCENE_W, 3)).flush()
-    tasks = [(str(path), count, seed, i) for i in range(count)]
+    tasks = [(str(path), count, seed, i, clips) for i in range(count)]
     with Pool(workers) as pool:
         per_scene = pool.map(_write_scene, tasks, chunksize=16)
     labels = np.full((count, MAX_LABELS, 5), -1.0, np.float32)
@@ -661,7 +669,7 @@ def train(args: argparse.Namespace) -> tuple[YOLOv8, int]:
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
     start = time.perf_counter()
-    images_np, labels_np = make_dataset(args.seed, args.images, args.workers, args.data)
+    images_np, labels_np = make_dataset(args.seed, args.images, args.workers, args.data, args.clips)
     print(f"{len(images_np)} training scenes ready in {time.perf_counter() - start:.0f} s")
     if device.type == "cuda":
         images = torch.empty(images_np.shape, dtype=torch.uint8, device=device)
@@ -821,11 +829,13 @@ def write_card(
             "device": device,
         },
         "dataset": (
-            "Generated by visionflow.zoo.scenes at 640x360: half render_scene (1-8 filled "
+            "Generated by visionflow.zoo.scenes at 640x360: "
+            f"{(1 - args.clips) * 5 / 7:.0%} render_scene (1-8 filled "
             "circles, squares and triangles of 16-160 px, random colour and rotation, partial "
             "overlap, on gradient/texture/noise backgrounds with line and blob clutter, blur "
-            "and noise), a fifth render_scene with up to 12 shapes of 14-64 px, the rest "
-            "MovingScene clip frames (shapes passing over each other; objects under 30 % "
+            f"and noise), {(1 - args.clips) * 2 / 7:.0%} render_scene with up to 12 shapes of "
+            f"14-64 px, {args.clips:.0%} MovingScene clip frames (shapes passing over each "
+            "other; objects under 30 % "
             f"visible unlabelled; half JPEG-compressed). {args.images} scenes (seed "
             f"{args.seed}); flips, channel permutations and 2x2 mosaics."
         ),
@@ -873,6 +883,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--ema-tau", type=float, default=500.0, help="EMA ramp-up, in steps")
+    parser.add_argument(
+        "--clips", type=float, default=CLIPS, help="fraction of MovingScene clip frames"
+    )
     parser.add_argument("--mosaic", type=float, default=MOSAIC, help="fraction of mosaic batches")
     parser.add_argument(
         "--init", type=Path, default=None, help="start from this ONNX model (same architecture)"
@@ -894,10 +907,10 @@ def main() -> None:
         print(demo_check(args.evaluate, args.demo_frames, args.threads))
         return
     if args.data is None:
-        args.data = Path(f"/tmp/shapes_det_{args.seed}_{args.images}.u8")
+        args.data = Path(f"/tmp/shapes_det_{args.seed}_{args.images}_{args.clips:g}.u8")
     if args.data_only:
         start = time.perf_counter()
-        make_dataset(args.seed, args.images, args.workers, args.data)
+        make_dataset(args.seed, args.images, args.workers, args.data, args.clips)
         print(f"generated {args.images} scenes in {time.perf_counter() - start:.0f} s")
         return
 

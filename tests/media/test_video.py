@@ -18,8 +18,9 @@ import pytest
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.errors import DecodeError, SourceError, SourceNotFoundError
 from visionflow.media.bad_packets import MAX_BAD_PACKETS_IN_A_ROW
+from visionflow.media.schemes import is_live_uri
 from visionflow.media.synthetic import decode_stamp
-from visionflow.media.video import VideoSource, is_live_uri
+from visionflow.media.video import VideoSource
 
 WIDTH, HEIGHT = 128, 96  # the size make_clip writes
 MakeClip = Callable[..., Path]

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from visionflow.media.schemes import file_uri_path, uri_scheme
+
 DEFAULT_RATE, DEFAULT_WIDTH, DEFAULT_HEIGHT = 30.0, 1920, 1080
 
 
@@ -43,8 +45,6 @@ class StreamCost:
 
 def measure(uri: str, models: int = 1) -> StreamCost:
     """The cost of the stream at ``uri``, from its container's header when it is a local file."""
-    from visionflow.media.video import file_uri_path, uri_scheme
-
     scheme = uri_scheme(uri)
     path = Path(uri) if not scheme else file_uri_path(uri) if scheme == "file" else None
     if path is None or not path.is_file():

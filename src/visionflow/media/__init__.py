@@ -19,7 +19,7 @@ _EXPORTS = {
     "open_source": "visionflow.media.uri",
     "StreamInfo": "visionflow.media.video",
     "VideoSource": "visionflow.media.video",
-    "is_live_uri": "visionflow.media.video",
+    "is_live_uri": "visionflow.media.schemes",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 from visionflow.core.source import Source
 from visionflow.errors import ConfigError
 from visionflow.media.images import IMAGE_SUFFIXES, ImageSource, has_glob
+from visionflow.media.schemes import NETWORK_SCHEMES, file_uri_path, uri_scheme
 from visionflow.media.synthetic import SyntheticSource
-from visionflow.media.video import NETWORK_SCHEMES, VideoSource, file_uri_path, uri_scheme
 
 _SCHEMES = ("file", *sorted(NETWORK_SCHEMES), "synthetic")
 _SYNTHETIC_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
@@ -69,12 +69,18 @@ def open_source(
                 value=text,
                 allowed=f"a path or a URI with one of the schemes {', '.join(_SCHEMES)}",
             )
-        return VideoSource(text, source_id, **video_opts)
+        return _video(text, source_id, video_opts)
     path = file_uri_path(text) if scheme == "file" else None
     location = str(path) if path is not None else text
     if has_glob(location) or os.path.isdir(location) or _suffix(location) in IMAGE_SUFFIXES:
         return ImageSource(location, source_id, **opts)
-    return VideoSource(text, source_id, **video_opts)
+    return _video(text, source_id, video_opts)
+
+
+def _video(uri: str, source_id: int, opts: dict[str, Any]) -> Source:
+    from visionflow.media.video import VideoSource  # PyAV: only where a video is opened
+
+    return VideoSource(uri, source_id, **opts)
 
 
 def _suffix(location: str) -> str:

@@ -35,9 +35,8 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
 
 import av
 import av.container
@@ -49,51 +48,12 @@ from visionflow.errors import DecodeError, SourceError, SourceNotFoundError
 from visionflow.media.bad_packets import rejected_packet
 from visionflow.media.pacing import Pacer
 from visionflow.media.reconnect import Reconnect
+from visionflow.media.schemes import NETWORK_SCHEMES, file_uri_path, is_live_uri, uri_scheme
 
 log = logging.getLogger(__name__)
 
-LIVE_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "rtp", "srt", "udp", "tcp"})
-"""URI schemes of streams that are always live."""
-NETWORK_SCHEMES = LIVE_SCHEMES | {"http", "https"}
-"""URI schemes :class:`VideoSource` opens over the network (with a timeout)."""
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".flv", ".wmv", ".ts", ".mts", ".m2ts",
-     ".mpg", ".mpeg", ".h264", ".264", ".h265", ".265", ".hevc", ".ivf", ".y4m", ".mjpeg"}
-)  # fmt: skip
-"""Suffixes of video files; an http(s) URL whose path ends in one is a file, not a live stream."""
 _FALLBACK_RATE = Fraction(30)
 _FLUSH_S = 0.2  # packets within this time after a timed-out read are what FFmpeg had buffered
-
-
-def uri_scheme(uri: str) -> str:
-    """The lower-case scheme of ``uri``; ``""`` for a plain path (``C:\\clip.mp4`` included)."""
-    scheme = urlsplit(uri).scheme.lower() if "://" in uri or uri[:5].lower() == "file:" else ""
-    return scheme if len(scheme) > 1 else ""
-
-
-def file_uri_path(uri: str) -> Path:
-    """The path of a ``file://`` URI.
-
-    Absolute (``file:///data/clip.mp4``, ``file://localhost/data/clip.mp4``) and, as DeepStream
-    configs write them, relative (``file://../streams/clip.mp4``) forms are accepted; percent
-    escapes are decoded.
-    """
-    rest = uri.split(":", 1)[1]
-    rest = rest[2:] if rest.startswith("//") else rest
-    if rest.lower().startswith("localhost/"):
-        rest = rest[len("localhost") :]
-    return Path(unquote(rest))
-
-
-def is_live_uri(uri: str) -> bool:
-    """Whether ``uri`` names a live stream: RTSP, RTMP, RTP, SRT, UDP or TCP, or an http(s) URL
-    whose path does not end in a video file suffix (an HLS playlist, an MJPEG camera)."""
-    scheme = uri_scheme(uri)
-    if scheme in LIVE_SCHEMES:
-        return True
-    if scheme in ("http", "https"):
-        return PurePosixPath(urlsplit(uri).path).suffix.lower() not in VIDEO_SUFFIXES
-    return False
 
 
 class PacketTap(Protocol):

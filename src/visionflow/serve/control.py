@@ -20,6 +20,7 @@ from typing import Any
 
 from visionflow.core.pipeline import Pipeline, StreamState
 from visionflow.errors import VisionflowError
+from visionflow.media.schemes import file_uri_path, uri_scheme
 
 RATE_WINDOW_S = 5.0
 """Seconds over which a stream's current frame rate is measured."""
@@ -319,7 +320,6 @@ def _check_local(uri: str) -> None:
     """A local file (a path or ``file://`` URI, not a glob) that does not exist is refused now,
     rather than failing once the stream starts. Raises SourceNotFoundError."""
     from visionflow.errors import SourceNotFoundError
-    from visionflow.media.video import file_uri_path, uri_scheme
 
     scheme = uri_scheme(uri)
     if scheme not in ("", "file") or any(c in uri for c in "*?["):
