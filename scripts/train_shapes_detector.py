@@ -104,9 +104,7 @@ def letterbox(
     return canvas, scale, np.array([left, top], dtype=np.float32)
 
 
-def training_scene(
-    seed: int, index: int, clips: float = CLIPS
-) -> tuple[np.ndarray, np.ndarray]:
+def training_scene(seed: int, index: int, clips: float = CLIPS) -> tuple[np.ndarray, np.ndarray]:
     """Training scene ``index`` of dataset ``seed``: (360, 640, 3) uint8 RGB and (M, 5)
     [class, x1, y1, x2, y2] in scene pixels. A fraction ``clips`` are MovingScene frames; the
     rest are still scenes, five to two default and crowded."""
