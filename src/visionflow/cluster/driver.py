@@ -506,34 +506,61 @@ class ClusterRunner:
             worker.streams.add(s.id)
 
     def _rebalance(self, new: _Worker) -> None:
-        """Move file streams from the most-loaded workers to ``new`` while that evens the load."""
-        while True:
-            loads, _counts = self._loads()
-            busiest = max((w for w in loads if w != new.name), key=loads.__getitem__, default=None)
-            if busiest is None:
-                return
-            movable = sorted(
-                (s for s in self._workers[busiest].streams if self._live(s)),
-                key=lambda s: self._streams[s].cost,
-            )
-            if not movable:
-                return
-            stream = self._streams[movable[0]]
-            if loads[busiest] - stream.cost < loads[new.name] + stream.cost - 1e-9:
-                return  # moving it would not even the load
-            old = self._workers[busiest]
-            self._call(old, old.handle.remove.remote(stream.id))
+        """Move file streams from the most-loaded workers to ``new`` while that evens the load.
+
+        The moves are planned first, then made together: every stream leaves its worker at once
+        (the removals wait for their frames in flight in parallel), each old worker is drained
+        once, and the streams resume on ``new`` after their last written frame. The driver thus
+        stops collecting for about one removal, not one per moved stream."""
+        plan = self._plan_moves(new)
+        if not plan:
+            return
+        removals = [(old, old.handle.remove.remote(stream.id)) for stream, old in plan]
+        for old, ref in removals:
+            self._call(old, ref)
+        for old in {old.name: old for _, old in plan}.values():
             self._drain(old)
+        for stream, old in plan:
+            if not old.alive:  # lost while handing over: its streams were placed then
+                continue
             old.streams.discard(stream.id)
             if stream.state in _DONE:  # it ended while leaving
                 continue
-            stream.moved_at = time.monotonic()
+            stream.worker, stream.moved_at = None, time.monotonic()  # an orphan until it starts
+            if not new.alive:  # the newcomer died meanwhile: placed like a lost worker's stream
+                stream.waiting = (old.name, f"{new.name} lost before taking it")
+                continue
             stream.move = Move(
                 stream.id, old.name, new.name, f"{new.name} joined", stream.last_frame + 1,
                 stream.moved_at - self._t0,
             )  # fmt: skip
             self._moves.append(stream.move)
             self._start_stream(stream, new, stream.last_frame + 1)
+
+    def _plan_moves(self, new: _Worker) -> list[tuple[_Stream, _Worker]]:
+        """The streams to move to ``new``, each with its worker: repeatedly the cheapest live
+        stream of the most-loaded other worker, while moving it evens the load."""
+        loads, _counts = self._loads()
+        taken: dict[str, list[int]] = {
+            w: sorted(
+                (s for s in self._workers[w].streams if self._live(s)),
+                key=lambda s: self._streams[s].cost,
+            )
+            for w in loads
+            if w != new.name
+        }
+        plan: list[tuple[_Stream, _Worker]] = []
+        while True:
+            busiest = max(taken, key=loads.__getitem__, default=None)
+            if busiest is None or not taken[busiest]:
+                return plan
+            stream = self._streams[taken[busiest][0]]
+            if loads[busiest] - stream.cost < loads[new.name] + stream.cost - 1e-9:
+                return plan  # moving it would not even the load
+            taken[busiest].pop(0)
+            loads[busiest] -= stream.cost
+            loads[new.name] += stream.cost
+            plan.append((stream, self._workers[busiest]))
 
     # --- results ----------------------------------------------------------------------------
 
