@@ -56,7 +56,7 @@ def test_visionflow_demo_writes_an_annotated_video_and_metadata(tmp_path: Path) 
     # count per class is the scene's (a shape under 20 % visible behind others may go uncounted;
     # the misses are frames where shapes overlap).
     scene = MovingScene(SEED, WIDTH, HEIGHT)
-    right = found = shown = small_found = small = confused = 0
+    right = found = shown = small_found = small = confused = circle_as_square = 0
     wrong_counts = []
     for record in records:
         truth = scene.frame(record["frame_num"])[1]
@@ -73,7 +73,10 @@ def test_visionflow_demo_writes_an_annotated_video_and_metadata(tmp_path: Path) 
         overlap = box_iou(boxes, truth.xyxy) >= 0.5
         same = overlap & (np.array(labels)[:, None] == np.array(CLASSES)[truth.class_id][None, :])
         right += int(same.any(axis=1).sum())
-        confused += int((overlap.any(axis=1) & ~same.any(axis=1)).sum())
+        wrong = overlap.any(axis=1) & ~same.any(axis=1)
+        confused += int(wrong.sum())
+        on_circle = (overlap & (truth.class_id == CLASSES.index("circle"))[None, :]).any(axis=1)
+        circle_as_square += int((wrong & on_circle & (np.array(labels) == "square")).sum())
         seen = visible >= 0.5
         found += int(same.any(axis=0)[seen].sum())
         shown += int(seen.sum())
@@ -85,14 +88,17 @@ def test_visionflow_demo_writes_an_annotated_video_and_metadata(tmp_path: Path) 
         may = np.bincount(truth.class_id[visible >= 0.2], minlength=len(CLASSES))
         if np.any((counts < must) | (counts > may)):
             wrong_counts.append(record["frame_num"])
-    # measured (640x384 model, retrained 2026-12-07): 98.3 % right, 0.8 % confused, 95.7 % found,
-    # small 90 %, counts wrong in 64 frames; before it: 94.8 %, 3.4 %, 92.7 %, 87 %, 123 frames;
-    # the 320x320 model: 92.2 %, 5.3 %, 64 %, 3 %, 239 frames
-    assert right / objects >= 0.965, f"{right} of {objects} detections match a shape"
-    assert confused <= 0.02 * objects, f"{confused} detections name the wrong class"
-    assert found / shown >= 0.94, f"{found} of {shown} shapes at least half visible found"
-    assert small_found / small >= 0.85, f"{small_found} of {small} small triangles found"
-    assert len(wrong_counts) <= 85, f"class counts wrong in {len(wrong_counts)} frames"
+    # measured (640x384 model, fine-tuned again 2026-12-08): 99.3 % right, 0.4 % confused (5: a
+    # triangle two-thirds visible and a 24 px one, called "square"; no circle called "square"),
+    # 96.2 % found, small 90 %, counts wrong in 50 frames; the weights before: 98.3 %, 0.8 % (6
+    # circles called "square"), 95.7 %, 90 %, 64 frames; before them: 94.8 %, 3.4 %, 92.7 %,
+    # 87 %, 123 frames; the 320x320 model: 92.2 %, 5.3 %, 64 %, 3 %, 239 frames
+    assert right / objects >= 0.98, f"{right} of {objects} detections match a shape"
+    assert confused <= 0.01 * objects, f"{confused} detections name the wrong class"
+    assert circle_as_square <= 2, f"{circle_as_square} circles called 'square'"
+    assert found / shown >= 0.95, f"{found} of {shown} shapes at least half visible found"
+    assert small_found / small >= 0.87, f"{small_found} of {small} small triangles found"
+    assert len(wrong_counts) <= 65, f"class counts wrong in {len(wrong_counts)} frames"
 
     first = records[0]["objects"][0]["bbox"]
     top, left, right = (
