@@ -62,7 +62,7 @@ def main() -> int:
             worst_iou = min(worst_iou, iou(box(obj), box(best)))
             worst_score = max(worst_score, abs(obj["confidence"] - best["confidence"]))
         problems += [f"frame {key}: extra {o['label']} {box(o)}" for o in left]
-    ok = not problems and worst_iou >= args.iou and worst_score <= args.score
+    ok = bool(not problems and worst_iou >= args.iou and worst_score <= args.score)
     print(
         json.dumps(
             {
@@ -70,8 +70,8 @@ def main() -> int:
                 "other": str(args.other),
                 "frames": len(ref),
                 "objects": objects,
-                "worst_iou": round(worst_iou, 5),
-                "worst_score_diff": round(worst_score, 5),
+                "worst_iou": round(float(worst_iou), 5),
+                "worst_score_diff": round(float(worst_score), 5),
                 "problems": problems[:10],
                 "agree": ok,
             }
