@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable
 from functools import reduce
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from visionflow.config.pipeline import (
     AnalyticsStageConfig,
@@ -30,6 +30,7 @@ from visionflow.mux.streammux import StreamMux
 
 if TYPE_CHECKING:
     from visionflow.record import SmartRecorder
+    from visionflow.sinks.video import VideoFileSink
 
 
 _METADATA = ("jsonl", "broker")
@@ -252,13 +253,11 @@ def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
                 show_clock=element.show_clock,
             )
         elif video is not None and type(element) is video.VideoFileSink:
-            from visionflow.sinks.video import VideoFileSink  # imported already
-
-            assert isinstance(element, VideoFileSink)
             from visionflow.sinks.nvenc import CODECS, CONTAINERS, NvencSink, nvenc_problem
 
-            codec = {"libx264": "h264", "libx265": "hevc"}.get(element.encoder, element.encoder)
-            suffix = element.path.suffix.lower()
+            sink = cast("VideoFileSink", element)
+            codec = {"libx264": "h264", "libx265": "hevc"}.get(sink.encoder, sink.encoder)
+            suffix = sink.path.suffix.lower()
             gpu = int(device.partition(":")[2] or 0)
             try:
                 if codec not in CODECS or (suffix and suffix not in CONTAINERS):
@@ -268,17 +267,13 @@ def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
                     raise SinkError(problem)
             except SinkError as exc:
                 logging.getLogger(__name__).warning(
-                    "%s: encoded on the CPU (frames copied to the host): %s", element.name, exc
+                    "%s: encoded on the CPU (frames copied to the host): %s", sink.name, exc
                 )
             else:
                 nvenc = NvencSink(
-                    element.path,
-                    codec=codec,
-                    bitrate=element.bitrate,
-                    source_id=element.source_id,
-                    gpu=gpu,
+                    sink.path, codec=codec, bitrate=sink.bitrate, source_id=sink.source_id, gpu=gpu
                 )
-                nvenc.name = element.name
+                nvenc.name = sink.name
                 element = nvenc
         out.append(element)
     return out
