@@ -20,7 +20,15 @@ all streams, efficiency = e2e ÷ min(decode, model), streams held in real time =
 latency p50/p95 from a frame's decoded copy to its metadata, peak GPU memory (torch allocations,
 and the device's used memory from ``nvidia-smi`` after e2e, NVDEC surfaces included), GPU name.
 
-``--osd`` is not implemented here (the gpu-osd row needs the GPU drawing and NVENC output).
+``--osd`` adds the ``gpu-osd`` row: ``osd`` — the e2e workload plus its output path, measured
+right after e2e in the same process: every batch's frames composed into one 1920x1080 mosaic on
+the GPU (:class:`~visionflow.mux.gpu_tiler.GpuTiler`, NV12 → RGB at the tile's size), each
+stream's objects drawn there (:class:`~visionflow.osd.gpu_draw.GpuOSD`: borders and label tags;
+the ``--osd-objects`` most confident objects of each stream, 20 by default, since a random-weight
+model's object counts are not a scene's), and the mosaic encoded by NVENC (H.264, 8 Mb/s) where
+the GPU has an encoder — an H100 or H200 has none, and then the row says so and measures the
+composing and drawing alone. Figures: osd fps, its cost against e2e (1 − osd ÷ e2e), the copies
+of frames to the host made on the way (0 when the path stays on the GPU).
 
 Run on the GPU machine: ``python benchmarks/gpu_streams.py [--streams 1,16,64 --size 1080p]``.
 Needs torch with CUDA, PyNvVideoCodec (``visionflow[nvidia]``) and the ONNX of the detector
@@ -354,7 +362,7 @@ class Detector:
 
         self.backend = TorchBackend(model, "cuda", precision="fp16", batch=streams)
         self.name = self.backend.inputs[0].name
-        nc = self.backend.outputs[0].shape[1] - 4
+        nc = int(self.backend.outputs[0].shape[1] or 84) - 4
         self.ctx = ParseContext(NetworkInfo(NET, NET, 3), nc, np.full(nc, 0.25, np.float32))
         self.params = ClusterParams.uniform(nc, pre_cluster=0.25, nms_iou=0.45, topk=300)
         self.mode = ClusterMode.NMS
@@ -372,6 +380,61 @@ class Detector:
         found = gpu_yolov8(outputs, self.ctx)
         kept = gpu_cluster(found, self.params, self.mode, self.streams)  # the one host copy
         return [Detections(xyxy=k.xyxy, confidence=k.confidence, class_id=k.class_id) for k in kept]
+
+
+class Output:
+    """gpu-osd's output path (see the module doc): tile, draw, encode a batch with its objects."""
+
+    def __init__(
+        self, streams: int, size: tuple[int, int], prep: Preprocess, workdir: Path, limit: int
+    ) -> None:
+        from visionflow.mux.gpu_tiler import GpuTiler
+        from visionflow.osd.gpu_draw import GpuOSD
+        from visionflow.sinks.nvenc import NvencSink, nvenc_problem
+
+        self.streams, self.size, self.limit = streams, size, limit
+        self.tiler = GpuTiler(width=1920, height=1080, device="cuda")
+        self.osd = GpuOSD()
+        scale = prep.size[1] / size[0]
+        self.shift = np.array([prep.left, prep.top, prep.left, prep.top], np.float32)
+        self.scale = np.float32(scale)
+        problem = nvenc_problem(0)
+        self.sink: Any = None
+        if problem is None:
+            path = workdir / f"osd_{streams}.mp4"
+            self.sink = NvencSink(path, codec="h264", bitrate=8_000_000, fps=30)
+            self.sink.start()
+        self.encoder = "NVENC H.264, 8 Mb/s" if problem is None else f"none ({problem})"
+        self.count = 0
+        self.drawn = 0
+
+    def __call__(self, nv12: Any, found: list[Any]) -> None:
+        import torch
+
+        from visionflow.core.batch import Batch
+        from visionflow.core.frame import Frame, PixelFormat
+
+        height = self.size[1]
+        coded = nv12.shape[1] * 2 // 3  # the luma plane may be taller than the picture (1088)
+        frames = []
+        for s in range(self.streams):
+            picture = torch.cat([nv12[s, :height], nv12[s, coded : coded + height // 2]])
+            frame = Frame(picture, PixelFormat.NV12, s, self.count, pts=self.count)
+            frame.time_base, frame.color_matrix = Fraction(1, 30), "bt709"
+            frames.append(frame)
+        batch = Batch(frames)
+        for meta, dets in zip(batch.meta.frames, found, strict=True):
+            shown = dets[np.argsort(-dets.confidence, kind="stable")[: self.limit]]
+            meta.detections = shown.replace(xyxy=(shown.xyxy - self.shift) / self.scale)
+            self.drawn += len(shown)
+        out = self.osd.process(self.tiler.process(batch))
+        if self.sink is not None:
+            self.sink.process(out)
+        self.count += 1
+
+    def close(self) -> None:
+        if self.sink is not None:
+            self.sink.stop()
 
 
 # ----------------------------------------------------------------------------- runs
@@ -467,9 +530,13 @@ def measure(
     warmup: int,
     size: tuple[int, int],
     processes: int = 1,
+    osd: tuple[Path, int] | None = None,
 ) -> dict[str, Any]:
-    """decode, model, compute and e2e at ``streams`` streams (see the module docstring)."""
+    """decode, model, compute and e2e at ``streams`` streams, and with ``osd`` (work directory,
+    objects drawn per stream) the output path too (see the module docstring)."""
     import torch
+
+    from visionflow.core.frame import device_copies
 
     width, height = size
     decode = run_streams(clip, streams, frames, warmup, None, processes)
@@ -504,6 +571,27 @@ def measure(
         "objects": e2e["objects"],
         "decode_processes": processes,
     }
+    if osd is not None:
+        output = Output(streams, size, prep, *osd)
+
+        def with_output(batch: Any) -> list[Any]:
+            found = detector(prep(batch))
+            output(batch, found)
+            return found
+
+        copies = device_copies()
+        drawn = run_streams(clip, streams, frames, warmup, with_output, processes)
+        output.close()
+        row.update(
+            osd_fps=drawn["fps"],
+            osd_cost=1 - drawn["fps"] / e2e["fps"],
+            osd_latency_ms_p50=drawn["latency_ms_p50"],
+            osd_latency_ms_p95=drawn["latency_ms_p95"],
+            osd_objects_drawn=output.drawn,
+            osd_encoder=output.encoder,
+            osd_host_copies=device_copies() - copies,
+            osd_gpu_fallbacks=output.osd.host_fallbacks,
+        )
     return row
 
 
@@ -519,13 +607,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30, help="untimed batches")
     parser.add_argument("--model", type=Path, default=None, help="YOLOv8n ONNX (made if absent)")
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--osd", action="store_true", help="gpu-osd (not implemented)")
+    parser.add_argument("--osd", action="store_true", help="add gpu-osd: tile, draw, encode")
+    parser.add_argument(
+        "--osd-objects", type=int, default=20, help="objects drawn per stream (gpu-osd)"
+    )
     parser.add_argument(
         "--processes", type=int, default=1, help="decode processes (CUDA IPC) for N > 1"
     )
     args = parser.parse_args()
-    if args.osd:
-        parser.error("--osd (gpu-osd) is not implemented: it needs GPU drawing and NVENC output")
 
     import torch
 
@@ -551,7 +640,8 @@ def main() -> None:
     for streams in [int(s) for s in args.streams.split(",")]:
         warmup = min(args.warmup, args.frames // 3)
         processes = min(args.processes, streams)
-        row = measure(clip, model, streams, args.frames, warmup, (width, height), processes)
+        osd = (workdir, args.osd_objects) if args.osd else None
+        row = measure(clip, model, streams, args.frames, warmup, (width, height), processes, osd)
         results.append(row)
         print(
             f"{streams:>4} {row['decode_fps']:>8.0f} {row['model_fps']:>8.0f} "
@@ -561,9 +651,16 @@ def main() -> None:
             f"{row['peak_torch_mib']:>8.0f}",
             flush=True,
         )
+        if args.osd:
+            print(
+                f"     gpu-osd: {row['osd_fps']:.0f} fps (cost {row['osd_cost']:.0%} of e2e), "
+                f"{row['osd_objects_drawn']} objects drawn, encoder {row['osd_encoder']}, "
+                f"host copies {row['osd_host_copies']}",
+                flush=True,
+            )
         torch.cuda.empty_cache()
     summary = {
-        "benchmark": "gpu-streams",
+        "benchmark": "gpu-streams + gpu-osd" if args.osd else "gpu-streams",
         "gpu": gpu,
         "torch": torch.__version__,
         "size": args.size,
@@ -583,6 +680,12 @@ def main() -> None:
         "model": "YOLOv8n architecture, 640x640, 80 classes, RANDOM weights; ONNX -> visionflow "
         "torch converter, FP16, channels-last, CUDA graph",
         "post": "GPU YOLO parse + NMS clustering (pre 0.25, IoU 0.45, top-K 300), one host copy",
+        "osd": (
+            f"GpuTiler 1920x1080 mosaic + GpuOSD (the {args.osd_objects} most confident objects "
+            "per stream) + NVENC where the GPU has one"
+            if args.osd
+            else None
+        ),
         "results": results,
         "median_of": 1,
     }

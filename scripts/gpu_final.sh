@@ -4,7 +4,7 @@
 #   scripts/gpu_final.sh all    — both in one call, with shorter limits per step
 #   scripts/gpu_final.sh short  — the tests and parity runs with short limits (little device time)
 #   scripts/gpu_final.sh bench  — gpu-streams: 1, 16, 64 x 1080p; 64 x 1080p in 4 decode
-#                                 processes; 128 x 720p in 4 processes
+#                                 processes; 128 x 720p in 4 processes; then gpu-osd at 16 and 64
 # H100 and H200 have no NVENC and the machine no PyAV: clips are made here and carried.
 # Carry .whl (PyNvVideoCodec) .h2whl (pydantic & co.) .h2gpu (clips, CPU metadata, configs,
 # yolov8n.onnx) .gpu-clips (scripts/gpu_clips.py).
@@ -16,9 +16,9 @@ export VISIONFLOW_GPU_CLIPS=$PWD/.gpu-clips
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 case $mode in
-  all) lim=(200 45 110 60 60) ;;
+  all) lim=(200 45 110 60 60 0) ;;  # gpu-osd only in bench
   short) lim=(180 35) ;;  # the tests and the parity runs only, for a call with little device time
-  *) lim=(270 60 170 90 110) ;;
+  *) lim=(270 60 170 90 110 120) ;;
 esac
 if [ "$mode" != bench ]; then
   T0=$(date +%s)
@@ -26,7 +26,8 @@ if [ "$mode" != bench ]; then
     tests/media/test_nvdec.py tests/mux/test_gpu_batch.py tests/infer/test_gpu_preprocess.py \
     tests/osd/test_gpu_draw.py tests/sinks/test_nvenc.py tests/test_app_gpu.py \
     tests/media/test_select.py tests/core/test_host_copies.py tests/infer/test_gpu_parse.py \
-    tests/infer/test_gpu_path.py tests/infer/backends/test_torch_gpu.py > "$OUT/pytest.log" 2>&1
+    tests/infer/test_gpu_path.py tests/infer/backends/test_torch_gpu.py \
+    tests/mux/test_gpu_tiler.py > "$OUT/pytest.log" 2>&1
   echo "pytest rc=$? in $(( $(date +%s) - T0 )) s"
   grep -E "passed|failed" "$OUT/pytest.log" | tail -2
   grep -E "^(FAILED|ERROR|SKIPPED)" "$OUT/pytest.log" | cut -c1-260 | head -30
@@ -53,4 +54,9 @@ if [ "$mode" = all ] || [ "$mode" = bench ]; then
   echo "== 128 x 720p, 4 decode processes"
   timeout "${lim[4]}" "${bench[@]}" --streams 128 --size 720p --processes 4 --clip .h2gpu/clip_720p.mp4 \
     2>&1 | grep -v Warning | tee "$OUT/bench720.log"
+fi
+if [ "$mode" = bench ]; then
+  echo "== gpu-osd: 16 and 64 x 1080p, tiled, drawn (and NVENC where the GPU has one)"
+  timeout "${lim[5]}" "${bench[@]}" --streams 16,64 --osd --clip .h2gpu/clip_1080p.mp4 2>&1 \
+    | grep -v Warning | tee "$OUT/bench_osd.log"
 fi

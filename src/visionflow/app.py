@@ -220,15 +220,16 @@ def _recorders(config: PipelineConfig, sources: list[Source]) -> dict[int, Smart
 
 
 def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
-    """With a GPU ``device``, the OSD and the video file sinks become their GPU twins (drawing and
-    NVENC on device frames: nothing is pulled to the host); a sink NVENC cannot take (codec,
-    container, no PyNvVideoCodec) stays as it is, which is logged."""
+    """With a GPU ``device``, the tiler, the OSD and the video file sinks become their GPU twins
+    (composing, drawing and NVENC on device frames: nothing is pulled to the host); a sink NVENC
+    cannot take (codec, container, no PyNvVideoCodec) stays as it is, which is logged."""
     if not device.startswith("cuda"):
         return elements
     import logging
     import sys
 
     from visionflow.errors import SinkError
+    from visionflow.mux.tiler import Tiler
     from visionflow.osd.element import OSD
 
     # a VideoFileSink exists only if its module (and PyAV with it) was imported: a GPU machine
@@ -237,7 +238,18 @@ def _gpu_twins(elements: list[Element], device: str) -> list[Element]:
 
     out: list[Element] = []
     for element in elements:
-        if type(element) is OSD:
+        if type(element) is Tiler:
+            from visionflow.mux.gpu_tiler import GpuTiler
+
+            element = GpuTiler(
+                element.rows,
+                element.columns,
+                element.width,
+                element.height,
+                element.name,
+                device=device,
+            )
+        elif type(element) is OSD:
             from visionflow.osd.gpu_draw import GpuOSD
 
             element = GpuOSD(

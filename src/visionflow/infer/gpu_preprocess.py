@@ -108,7 +108,7 @@ def crop_rgb(
     # (RGB24 as it is)
 
 
-def _area_weights(src: int, dst: int) -> torch.Tensor:
+def area_weights(src: int, dst: int) -> torch.Tensor:
     """(dst, src) weights of OpenCV's INTER_AREA along one axis."""
     weights = torch.zeros(dst, src, dtype=torch.float64)
     scale = src / dst
@@ -223,7 +223,7 @@ class GpuPreprocessor:
         key = (kind, src, dst, str(device))
         weights = self._weights.get(key)
         if weights is None:
-            table = _area_weights(src, dst) if kind == "area" else _lanczos_weights(src, dst)
+            table = area_weights(src, dst) if kind == "area" else _lanczos_weights(src, dst)
             weights = self._weights[key] = table.to(device=device, dtype=torch.float32)
         return weights
 

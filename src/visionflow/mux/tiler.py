@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -43,9 +44,11 @@ def grid_shape(num_sources: int, rows: int = 0, columns: int = 0) -> tuple[int, 
 
 @dataclass(frozen=True)
 class _Tile:
-    """A stream's last frame as placed on the canvas: pixels, and metadata in canvas pixels."""
+    """A stream's last frame as placed on the canvas: what paints it again when the grid changes,
+    and its metadata in canvas pixels."""
 
-    pixels: np.ndarray
+    picture: Any  # what ``_paint`` takes (the tiler's choice); None when not shown
+    size: tuple[int, int]  # the stream's frame size (width, height)
     meta: FrameMeta
     placement: Letterbox | None  # frame → canvas; None when the grid has no cell for the stream
     detections: Detections
@@ -140,12 +143,13 @@ class Tiler(Element):
         grid = grid_shape(max([*self._tiles, *latest]) + 1, self.rows, self.columns)
         if grid != self.grid:
             self.grid = grid
-            self._canvas[...] = 0
+            self._blank(None)
             for sid, tile in self._tiles.items():
-                self._tiles[sid] = self._place(sid, tile.pixels, tile.meta)
+                self._tiles[sid] = self._place(sid, tile.picture, tile.size, tile.meta)
         composed = []
         for sid, (frame, meta) in latest.items():
-            tile = self._tiles[sid] = self._place(sid, frame.to_numpy(PixelFormat.RGB24), meta)
+            size = (frame.width, frame.height)
+            tile = self._tiles[sid] = self._place(sid, self._picture(frame), size, meta)
             if tile.placement is not None:
                 composed.append(ComposedFrame(sid, frame.frame_num, frame.created_ns))
             elif self.stats is not None:
@@ -159,8 +163,7 @@ class Tiler(Element):
             return
         cell = self.cell(source_id)
         if cell is not None:
-            x1, y1, x2, y2 = cell
-            self._canvas[y1:y2, x1:x2] = 0
+            self._blank(cell)
 
     def cell(self, source_id: int) -> tuple[int, int, int, int] | None:
         """The ``(x1, y1, x2, y2)`` canvas cell of a stream in the current grid, or None."""
@@ -175,20 +178,15 @@ class Tiler(Element):
             (r + 1) * self.height // rows,
         )
 
-    def _place(self, source_id: int, pixels: np.ndarray, meta: FrameMeta) -> _Tile:
+    def _place(self, source_id: int, picture: Any, size: tuple[int, int], meta: FrameMeta) -> _Tile:
         """Paint a stream's frame into its cell and map its metadata into canvas pixels."""
         cell = self.cell(source_id)
-        if cell is None:
-            return _Tile(pixels, meta, None, Detections.empty(), ())
-        x1, y1, x2, y2 = cell
-        fh, fw = pixels.shape[:2]
-        placement = Letterbox.place((fw, fh), cell, (self.width, self.height))
+        if cell is None or picture is None:
+            return _Tile(None, size, meta, None, Detections.empty(), ())
+        fw, fh = size
+        placement = Letterbox.place(size, cell, (self.width, self.height))
         (tw, th), left, top = placement.scaled_size, int(placement.pad_left), int(placement.pad_top)
-        interpolation = cv2.INTER_AREA if tw < fw else cv2.INTER_LINEAR
-        self._canvas[y1:y2, x1:x2] = 0
-        self._canvas[top : top + th, left : left + tw] = cv2.resize(
-            pixels, (tw, th), interpolation=interpolation
-        )
+        kept = self._paint(picture, cell, placement)
         dets = meta.detections
         xyxy = placement.to_network(dets.xyxy)
         xyxy[:, 0::2] = np.clip(xyxy[:, 0::2], left, left + tw)
@@ -197,7 +195,38 @@ class Tiler(Element):
         segmentation = tuple(
             _onto_canvas(segmap, placement, dets, fw, fh) for segmap in meta.segmentation
         )
-        return _Tile(pixels, meta, placement, dets.replace(xyxy=xyxy, extra=extra), segmentation)
+        return _Tile(
+            kept, size, meta, placement, dets.replace(xyxy=xyxy, extra=extra), segmentation
+        )
+
+    # ------------------------------------------------------------------ pixels (on the host)
+    def _picture(self, frame: Frame) -> Any:
+        """What the tiler keeps of a stream's frame to paint it (again): its RGB pixels."""
+        return frame.to_numpy(PixelFormat.RGB24)
+
+    def _blank(self, cell: tuple[int, int, int, int] | None) -> None:
+        """Black out a cell, or (None) the whole canvas."""
+        if cell is None:
+            self._canvas[...] = 0
+        else:
+            x1, y1, x2, y2 = cell
+            self._canvas[y1:y2, x1:x2] = 0
+
+    def _paint(self, picture: Any, cell: tuple[int, int, int, int], placement: Letterbox) -> Any:
+        """Black out ``cell`` and paint ``picture`` scaled into it (INTER_AREA when shrinking,
+        INTER_LINEAR when enlarging); returns what to keep for painting the stream again."""
+        (tw, th), left, top = placement.scaled_size, int(placement.pad_left), int(placement.pad_top)
+        fw = picture.shape[1]
+        interpolation = cv2.INTER_AREA if tw < fw else cv2.INTER_LINEAR
+        self._blank(cell)
+        self._canvas[top : top + th, left : left + tw] = cv2.resize(
+            picture, (tw, th), interpolation=interpolation
+        )
+        return picture
+
+    def _snapshot(self) -> Any:
+        """The mosaic's pixels: a copy of the canvas that later mosaics do not change."""
+        return self._canvas.copy()
 
     def _mosaic(
         self, frames: list[Frame], composed: list[ComposedFrame]
@@ -208,7 +237,7 @@ class Tiler(Element):
         ]
         offsets = np.cumsum([0] + [len(t.detections) for t in shown])
         frame = Frame(
-            data=self._canvas.copy(),
+            data=self._snapshot(),
             format=PixelFormat.RGB24,
             source_id=0,
             frame_num=self._count,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -96,7 +97,7 @@ class OSD(Element):
             index = segmap.object_index
             box = dets.xyxy[index] if 0 <= index < len(dets) else None
             draw_segmentation(image, segmap, colors=self.palette, box=box)
-        for view, objects in _by_tile(image, meta):
+        for view, objects in tile_views(image, meta):
             draw_detections(
                 view,
                 objects,
@@ -118,8 +119,11 @@ class OSD(Element):
         return frame.with_pixels(image, PixelFormat.RGB24)
 
 
-def _by_tile(image: np.ndarray, meta: FrameMeta) -> Iterator[tuple[np.ndarray, Detections]]:
+def tile_views(image: Any, meta: FrameMeta) -> Iterator[tuple[Any, Detections]]:
     """Where to draw which objects: the whole image, or on a tiler's mosaic each stream's tile.
+
+    ``image`` is an (H, W[, C]) array — NumPy, or a torch tensor for the GPU OSD — and each view
+    is a slice of it, so drawing on a view draws on the image.
 
     A mosaic's metadata places each stream's picture (``user["tiles"]``) and names each object's
     stream (the ``source_id`` column): its objects are drawn on a view of that picture alone, in

@@ -8,10 +8,14 @@ at half resolution, with the colour converted by the frame's matrix). A label ta
 by OpenCV on the host — only the tag, a few hundred bytes, is uploaded — exactly as the CPU OSD
 draws it (:func:`visionflow.osd.draw.draw_text`), then pasted.
 
+On a tiler's mosaic (:class:`~visionflow.mux.gpu_tiler.GpuTiler`: an RGB tensor) each stream's
+objects are drawn on a view of that stream's tile, as the CPU OSD does, so no border or tag
+reaches a neighbouring tile.
+
 What the GPU OSD does not draw — instance masks, segmentation maps, analytics overlays, the clock,
-a tiler's mosaic (the tiler composes on the host) — is drawn by the CPU :class:`OSD` on a host
-copy of that frame (counted by :func:`~visionflow.core.frame.device_copies`; logged once), and
-the result goes back to the frame's device.
+an NV12 mosaic — is drawn by the CPU :class:`OSD` on a host copy of that frame (counted by
+:func:`~visionflow.core.frame.device_copies`; logged once), and the result goes back to the
+frame's device.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import torch
 from visionflow.core.batch import Batch
 from visionflow.core.element import Element
 from visionflow.core.frame import Frame, PixelFormat
-from visionflow.core.meta import FrameMeta
+from visionflow.core.meta import Detections, FrameMeta
 from visionflow.osd.draw import (
     _text_box,
     _thickness,
@@ -36,7 +40,7 @@ from visionflow.osd.draw import (
     display_texts,
     draw_text,
 )
-from visionflow.osd.element import OSD
+from visionflow.osd.element import OSD, tile_views
 from visionflow.osd.palette import Palette, rgba_from_floats
 
 log = logging.getLogger(__name__)
@@ -138,10 +142,15 @@ class GpuCanvas:
 
 
 def _blend(region: torch.Tensor, value: np.ndarray, alpha: float) -> None:
-    color = torch.as_tensor(value, dtype=torch.float32, device=region.device)
-    if alpha >= 1.0:
-        region[...] = color.round().clamp(0, 255).to(torch.uint8)
+    if alpha >= 1.0:  # opaque: one fill per channel, no upload of the colour
+        levels = np.clip(np.round(np.atleast_1d(value)), 0, 255).astype(int).tolist()
+        if len(levels) == 1:
+            region.fill_(levels[0])
+        else:
+            for channel, level in enumerate(levels):
+                region[..., channel].fill_(level)
         return
+    color = torch.as_tensor(value, dtype=torch.float32, device=region.device)
     mixed = region.float() * (1.0 - alpha) + color * alpha + 0.5
     region[...] = mixed.clamp(0, 255).to(torch.uint8)
 
@@ -202,8 +211,8 @@ class GpuOSD(Element):
             return "analytics overlays"
         if cpu.show_clock:
             return "the clock"
-        if "tiles" in meta.user:
-            return "a tiled mosaic"
+        if "tiles" in meta.user and frame.format is PixelFormat.NV12:
+            return "an NV12 mosaic"
         return ""
 
     def draw(self, frame: Frame, meta: FrameMeta) -> Frame:
@@ -220,10 +229,10 @@ class GpuOSD(Element):
                 )
             return drawn.with_pixels(torch.from_numpy(drawn.data).to(frame.data.device))
         data = self._private(frame.data)
-        dets = meta.detections
-        if len(dets):
-            canvas = GpuCanvas(data, frame.format, frame.color_matrix, frame.full_range)
-            self._draw(canvas, meta)
+        if len(meta.detections):
+            for view, objects in tile_views(data, meta):  # the whole frame, or a mosaic's tiles
+                canvas = GpuCanvas(view, frame.format, frame.color_matrix, frame.full_range)
+                self._draw(canvas, objects)
         return frame.with_pixels(data)
 
     def _private(self, data: torch.Tensor) -> torch.Tensor:
@@ -237,9 +246,8 @@ class GpuOSD(Element):
         out.copy_(data)
         return out
 
-    def _draw(self, canvas: GpuCanvas, meta: FrameMeta) -> None:
+    def _draw(self, canvas: GpuCanvas, dets: Detections) -> None:
         cpu = self.cpu
-        dets = meta.detections
         shape = (canvas.height, canvas.width, 3)
         probe = np.empty((1, 1, 3), np.uint8)
         boxes = np.round(np.nan_to_num(dets.xyxy)).astype(np.int64)
