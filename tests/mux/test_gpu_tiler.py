@@ -118,6 +118,39 @@ def test_rgb_frames_compose_as_on_the_cpu_without_host_copies(device: str) -> No
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_a_batch_of_unlike_frames_is_scaled_group_by_group(device: str) -> None:
+    """Two sizes and two layouts in one batch: each group is scaled on its own, each tile right."""
+    big, small = [picture(0), picture(1)], [picture(2, w=160, h=90)]
+    nv12 = frames([picture(3)], None, PixelFormat.NV12)[0]
+
+    def batch_of(dev: str | None) -> list[Frame]:
+        items = frames(big, dev) + frames(small, dev)
+        for f, sid in zip(items, (0, 1, 3), strict=True):
+            f.source_id = sid
+        data = nv12.data if dev is None else torch.from_numpy(nv12.data).to(dev)
+        return [*items, Frame(data, PixelFormat.NV12, 2, 0)]
+
+    cpu_mosaic, cpu = mosaic(Tiler(width=640, height=360), batch_of(None))
+    gpu_mosaic, gpu = mosaic(GpuTiler(width=640, height=360), batch_of(device))
+    diff = np.abs(gpu_mosaic.astype(int) - cpu_mosaic.astype(int))
+    assert diff[:180].max() <= 1  # streams 0 and 1: RGB 320x180
+    assert diff[180:, 320:].max() <= 1  # stream 3: RGB 160x90, enlarged
+    assert diff[180:, :320].mean() < 5  # stream 2: NV12 at scale 1 (chroma interpolated)
+    assert_same_meta(cpu, gpu)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_frames_of_one_batch_buffer_compose_as_separate_ones(device: str) -> None:
+    """The stream muxer's GPU frames are views of one batch tensor: read in place, same mosaic."""
+    pixels = [picture(s) for s in range(5)]
+    buffer = torch.from_numpy(np.stack(pixels)).to(device)
+    views = [Frame(buffer[s], PixelFormat.RGB24, s, 0) for s in range(5)]
+    from_views, _ = mosaic(GpuTiler(width=640, height=360), views)
+    separate, _ = mosaic(GpuTiler(width=640, height=360), frames(pixels, device))
+    assert np.array_equal(from_views, separate)
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_enlarged_tiles_are_bilinear_as_on_the_cpu(device: str) -> None:
     pixels = [picture(s, w=160, h=90) for s in range(2)]  # 1x2 grid of 640x720 cells
     cpu_mosaic, _ = mosaic(Tiler(width=1280, height=720), frames(pixels, None))

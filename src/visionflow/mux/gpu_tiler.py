@@ -6,7 +6,9 @@ frames' device as torch tensors: nothing is copied to the host. Each frame is sc
 its tile size, plane by plane, and converted to RGB there: an NV12 frame (NVDEC) has its luma and
 its half-resolution chroma scaled to the tile and is converted with the stream's matrix and range
 (``Frame.color_matrix``, ``Frame.full_range``) at the tile's size, so a 1080p frame in a 240x135
-tile costs a 240x135 conversion. Scaling follows the CPU tiler: OpenCV's INTER_AREA weights when
+tile costs a 240x135 conversion. The frames of a batch that share size, layout, colour matrix and
+tile size (a stream muxer's batch: all of them) are scaled and converted together, in one set of
+batched operations, then placed. Scaling follows the CPU tiler: OpenCV's INTER_AREA weights when
 shrinking (exact, as two small weight matrices), bilinear (INTER_LINEAR's pixel centres, no
 antialiasing) when enlarging.
 
@@ -31,8 +33,9 @@ import torch.nn.functional as F
 
 from visionflow.core.frame import Frame, PixelFormat
 from visionflow.core.geometry import Letterbox
+from visionflow.core.meta import FrameMeta
 from visionflow.infer.gpu_preprocess import area_weights, crop_rgb, yuv_to_rgb
-from visionflow.mux.gpu_batch import SlotRing
+from visionflow.mux.gpu_batch import SlotRing, stacked
 from visionflow.mux.tiler import Tiler
 
 
@@ -56,6 +59,31 @@ class GpuTiler(Tiler):
         self._board: torch.Tensor | None = None
         self._ring: SlotRing | None = None
         self._weights: dict[tuple[int, int, str], torch.Tensor] = {}
+        self._ready: dict[int, torch.Tensor] = {}  # id(frame) → its tile, scaled for this mosaic
+
+    def _compose(self, frames: list[tuple[Frame, FrameMeta]]) -> tuple[Frame, FrameMeta]:
+        """Scale the mosaic's frames to their tiles in groups of like frames, then compose."""
+        latest = {frame.source_id: frame for frame, _ in frames}
+        grid = self._grid_with(latest)
+        groups: dict[tuple[Any, ...], list[Frame]] = {}
+        for sid, frame in latest.items():
+            cell = self.cell(sid, grid)
+            if cell is None or not isinstance(frame.data, torch.Tensor):
+                continue
+            size = Letterbox.place((frame.width, frame.height), cell, (self.width, self.height))
+            key = (
+                tuple(frame.data.shape), frame.data.device, frame.format, frame.color_matrix,
+                frame.full_range, size.scaled_size,
+            )  # fmt: skip
+            groups.setdefault(key, []).append(frame)
+        for key, members in groups.items():
+            tw, th = key[-1]
+            tiles = self._scaled(members, (th, tw), self._surface(key[1]).device)
+            self._ready.update((id(f), tile) for f, tile in zip(members, tiles, strict=True))
+        try:
+            return super()._compose(frames)
+        finally:
+            self._ready.clear()
 
     # ------------------------------------------------------------------ pixels (on the device)
     def _surface(self, device: torch.device) -> torch.Tensor:
@@ -67,6 +95,9 @@ class GpuTiler(Tiler):
         return self._board
 
     def _picture(self, frame: Frame) -> Any:
+        ready = self._ready.pop(id(frame), None)
+        if ready is not None:
+            return ready
         if isinstance(frame.data, torch.Tensor):
             return frame
         return frame.with_pixels(
@@ -89,7 +120,13 @@ class GpuTiler(Tiler):
         data = picture.data if isinstance(picture, Frame) else picture
         board = self._surface(data.device)
         (tw, th), left, top = placement.scaled_size, int(placement.pad_left), int(placement.pad_top)
-        tile = self._scaled(picture, (th, tw), board.device)
+        if isinstance(picture, Frame):
+            tile = self._scaled([picture], (th, tw), board.device)[0]
+        elif tuple(picture.shape[:2]) == (th, tw):  # scaled for this mosaic already
+            tile = picture.to(board.device)
+        else:  # a kept tile, for a grid that has grown
+            kept = Frame(picture, PixelFormat.RGB24, 0, 0)
+            tile = self._scaled([kept], (th, tw), board.device)[0]
         self._blank(cell)
         board[top : top + th, left : left + tw] = tile
         return tile
@@ -101,30 +138,33 @@ class GpuTiler(Tiler):
         return out.copy_(board)
 
     # ------------------------------------------------------------------ scaling
-    def _scaled(self, picture: Any, size: tuple[int, int], device: torch.device) -> torch.Tensor:
-        """(th, tw, 3) uint8 RGB on ``device``: the picture scaled to ``size`` = (th, tw)."""
-        if isinstance(picture, Frame):
-            data, fmt = picture.data.to(device, non_blocking=True), picture.format
-            matrix, full = picture.color_matrix, picture.full_range
-        else:
-            data, fmt, matrix, full = picture.to(device), PixelFormat.RGB24, "", False
-        if fmt is PixelFormat.NV12:
-            rows, width = data.shape[0] * 2 // 3, data.shape[1]
-            luma = data[None, None, :rows].float()
-            chroma = data[rows:].view(rows // 2, width // 2, 2).permute(2, 0, 1)[None].float()
+    def _scaled(
+        self, frames: list[Frame], size: tuple[int, int], device: torch.device
+    ) -> torch.Tensor:
+        """(n, th, tw, 3) uint8 RGB on ``device``: like frames (same shape, layout, matrix)
+        scaled to ``size`` = (th, tw) together."""
+        first = frames[0]
+        data = stacked(frames)
+        if data is None:
+            data = torch.stack([f.data for f in frames])
+        data = data.to(device, non_blocking=True)
+        width = first.width
+        if first.format is PixelFormat.NV12:
+            rows = first.height
+            luma = data[:, None, :rows].float()
+            chroma = data[:, rows:].unflatten(-1, (-1, 2)).permute(0, 3, 1, 2).float()
             y = self._resize(luma, size, width)
             uv = self._resize(chroma, size, width)
-            rgb = yuv_to_rgb(y[:, 0], uv[:, 0], uv[:, 1], matrix, full)[0]
+            rgb = yuv_to_rgb(y[:, 0], uv[:, 0], uv[:, 1], first.color_matrix, first.full_range)
         else:
-            height, width = (data.shape[0], data.shape[1])
-            planes = crop_rgb(data, fmt, (0, 0, width, height))  # (3, H, W) levels
-            rgb = self._resize(planes[None], size, width)[0]
-        return rgb.round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
+            planes = crop_rgb(data, first.format, (0, 0, width, first.height))  # (n, 3, H, W)
+            rgb = self._resize(planes, size, width)
+        return rgb.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
     def _resize(
         self, planes: torch.Tensor, size: tuple[int, int], frame_width: int
     ) -> torch.Tensor:
-        """(1, C, h, w) float levels → (1, C, th, tw): INTER_AREA's weights when the tile is
+        """(n, C, h, w) float levels → (n, C, th, tw): INTER_AREA's weights when the tile is
         narrower than the frame (as the CPU tiler chooses), else bilinear."""
         th, tw = size
         if tuple(planes.shape[-2:]) == size:

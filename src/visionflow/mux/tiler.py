@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -140,7 +141,7 @@ class Tiler(Element):
     def _compose(self, frames: list[tuple[Frame, FrameMeta]]) -> tuple[Frame, FrameMeta]:
         """Paint one frame per stream into the canvas and return the mosaic."""
         latest = {frame.source_id: (frame, meta) for frame, meta in frames}
-        grid = grid_shape(max([*self._tiles, *latest]) + 1, self.rows, self.columns)
+        grid = self._grid_with(latest)
         if grid != self.grid:
             self.grid = grid
             self._blank(None)
@@ -156,6 +157,10 @@ class Tiler(Element):
                 self.stats.drop(no_cell(sid, self.grid))
         return self._mosaic([f for f, _ in frames], composed)
 
+    def _grid_with(self, streams: Iterable[int]) -> tuple[int, int]:
+        """The grid once ``streams`` are shown too."""
+        return grid_shape(max([*self._tiles, *streams]) + 1, self.rows, self.columns)
+
     def end_stream(self, source_id: int) -> None:
         """A stream ended or left the pipeline: forget its last picture and black out its cell
         (the next mosaics show it empty)."""
@@ -165,9 +170,12 @@ class Tiler(Element):
         if cell is not None:
             self._blank(cell)
 
-    def cell(self, source_id: int) -> tuple[int, int, int, int] | None:
-        """The ``(x1, y1, x2, y2)`` canvas cell of a stream in the current grid, or None."""
-        rows, columns = self.grid
+    def cell(
+        self, source_id: int, grid: tuple[int, int] | None = None
+    ) -> tuple[int, int, int, int] | None:
+        """The ``(x1, y1, x2, y2)`` canvas cell of a stream in ``grid`` (default: the current
+        grid), or None."""
+        rows, columns = grid or self.grid
         if source_id >= rows * columns:
             return None
         r, c = divmod(source_id, columns)
