@@ -66,6 +66,8 @@ MOVING_SEED = 5_000_000
 """First seed of the training clips (MovingScene); the demo's is 7, the tests' are small."""
 VISIBLE = 0.3
 """Objects of a training clip frame less visible than this are not labelled."""
+HARD_TRIES = 6
+"""Random frame numbers :func:`hard_moment` chooses from."""
 CLIPS = 0.3
 """Fraction of training scenes that are MovingScene clip frames (shapes passing over each other)."""
 MOSAIC = 0.25
@@ -104,10 +106,13 @@ def letterbox(
     return canvas, scale, np.array([left, top], dtype=np.float32)
 
 
-def training_scene(seed: int, index: int, clips: float = CLIPS) -> tuple[np.ndarray, np.ndarray]:
+def training_scene(
+    seed: int, index: int, clips: float = CLIPS, hard: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Training scene ``index`` of dataset ``seed``: (360, 640, 3) uint8 RGB and (M, 5)
-    [class, x1, y1, x2, y2] in scene pixels. A fraction ``clips`` are MovingScene frames; the
-    rest are still scenes, five to two default and crowded."""
+    [class, x1, y1, x2, y2] in scene pixels. A fraction ``clips`` are MovingScene frames (of
+    them a fraction ``hard`` picked by :func:`hard_moment`); the rest are still scenes, five to
+    two default and crowded."""
     rng = np.random.default_rng([seed, index])
     kind = rng.random()
     if kind < (1 - clips) * 5 / 7:
@@ -120,6 +125,8 @@ def training_scene(seed: int, index: int, clips: float = CLIPS) -> tuple[np.ndar
         clip_seed = MOVING_SEED + int(rng.integers(0, 10**8))
         scene = MovingScene(clip_seed, SCENE_W, SCENE_H, num_objects=int(rng.integers(2, 10)))
         t = int(rng.integers(0, 3000))
+        if rng.random() < hard:
+            t = hard_moment(scene, rng)
         image, truth = scene.frame(t)
         keep = scene.visibility(t) >= VISIBLE
         if rng.random() < 0.5:
@@ -132,20 +139,37 @@ def training_scene(seed: int, index: int, clips: float = CLIPS) -> tuple[np.ndar
     return np.ascontiguousarray(image), labels[:MAX_LABELS]
 
 
+def hard_moment(scene: MovingScene, rng: np.random.Generator, tries: int = HARD_TRIES) -> int:
+    """Of ``tries`` random frame numbers, the one whose shapes are hardest to classify: two
+    points per triangle between 40 % and 90 % visible (the outline that tells it from a square
+    partly hidden), one per other shape so hidden, one per visible shape under 40 px across."""
+    best, best_score = 0, -1.0
+    for t in rng.integers(0, 3000, tries).tolist():
+        visible = scene.visibility(t)
+        boxes = scene.frame(t)[1]
+        hidden = (visible >= 0.4) & (visible <= 0.9)
+        triangle = boxes.class_id == CLASSES.index("triangle")
+        small = (boxes.xyxy[:, 2] - boxes.xyxy[:, 0] < 40) & (visible >= VISIBLE)
+        score = float(2 * (hidden & triangle).sum() + (hidden & ~triangle).sum() + small.sum())
+        if score > best_score:
+            best, best_score = int(t), score
+    return best
+
+
 _STORE: dict[str, np.memmap] = {}
 
 
-def _write_scene(task: tuple[str, int, int, int, float]) -> np.ndarray:
-    path, count, seed, index, clips = task
+def _write_scene(task: tuple[str, int, int, int, float, float]) -> np.ndarray:
+    path, count, seed, index, clips, hard = task
     if path not in _STORE:
         _STORE[path] = np.memmap(path, np.uint8, "r+", shape=(count, SCENE_H, SCENE_W, 3))
-    image, labels = training_scene(seed, index, clips)
+    image, labels = training_scene(seed, index, clips, hard)
     _STORE[path][index] = image
     return labels
 
 
 def make_dataset(
-    seed: int, count: int, workers: int, path: Path, clips: float = CLIPS
+    seed: int, count: int, workers: int, path: Path, clips: float = CLIPS, hard: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` training scenes in the file ``path`` (reused when it is complete): images
     (count, 360, 640, 3) uint8 and labels (count, MAX_LABELS, 5), class −1 for padding."""
@@ -156,7 +180,7 @@ def make_dataset(
             images = np.memmap(path, np.uint8, "r", shape=(count, SCENE_H, SCENE_W, 3))
             return images, labels
     np.memmap(path, np.uint8, "w+", shape=(count, SCENE_H, SCENE_W, 3)).flush()
-    tasks = [(str(path), count, seed, i, clips) for i in range(count)]
+    tasks = [(str(path), count, seed, i, clips, hard) for i in range(count)]
     with Pool(workers) as pool:
         per_scene = pool.map(_write_scene, tasks, chunksize=16)
     labels = np.full((count, MAX_LABELS, 5), -1.0, np.float32)
@@ -667,7 +691,9 @@ def train(args: argparse.Namespace) -> tuple[YOLOv8, int]:
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
     start = time.perf_counter()
-    images_np, labels_np = make_dataset(args.seed, args.images, args.workers, args.data, args.clips)
+    images_np, labels_np = make_dataset(
+        args.seed, args.images, args.workers, args.data, args.clips, args.hard
+    )
     print(f"{len(images_np)} training scenes ready in {time.perf_counter() - start:.0f} s")
     if device.type == "cuda":
         images = torch.empty(images_np.shape, dtype=torch.uint8, device=device)
@@ -833,8 +859,14 @@ def write_card(
             "overlap, on gradient/texture/noise backgrounds with line and blob clutter, blur "
             f"and noise), {(1 - args.clips) * 2 / 7:.0%} render_scene with up to 12 shapes of "
             f"14-64 px, {args.clips:.0%} MovingScene clip frames (shapes passing over each "
-            "other; objects under 30 % "
-            f"visible unlabelled; half JPEG-compressed). {args.images} scenes (seed "
+            "other; objects under 30 % visible unlabelled; half JPEG-compressed"
+            + (
+                f"; {args.hard:.0%} of them the hardest of {HARD_TRIES} random moments: "
+                "triangles 40-90 % visible, small shapes"
+                if args.hard
+                else ""
+            )
+            + f"). {args.images} scenes (seed "
             f"{args.seed}); flips, channel permutations and 2x2 mosaics."
         ),
         "evaluation": {
@@ -884,6 +916,9 @@ def main() -> None:
     parser.add_argument(
         "--clips", type=float, default=CLIPS, help="fraction of MovingScene clip frames"
     )
+    parser.add_argument(
+        "--hard", type=float, default=0.0, help="fraction of clip frames chosen as hard moments"
+    )
     parser.add_argument("--mosaic", type=float, default=MOSAIC, help="fraction of mosaic batches")
     parser.add_argument(
         "--init", type=Path, default=None, help="start from this ONNX model (same architecture)"
@@ -905,10 +940,11 @@ def main() -> None:
         print(demo_check(args.evaluate, args.demo_frames, args.threads))
         return
     if args.data is None:
-        args.data = Path(f"/tmp/shapes_det_{args.seed}_{args.images}_{args.clips:g}.u8")
+        mix = f"{args.clips:g}" + (f"_hard{args.hard:g}" if args.hard else "")
+        args.data = Path(f"/tmp/shapes_det_{args.seed}_{args.images}_{mix}.u8")
     if args.data_only:
         start = time.perf_counter()
-        make_dataset(args.seed, args.images, args.workers, args.data, args.clips)
+        make_dataset(args.seed, args.images, args.workers, args.data, args.clips, args.hard)
         print(f"generated {args.images} scenes in {time.perf_counter() - start:.0f} s")
         return
 
