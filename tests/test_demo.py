@@ -88,17 +88,18 @@ def test_visionflow_demo_writes_an_annotated_video_and_metadata(tmp_path: Path) 
         may = np.bincount(truth.class_id[visible >= 0.2], minlength=len(CLASSES))
         if np.any((counts < must) | (counts > may)):
             wrong_counts.append(record["frame_num"])
-    # measured (640x384 model, fine-tuned again 2026-12-08): 99.3 % right, 0.4 % confused (5: a
-    # triangle two-thirds visible and a 24 px one, called "square"; no circle called "square"),
-    # 96.2 % found, small 90 %, counts wrong in 50 frames; the weights before: 98.3 %, 0.8 % (6
-    # circles called "square"), 95.7 %, 90 %, 64 frames; before them: 94.8 %, 3.4 %, 92.7 %,
-    # 87 %, 123 frames; the 320x320 model: 92.2 %, 5.3 %, 64 %, 3 %, 239 frames
-    assert right / objects >= 0.98, f"{right} of {objects} detections match a shape"
-    assert confused <= 0.01 * objects, f"{confused} detections name the wrong class"
+    # measured (640x384 model, fine-tuned a third time, 2026-12-08): 99.5 % right, 0.15 %
+    # confused (2: one triangle partly hidden behind the square, frames 124-125, called
+    # "square"; no circle called "square"), 96.8 % found, small 91 %, counts wrong in 44 frames;
+    # the weights before: 99.3 %, 0.4 % (5), 96.2 %, 90 %, 50 frames; before them: 98.3 %, 0.8 %
+    # (6 circles called "square"), 95.7 %, 90 %, 64 frames; then 94.8 %, 3.4 %, 92.7 %, 87 %, 123
+    # frames; the 320x320 model: 92.2 %, 5.3 %, 64 %, 3 %, 239 frames
+    assert right / objects >= 0.985, f"{right} of {objects} detections match a shape"
+    assert confused <= 0.005 * objects, f"{confused} detections name the wrong class"
     assert circle_as_square <= 2, f"{circle_as_square} circles called 'square'"
-    assert found / shown >= 0.95, f"{found} of {shown} shapes at least half visible found"
-    assert small_found / small >= 0.87, f"{small_found} of {small} small triangles found"
-    assert len(wrong_counts) <= 65, f"class counts wrong in {len(wrong_counts)} frames"
+    assert found / shown >= 0.955, f"{found} of {shown} shapes at least half visible found"
+    assert small_found / small >= 0.89, f"{small_found} of {small} small triangles found"
+    assert len(wrong_counts) <= 55, f"class counts wrong in {len(wrong_counts)} frames"
 
     first = records[0]["objects"][0]["bbox"]
     top, left, right = (
