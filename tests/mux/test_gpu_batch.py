@@ -13,19 +13,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from support.devices import DEVICES  # noqa: E402
 from visionflow.core.frame import Frame, PixelFormat  # noqa: E402
 from visionflow.mux.gpu_batch import GpuBatcher, SlotRing, stacked  # noqa: E402
-
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda",
-        marks=[
-            pytest.mark.gpu,
-            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
-        ],
-    ),
-]
 
 
 def _frame(data: torch.Tensor, sid: int, fmt: PixelFormat = PixelFormat.NV12) -> Frame:

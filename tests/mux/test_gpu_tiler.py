@@ -12,6 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from support.devices import DEVICES  # noqa: E402
 from visionflow.core.batch import Batch  # noqa: E402
 from visionflow.core.frame import Frame, PixelFormat, device_copies  # noqa: E402
 from visionflow.core.meta import Detections  # noqa: E402
@@ -20,17 +21,6 @@ from visionflow.mux.gpu_tiler import GpuTiler  # noqa: E402
 from visionflow.mux.tiler import Tiler  # noqa: E402
 from visionflow.osd.element import OSD  # noqa: E402
 from visionflow.osd.gpu_draw import GpuOSD  # noqa: E402
-
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda",
-        marks=[
-            pytest.mark.gpu,
-            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
-        ],
-    ),
-]
 
 
 def picture(seed: int, w: int = 320, h: int = 180) -> np.ndarray:

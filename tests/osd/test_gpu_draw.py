@@ -9,22 +9,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from support.devices import DEVICES  # noqa: E402
 from visionflow.core.batch import Batch  # noqa: E402
 from visionflow.core.frame import Frame, PixelFormat, device_copies  # noqa: E402
 from visionflow.core.meta import Detections, SegmentationMap  # noqa: E402
 from visionflow.osd.element import OSD  # noqa: E402
 from visionflow.osd.gpu_draw import GpuOSD, rgb_planes_to_nv12, rgb_to_yuv  # noqa: E402
-
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda",
-        marks=[
-            pytest.mark.gpu,
-            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
-        ],
-    ),
-]
 
 
 def _picture() -> np.ndarray:
