@@ -174,11 +174,12 @@ def test_smart_record_2_starts_and_stops_every_interval(tmp_path: Path) -> None:
     assert [r.reason for r in recordings] == ["interval", "interval"]
     first, second = (stamps(r.path) for r in recordings)
     # started at 2 s, stopped at 4 s; 6 s … 8 s. A stop ends the file where the demuxer is, at
-    # most the pipeline's depth (a few frames) past the tick
+    # most the pipeline's depth past the tick: its queues (4 frames each) and the decoder's
+    # frame threads — 11 frames once in a full-suite run on a loaded 2-core machine
     assert first[0] == 60
-    assert 120 <= first[-1] <= 130
+    assert 120 <= first[-1] <= 140
     assert second[0] == 180
-    assert 240 <= second[-1] <= 250
+    assert 240 <= second[-1] <= 260
     assert all(r.path.suffix == ".mkv" for r in recordings)
 
 
